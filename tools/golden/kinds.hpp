@@ -1,0 +1,30 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The kinds the checker knows. Each kind's function recomputes the recorded tensors it can with
+// vprim and compares them; a kind (or tensor family) whose kernels do not exist yet prints SKIP.
+
+#include <string>
+#include <string_view>
+
+#include "golden_file.hpp"
+
+namespace vprim_golden {
+
+struct kind_entry {
+  std::string_view kind;
+  void (*check)(const golden_file&, report&);
+};
+
+inline void not_implemented_yet(const golden_file& g, report& rep) { rep.skip(g.kind); }
+
+//! Known kinds, in the order of the data path.
+inline constexpr kind_entry known_kinds[] = {
+    {"qwen2_vl_preprocess", not_implemented_yet},
+    {"deepseek_vit", not_implemented_yet},
+    {"qwen2_vl_vision", not_implemented_yet},
+    {"deepseek_v4", not_implemented_yet},
+    {"vlm_end_to_end", not_implemented_yet},
+};
+
+}  // namespace vprim_golden
