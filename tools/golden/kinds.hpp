@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "check_image.hpp"
+#include "check_vision.hpp"
 #include "golden_file.hpp"
 
 namespace vprim_golden {
@@ -19,19 +20,19 @@ struct kind_entry {
 
 inline void not_implemented_yet(const golden_file& g, report& rep) { rep.skip(g.kind); }
 
-//! Kind deepseek_vit: the image path is checked; the tower tensors wait for their kernels.
+//! Kind deepseek_vit: resize rule, N-layout, pixel path, and the tower + aligner.
 inline void check_deepseek_vit(const golden_file& g, report& rep) {
   check_resize_table(g, rep);
   check_nlayouts(g, rep);
   check_vision_exp_pixels(g, rep);
-  rep.skip("deepseek_vit tower (patch_embed, block*, vit_out, unfold, aligned): kernels not written yet");
+  check_deepseek_vit_tower(g, rep);
 }
 
 //! Known kinds, in the order of the data path.
 inline constexpr kind_entry known_kinds[] = {
     {"qwen2_vl_preprocess", check_qwen2_vl_preprocess},
     {"deepseek_vit", check_deepseek_vit},
-    {"qwen2_vl_vision", not_implemented_yet},
+    {"qwen2_vl_vision", check_qwen2_vl_vision},
     {"deepseek_v4", not_implemented_yet},
     {"vlm_end_to_end", not_implemented_yet},
 };

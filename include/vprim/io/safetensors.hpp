@@ -33,6 +33,17 @@ VPRIM_NAMESPACE_BEGIN
 //! Largest header accepted (the reference implementation's limit).
 inline constexpr std::uint64_t safetensors_max_header = 100u * 1000u * 1000u;
 
+//! "[2,3,4]"
+[[nodiscard]] inline std::string shape_string(const std::vector<index_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ']';
+  return s;
+}
+
 //! One tensor's description; begin/end are byte offsets into the data section.
 struct tensor_entry {
   std::string name;
@@ -46,15 +57,7 @@ struct tensor_entry {
     for (index_t e : shape) n *= e;
     return n;
   }
-  [[nodiscard]] std::string shape_string() const {
-    std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-      if (i) s += ',';
-      s += std::to_string(shape[i]);
-    }
-    s += ']';
-    return s;
-  }
+  [[nodiscard]] std::string shape_string() const { return vprim::shape_string(shape); }
 };
 
 //! A parsed safetensors file that owns its bytes (64-byte aligned). Views into it stay valid

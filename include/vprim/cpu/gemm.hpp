@@ -1,0 +1,188 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file gemm.hpp
+//! fp32 GEMM in the layout of a Linear layer: C[M,N] = A[M,K] * W[N,K]^T (+ bias[N]) (+ C).
+//! W is packed once into panels of NR columns (k-major, zero padded), so a weight used by many
+//! calls is packed at load time. The micro-kernel keeps an MR x NR tile of C in registers
+//! (MR = 6 and NR = 2 registers on SSE/AVX2; MR = 12 on AVX-512, 24 accumulators of 32
+//! registers) and streams K in blocks of kc. Tiles of C are spread over the executor.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "vprim/core/aligned_buffer.hpp"
+#include "vprim/core/executor.hpp"
+#include "vprim/core/status.hpp"
+#include "vprim/cpu/arch.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cpu {
+
+//! Register-tile shape for Arch.
+template <class Arch>
+struct gemm_tile {
+  static constexpr std::size_t v = lanes<Arch>;
+  static constexpr std::size_t nr = 2 * v;
+  static constexpr std::size_t mr = v >= 16 ? 12 : 6;
+  static constexpr std::size_t kc = 384;  //!< K block: an A micro-panel and a W panel stay in L1/L2
+  static constexpr std::size_t mc = mr * 8;
+  static constexpr std::size_t nc = nr * 8;
+};
+
+//! A weight matrix W[N,K] packed for the micro-kernel of one arch.
+struct packed_weight {
+  std::size_t n = 0, k = 0, nr = 0;
+  aligned_buffer<float> data;  //!< ceil(n/nr) panels of k * nr floats
+
+  [[nodiscard]] const float* panel(std::size_t p) const noexcept { return data.data() + p * k * nr; }
+  [[nodiscard]] bool empty() const noexcept { return n == 0; }
+};
+
+//! Packs W (row-major [n, k], row stride ldw) for Arch.
+template <class Arch>
+[[nodiscard]] result<packed_weight> pack_weight(Arch, const float* w, std::size_t n, std::size_t k, std::size_t ldw) {
+  constexpr std::size_t nr = gemm_tile<Arch>::nr;
+  const std::size_t panels = (n + nr - 1) / nr;
+  auto buf = aligned_buffer<float>::allocate(panels * k * nr);
+  if (!buf) return buf.err();
+  packed_weight pw{n, k, nr, std::move(*buf)};
+  for (std::size_t p = 0; p < panels; ++p) {
+    float* dst = pw.data.data() + p * k * nr;
+    for (std::size_t j = 0; j < nr && p * nr + j < n; ++j) {
+      const float* src = w + (p * nr + j) * ldw;
+      for (std::size_t kk = 0; kk < k; ++kk) dst[kk * nr + j] = src[kk];
+    }
+  }
+  return result<packed_weight>(std::move(pw));
+}
+
+namespace detail {
+
+//! acc(MR x NR) = init + A[0:MR, k0:k0+kc] * Wpanel[k0:k0+kc, :]; rows/cols beyond `rows`/`cols`
+//! are computed but not stored. init: C (accumulate), bias, or zero.
+template <class Arch>
+inline void gemm_micro(const float* a, std::size_t lda, const float* wp, std::size_t kc, float* c, std::size_t ldc,
+                       std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr std::size_t V = gemm_tile<Arch>::v, MR = gemm_tile<Arch>::mr, NR = gemm_tile<Arch>::nr;
+  B acc0[MR], acc1[MR];
+  if (init_c != nullptr && rows == MR && cols == NR) {
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i] = B::load_unaligned(init_c + i * ldc);
+      acc1[i] = B::load_unaligned(init_c + i * ldc + V);
+    }
+  } else if (init_c != nullptr) {
+    alignas(64) float tile[MR * NR] = {};
+    for (std::size_t i = 0; i < rows; ++i) std::memcpy(tile + i * NR, init_c + i * ldc, cols * sizeof(float));
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i] = B::load_aligned(tile + i * NR);
+      acc1[i] = B::load_aligned(tile + i * NR + V);
+    }
+  } else {
+    alignas(64) float b[NR] = {};
+    if (bias != nullptr) std::memcpy(b, bias, cols * sizeof(float));
+    const B b0 = B::load_aligned(b), b1 = B::load_aligned(b + V);
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i] = b0;
+      acc1[i] = b1;
+    }
+  }
+  // Rows past `rows` read row 0 again (valid memory); their results are discarded.
+  const float* ar[MR];
+  for (std::size_t i = 0; i < MR; ++i) ar[i] = a + (i < rows ? i : 0) * lda;
+  for (std::size_t k = 0; k < kc; ++k) {
+    const B w0 = B::load_aligned(wp + k * NR);
+    const B w1 = B::load_aligned(wp + k * NR + V);
+    for (std::size_t i = 0; i < MR; ++i) {
+      const B x(ar[i][k]);
+      acc0[i] = xsimd::fma(x, w0, acc0[i]);
+      acc1[i] = xsimd::fma(x, w1, acc1[i]);
+    }
+  }
+  if (rows == MR && cols == NR) {
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i].store_unaligned(c + i * ldc);
+      acc1[i].store_unaligned(c + i * ldc + V);
+    }
+  } else {
+    alignas(64) float tile[MR * NR];
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i].store_aligned(tile + i * NR);
+      acc1[i].store_aligned(tile + i * NR + V);
+    }
+    for (std::size_t i = 0; i < rows; ++i) std::memcpy(c + i * ldc, tile + i * NR, cols * sizeof(float));
+  }
+}
+
+}  // namespace detail
+
+//! Arguments of one GEMM call. A is row-major [m, k] with row stride lda; C is [m, n] with row
+//! stride ldc. bias (length n) may be null. With accumulate, C += A * W^T (bias still added).
+struct gemm_args {
+  std::size_t m = 0;
+  const float* a = nullptr;
+  std::size_t lda = 0;
+  const packed_weight* w = nullptr;
+  const float* bias = nullptr;
+  float* c = nullptr;
+  std::size_t ldc = 0;
+  bool accumulate = false;
+};
+
+template <class Arch>
+[[nodiscard]] status gemm_can_implement(Arch, const gemm_args& g) noexcept {
+  if (g.w == nullptr || g.w->nr != gemm_tile<Arch>::nr) return status::invalid_argument;  // packed for another arch
+  if (g.m == 0 || g.w->n == 0) return status::ok;
+  if (g.a == nullptr || g.c == nullptr) return status::invalid_argument;
+  if (g.lda < g.w->k || g.ldc < g.w->n) return status::shape_mismatch;
+  return status::ok;
+}
+
+//! C = A * W^T (+ bias) (+ C), spread over the executor in mc x nc tiles.
+template <class Arch, executor Exec>
+[[nodiscard]] status gemm(Arch arch, const gemm_args& g, Exec& exec) {
+  if (const status s = gemm_can_implement(arch, g); s != status::ok) return s;
+  if (g.m == 0 || g.w->n == 0) return status::ok;
+  using T = gemm_tile<Arch>;
+  const std::size_t n = g.w->n, k = g.w->k;
+  const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
+  exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {
+    for (auto t = static_cast<std::size_t>(begin); t < static_cast<std::size_t>(end); ++t) {
+      const std::size_t i0 = (t / nblocks) * T::mc, j0 = (t % nblocks) * T::nc;
+      const std::size_t i1 = std::min(g.m, i0 + T::mc), j1 = std::min(n, j0 + T::nc);
+      if (k == 0) {  // C = bias (+ C)
+        for (std::size_t i = i0; i < i1; ++i)
+          for (std::size_t j = j0; j < j1; ++j)
+            g.c[i * g.ldc + j] = (g.accumulate ? g.c[i * g.ldc + j] : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
+        continue;
+      }
+      for (std::size_t k0 = 0; k0 < k; k0 += T::kc) {
+        const std::size_t kc = std::min(T::kc, k - k0);
+        const bool first = k0 == 0;
+        for (std::size_t j = j0; j < j1; j += T::nr) {
+          const float* wp = g.w->panel(j / T::nr) + k0 * T::nr;
+          const std::size_t cols = std::min(T::nr, j1 - j);
+          for (std::size_t i = i0; i < i1; i += T::mr) {
+            const std::size_t rows = std::min(T::mr, i1 - i);
+            float* c = g.c + i * g.ldc + j;
+            const float* init = (first && !g.accumulate) ? nullptr : c;
+            detail::gemm_micro<Arch>(g.a + i * g.lda + k0, g.lda, wp, kc, c, g.ldc, rows, cols, init,
+                                     (first && g.bias) ? g.bias + j : nullptr);
+            if (first && g.accumulate && g.bias) {  // bias on top of an accumulated C
+              for (std::size_t r = 0; r < rows; ++r)
+                for (std::size_t cc = 0; cc < cols; ++cc) c[r * g.ldc + cc] += g.bias[j + cc];
+            }
+          }
+        }
+      }
+    }
+  });
+  return status::ok;
+}
+
+}  // namespace cpu
+VPRIM_NAMESPACE_END

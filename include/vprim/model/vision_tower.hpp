@@ -1,0 +1,350 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file vision_tower.hpp
+//! A native-resolution vision tower plus its token merger, in two arrangements:
+//! - deepseek_vit (released DeepSeek-ViT + aligner): Linear patch embed with bias; blocks of
+//!   [RMSNorm, fused QKV+bias, 2D RoPE, attention, out proj+bias; RMSNorm, SwiGLU ([gate|up])];
+//!   final RMSNorm; aligner: zero pad to the merge factor, channel-major unfold,
+//!   Linear+bias, exact GELU, Linear+bias.
+//! - qwen2_vl (transformers' Qwen2-VL vision tower): Conv3d patch embed without bias; blocks of
+//!   [LayerNorm, QKV+bias, 2D RoPE, attention, proj+bias; LayerNorm, fc1, quick-GELU, fc2];
+//!   merger: LayerNorm, token-major merge, Linear, exact GELU, Linear.
+//! The class is templated on the patch and merge policies: a static field is checked against
+//! the checkpoint's configuration at load time; a vprim::dynamic field takes the checkpoint's.
+//! Activations take O(tokens x width) memory besides the weights.
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vprim/core/executor.hpp"
+#include "vprim/cpu/activation.hpp"
+#include "vprim/cpu/attention.hpp"
+#include "vprim/cpu/gemm.hpp"
+#include "vprim/cpu/norm.hpp"
+#include "vprim/cpu/rope.hpp"
+#include "vprim/cpu/unfold.hpp"
+#include "vprim/io/json.hpp"
+#include "vprim/io/safetensors.hpp"
+#include "vprim/policy/concepts.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+
+enum class tower_kind : std::uint8_t { deepseek_vit, qwen2_vl };
+
+//! Dimensions of a tower; read from a checkpoint's config or taken from a preset.
+struct tower_config {
+  tower_kind kind = tower_kind::deepseek_vit;
+  int patch = 14, channels = 3, merge = 3;
+  int width = 1024, heads = 16, layers = 32;
+  int intermediate = 2816;  //!< SwiGLU size (deepseek) or MLP hidden size (qwen)
+  int out_dim = 4096;       //!< merged token width (the LLM's hidden size)
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-6f;
+  [[nodiscard]] int head_dim() const noexcept { return heads > 0 ? width / heads : 0; }
+  [[nodiscard]] merge_layout layout() const noexcept {
+    return kind == tower_kind::deepseek_vit ? merge_layout::channel_major : merge_layout::token_major;
+  }
+};
+
+//! Called with (stage name, data, rows, cols) after each stage: patch_embed, block<i>, vit_out,
+//! unfold, aligned. Used by the golden checker; leave empty in production.
+using tower_observer = std::function<void(std::string_view, const float*, std::size_t, std::size_t)>;
+
+template <patch_policy P = patch_policy{dynamic, dynamic}, merge_policy M = merge_policy{dynamic, dynamic}>
+  requires patch_policy_value<P> && merge_policy_value<M>
+class vision_tower {
+ public:
+  //! Loads and packs the weights for Arch. `prefix` precedes the peer names (for example
+  //! "weight.vit." / "weight.aligner." for DeepSeek, "weight." for Qwen in the golden files).
+  template <class Arch>
+  [[nodiscard]] static result<vision_tower> load(Arch arch, const safetensors_file& file, const tower_config& cfg,
+                                                 const std::string& tower_prefix, const std::string& merger_prefix);
+
+  //! features[grid_h*grid_w, width] from patches[grid_h*grid_w, channels*patch*patch] (row-major
+  //! patch grid, channel-major features).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status encode(Arch arch, const float* patches, int grid_h, int grid_w, std::vector<float>& features,
+                              Exec& exec, const tower_observer& observe = {}) const;
+
+  //! merged[ceil(grid_h/m)*ceil(grid_w/m), out_dim] from encode()'s features.
+  template <class Arch, executor Exec>
+  [[nodiscard]] status merge(Arch arch, const std::vector<float>& features, int grid_h, int grid_w,
+                             std::vector<float>& merged, Exec& exec, const tower_observer& observe = {}) const;
+
+  [[nodiscard]] const tower_config& config() const noexcept { return cfg_; }
+
+ private:
+  struct linear {
+    cpu::packed_weight w;
+    std::vector<float> bias;  //!< empty: no bias
+  };
+  struct block {
+    std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
+    linear qkv, proj, fc1, fc2;
+  };
+  tower_config cfg_;
+  linear patch_embed_;
+  std::vector<block> blocks_;
+  std::vector<float> final_norm_w_;            // deepseek only
+  std::vector<float> merger_norm_w_, merger_norm_b_;  // qwen only
+  linear merger1_, merger2_;
+};
+
+//! Tower dimensions from a checkpoint's JSON config: DeepSeek's keys (vision_dim, vision_n_heads,
+//! vision_inter_dim, vision_n_layers, vision_patch_size, vision_rope_theta,
+//! vision_downsample_ratio, hidden_size) or transformers' Qwen2-VL vision config (embed_dim,
+//! num_heads, depth, mlp_ratio, patch_size, spatial_merge_size, in_channels, hidden_size).
+[[nodiscard]] inline result<tower_config> tower_config_from_json(const json_value& j, tower_kind kind) {
+  tower_config c;
+  c.kind = kind;
+  std::string missing;
+  auto get_int = [&](const char* key, int& out) {
+    const json_value* v = j.find(key);
+    if (v == nullptr || !v->as_int() || *v->as_int() <= 0 || *v->as_int() > (1 << 24)) {
+      missing += missing.empty() ? key : std::string(", ") + key;
+      return;
+    }
+    out = static_cast<int>(*v->as_int());
+  };
+  auto get_float = [&](const char* key, float& out) {
+    const json_value* v = j.find(key);
+    if (v == nullptr || !v->is_number()) {
+      missing += missing.empty() ? key : std::string(", ") + key;
+      return;
+    }
+    out = static_cast<float>(v->as_double());
+  };
+  if (kind == tower_kind::deepseek_vit) {
+    get_int("vision_dim", c.width);
+    get_int("vision_n_heads", c.heads);
+    get_int("vision_inter_dim", c.intermediate);
+    get_int("vision_n_layers", c.layers);
+    get_int("vision_patch_size", c.patch);
+    get_int("vision_downsample_ratio", c.merge);
+    get_int("hidden_size", c.out_dim);
+    get_float("vision_rope_theta", c.rope_theta);
+  } else {
+    int ratio = 4;
+    get_int("embed_dim", c.width);
+    get_int("num_heads", c.heads);
+    get_int("depth", c.layers);
+    get_int("mlp_ratio", ratio);
+    get_int("patch_size", c.patch);
+    get_int("spatial_merge_size", c.merge);
+    get_int("in_channels", c.channels);
+    get_int("hidden_size", c.out_dim);
+    c.intermediate = c.width * ratio;
+    if (const json_value* rp = j.find("rope_parameters"); rp && rp->find("rope_theta") && rp->find("rope_theta")->is_number())
+      c.rope_theta = static_cast<float>(rp->find("rope_theta")->as_double());
+    if (const json_value* act = j.find("hidden_act"); act && act->is_string() && act->as_string() != "quick_gelu")
+      return make_error(status::not_supported, "Qwen2-VL vision config: hidden_act '" + act->as_string() +
+                                                   "' is not supported (quick_gelu is)");
+  }
+  if (!missing.empty())
+    return make_error(status::invalid_argument, "vision config: missing or invalid field(s) " + missing);
+  return c;
+}
+
+namespace detail {
+
+//! Reads a float tensor and checks its shape, naming the tensor in every error.
+inline result<std::vector<float>> read_weight(const safetensors_file& f, const std::string& name,
+                                              const std::vector<index_t>& shape) {
+  const tensor_entry* e = f.find(name);
+  if (e == nullptr) return make_error(status::not_found, "missing weight '" + name + "'");
+  index_t want = 1;
+  for (index_t d : shape) want *= d;
+  if (e->numel() != want || e->shape != shape)
+    return make_error(status::shape_mismatch,
+                      "weight '" + name + "' has shape " + e->shape_string() + ", expected " + shape_string(shape),
+                      f.file_offset(*e));
+  auto v = f.to_f32(name);
+  if (!v) return v.err();
+  for (std::size_t i = 0; i < v->size(); ++i)
+    if (!std::isfinite((*v)[i]))
+      return make_error(status::non_finite, "weight '" + name + "' has a non-finite value at element " + std::to_string(i),
+                        f.file_offset(*e) + i * static_cast<std::size_t>(size_of(e->type)));
+  return v;
+}
+
+}  // namespace detail
+
+template <patch_policy P, merge_policy M>
+  requires patch_policy_value<P> && merge_policy_value<M>
+template <class Arch>
+result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const safetensors_file& file, const tower_config& cfg,
+                                                    const std::string& tp, const std::string& mp) {
+  if (!is_dynamic(P.size) && P.size != cfg.patch)
+    return make_error(status::shape_mismatch, "checkpoint patch size " + std::to_string(cfg.patch) +
+                                                  " does not match the policy's " + std::to_string(P.size));
+  if (!is_dynamic(P.channels) && P.channels != cfg.channels)
+    return make_error(status::shape_mismatch, "checkpoint has " + std::to_string(cfg.channels) +
+                                                  " input channels, the policy " + std::to_string(P.channels));
+  if (!is_dynamic(M.factor) && M.factor != cfg.merge)
+    return make_error(status::shape_mismatch, "checkpoint merge factor " + std::to_string(cfg.merge) +
+                                                  " does not match the policy's " + std::to_string(M.factor));
+  if (!is_dynamic(M.layout) && M.layout != cfg.layout())
+    return make_error(status::shape_mismatch, "the policy's merge layout differs from this tower's arrangement");
+  if (cfg.width <= 0 || cfg.heads <= 0 || cfg.width % cfg.heads != 0 || cfg.head_dim() % 4 != 0 || cfg.layers < 0 ||
+      cfg.intermediate <= 0 || cfg.out_dim <= 0 || cfg.patch <= 0 || cfg.merge <= 0 || cfg.channels <= 0)
+    return make_error(status::invalid_argument, "tower config: width " + std::to_string(cfg.width) + ", heads " +
+                                                    std::to_string(cfg.heads) +
+                                                    " (head_dim must be a multiple of 4) or another size is invalid");
+  vision_tower t;
+  t.cfg_ = cfg;
+  const index_t D = cfg.width, I = cfg.intermediate, pin = static_cast<index_t>(cfg.channels) * cfg.patch * cfg.patch;
+  const bool ds = cfg.kind == tower_kind::deepseek_vit;
+  // A Linear weight [n, k]; `stored` is the checkpoint's shape when it is not 2-D (Qwen's Conv3d
+  // patch embed is [n, C, 1, P, P], the same numbers in the same order).
+  auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
+                 std::vector<index_t> stored = {}) -> std::optional<error> {
+    auto w = detail::read_weight(file, name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
+    if (!w) return w.err();
+    auto packed = cpu::pack_weight(arch, w->data(), static_cast<std::size_t>(n), static_cast<std::size_t>(k),
+                                   static_cast<std::size_t>(k));
+    if (!packed) return packed.err();
+    out.w = std::move(*packed);
+    if (bias) {
+      auto b = detail::read_weight(file, name + ".bias", {n});
+      if (!b) return b.err();
+      out.bias = std::move(*b);
+    }
+    return std::nullopt;
+  };
+  auto vec = [&](std::vector<float>& out, const std::string& name, index_t n) -> std::optional<error> {
+    auto v = detail::read_weight(file, name, {n});
+    if (!v) return v.err();
+    out = std::move(*v);
+    return std::nullopt;
+  };
+  const std::vector<index_t> conv_shape = {D, cfg.channels, 1, cfg.patch, cfg.patch};
+  if (auto e = lin(t.patch_embed_, tp + "patch_embed.proj", D, pin, ds, ds ? std::vector<index_t>{} : conv_shape)) return *e;
+  t.blocks_.resize(static_cast<std::size_t>(cfg.layers));
+  for (int l = 0; l < cfg.layers; ++l) {
+    block& b = t.blocks_[static_cast<std::size_t>(l)];
+    const std::string p = tp + "blocks." + std::to_string(l) + ".";
+    if (ds) {
+      if (auto e = vec(b.norm1_w, p + "norm1.weight", D)) return *e;
+      if (auto e = vec(b.norm2_w, p + "norm2.weight", D)) return *e;
+      if (auto e = lin(b.qkv, p + "attn.wqkv", 3 * D, D, true)) return *e;
+      if (auto e = lin(b.proj, p + "attn.wo", D, D, true)) return *e;
+      if (auto e = lin(b.fc1, p + "mlp.w1", 2 * I, D, false)) return *e;
+      if (auto e = lin(b.fc2, p + "mlp.w2", D, I, false)) return *e;
+    } else {
+      if (auto e = vec(b.norm1_w, p + "norm1.weight", D)) return *e;
+      if (auto e = vec(b.norm1_b, p + "norm1.bias", D)) return *e;
+      if (auto e = vec(b.norm2_w, p + "norm2.weight", D)) return *e;
+      if (auto e = vec(b.norm2_b, p + "norm2.bias", D)) return *e;
+      if (auto e = lin(b.qkv, p + "attn.qkv", 3 * D, D, true)) return *e;
+      if (auto e = lin(b.proj, p + "attn.proj", D, D, true)) return *e;
+      if (auto e = lin(b.fc1, p + "mlp.fc1", I, D, true)) return *e;
+      if (auto e = lin(b.fc2, p + "mlp.fc2", D, I, true)) return *e;
+    }
+  }
+  const index_t merged_in = D * cfg.merge * cfg.merge;
+  if (ds) {
+    if (auto e = vec(t.final_norm_w_, tp + "norm.weight", D)) return *e;
+    if (auto e = lin(t.merger1_, mp + "w1", cfg.out_dim, merged_in, true)) return *e;
+    if (auto e = lin(t.merger2_, mp + "w2", cfg.out_dim, cfg.out_dim, true)) return *e;
+  } else {
+    if (auto e = vec(t.merger_norm_w_, mp + "ln_q.weight", D)) return *e;
+    if (auto e = vec(t.merger_norm_b_, mp + "ln_q.bias", D)) return *e;
+    if (auto e = lin(t.merger1_, mp + "mlp.0", merged_in, merged_in, true)) return *e;
+    if (auto e = lin(t.merger2_, mp + "mlp.2", cfg.out_dim, merged_in, true)) return *e;
+  }
+  return result<vision_tower>(std::move(t));
+}
+
+template <patch_policy P, merge_policy M>
+  requires patch_policy_value<P> && merge_policy_value<M>
+template <class Arch, executor Exec>
+status vision_tower<P, M>::encode(Arch arch, const float* patches, int grid_h, int grid_w, std::vector<float>& x,
+                                  Exec& exec, const tower_observer& observe) const {
+  if (grid_h <= 0 || grid_w <= 0 || patches == nullptr) return status::invalid_argument;
+  const auto N = static_cast<std::size_t>(grid_h) * static_cast<std::size_t>(grid_w);
+  const auto D = static_cast<std::size_t>(cfg_.width), I = static_cast<std::size_t>(cfg_.intermediate);
+  const auto H = static_cast<std::size_t>(cfg_.heads), hd = static_cast<std::size_t>(cfg_.head_dim());
+  const bool ds = cfg_.kind == tower_kind::deepseek_vit;
+  auto run = [&](const linear& l, const float* in, float* out, bool accumulate) {
+    cpu::gemm_args g{N, in, l.w.k, &l.w, l.bias.empty() ? nullptr : l.bias.data(), out, l.w.n, accumulate};
+    return cpu::gemm(arch, g, exec);
+  };
+  auto note = [&](std::string_view name, const float* p, std::size_t cols) {
+    if (observe) observe(name, p, N, cols);
+  };
+  x.assign(N * D, 0.0f);
+  std::vector<float> h(N * D), qkv(N * 3 * D), attn(N * D), mid(N * (ds ? 2 * I : I)), act(ds ? N * I : 0);
+  if (status s = run(patch_embed_, patches, x.data(), false); s != status::ok) return s;
+  note("patch_embed", x.data(), D);
+  auto rope = cpu::make_rope_2d(static_cast<std::size_t>(grid_h), static_cast<std::size_t>(grid_w), hd, cfg_.rope_theta);
+  if (!rope) return rope.code();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    const block& b = blocks_[l];
+    auto norm = [&](const std::vector<float>& w, const std::vector<float>& bias) {
+      if (ds) cpu::rmsnorm(arch, x.data(), h.data(), w.data(), N, D, cfg_.norm_eps, exec);
+      else cpu::layernorm(arch, x.data(), h.data(), w.data(), bias.data(), N, D, cfg_.norm_eps, exec);
+    };
+    norm(b.norm1_w, b.norm1_b);
+    if (status s = run(b.qkv, h.data(), qkv.data(), false); s != status::ok) return s;
+    cpu::apply_rope_2d(arch, qkv.data(), N, 2 * H, 3 * D, *rope, exec);  // q and k heads are adjacent
+    cpu::attention_args a{N, H, hd, qkv.data(), qkv.data() + D, qkv.data() + 2 * D, 3 * D, 3 * D, 3 * D,
+                          attn.data(), D, scale};
+    if (status s = cpu::attention_bidirectional(arch, a, exec); s != status::ok) return s;
+    if (status s = run(b.proj, attn.data(), x.data(), true); s != status::ok) return s;  // residual
+    norm(b.norm2_w, b.norm2_b);
+    if (status s = run(b.fc1, h.data(), mid.data(), false); s != status::ok) return s;
+    if (ds) {
+      cpu::swiglu(arch, mid.data(), act.data(), N, I, exec);
+      if (status s = run(b.fc2, act.data(), x.data(), true); s != status::ok) return s;
+    } else {
+      cpu::gelu(arch, mid.data(), N * I, cpu::gelu_kind::quick, exec);
+      if (status s = run(b.fc2, mid.data(), x.data(), true); s != status::ok) return s;
+    }
+    note("block" + std::to_string(l), x.data(), D);
+  }
+  if (ds) {
+    cpu::rmsnorm(arch, x.data(), x.data(), final_norm_w_.data(), N, D, cfg_.norm_eps, exec);
+    note("vit_out", x.data(), D);
+  }
+  return status::ok;
+}
+
+template <patch_policy P, merge_policy M>
+  requires patch_policy_value<P> && merge_policy_value<M>
+template <class Arch, executor Exec>
+status vision_tower<P, M>::merge(Arch arch, const std::vector<float>& features, int grid_h, int grid_w,
+                                 std::vector<float>& merged, Exec& exec, const tower_observer& observe) const {
+  const auto D = static_cast<std::size_t>(cfg_.width);
+  const cpu::unfold_shape shape{static_cast<std::size_t>(grid_h), static_cast<std::size_t>(grid_w), D,
+                                static_cast<std::size_t>(cfg_.merge)};
+  if (grid_h <= 0 || grid_w <= 0 || features.size() != shape.grid_h * shape.grid_w * D) return status::shape_mismatch;
+  const float* src = features.data();
+  std::vector<float> normed;
+  if (cfg_.kind == tower_kind::qwen2_vl) {
+    normed.resize(features.size());
+    cpu::layernorm(arch, features.data(), normed.data(), merger_norm_w_.data(), merger_norm_b_.data(),
+                   shape.grid_h * shape.grid_w, D, cfg_.norm_eps, exec);
+    src = normed.data();
+  }
+  const std::size_t T = shape.out_tokens(), F = shape.out_features();
+  std::vector<float> unfolded(T * F), hidden(T * merger1_.w.n);
+  if (status s = cpu::merge_unfold(src, unfolded.data(), shape, cfg_.layout(), exec); s != status::ok) return s;
+  if (observe) observe("unfold", unfolded.data(), T, F);
+  cpu::gemm_args g1{T, unfolded.data(), F, &merger1_.w, merger1_.bias.data(), hidden.data(), merger1_.w.n, false};
+  if (status s = cpu::gemm(arch, g1, exec); s != status::ok) return s;
+  cpu::gelu(arch, hidden.data(), hidden.size(), cpu::gelu_kind::exact, exec);
+  merged.assign(T * merger2_.w.n, 0.0f);
+  cpu::gemm_args g2{T, hidden.data(), merger1_.w.n, &merger2_.w, merger2_.bias.data(), merged.data(), merger2_.w.n, false};
+  if (status s = cpu::gemm(arch, g2, exec); s != status::ok) return s;
+  if (observe) observe("aligned", merged.data(), T, merger2_.w.n);
+  return status::ok;
+}
+
+VPRIM_NAMESPACE_END
