@@ -1,0 +1,183 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// Every CPU kernel against its naive reference, over odd sizes. This file is compiled once per
+// SIMD arch (VPRIM_TEST_ARCH, with that arch's compiler flags); on a CPU without the arch the
+// cases report a warning and check nothing.
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "../reference/compare.hpp"
+#include "../reference/kernels_reference.hpp"
+#include "vprim/cpu/activation.hpp"
+#include "vprim/cpu/attention.hpp"
+#include "vprim/cpu/gemm.hpp"
+#include "vprim/cpu/norm.hpp"
+#include "vprim/cpu/rope.hpp"
+#include "vprim/cpu/unfold.hpp"
+
+#ifndef VPRIM_TEST_ARCH
+#error "define VPRIM_TEST_ARCH, e.g. xsimd::avx2"
+#endif
+
+namespace {
+
+using arch = VPRIM_TEST_ARCH;
+constexpr double eps32 = 1.1920929e-7;
+
+std::vector<float> random_vector(std::size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+bool usable() {
+  if (vprim::cpu::arch_usable<arch>()) return true;
+  WARN("SIMD arch " << arch::name() << " is not available on this CPU: nothing checked");
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("gemm equals the naive product for odd shapes, with bias and accumulation", "[cpu][gemm]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  unsigned seed = 1;
+  for (std::size_t m : {1u, 7u, 13u, 100u})
+    for (std::size_t n : {1u, 7u, 33u, 100u})
+      for (std::size_t k : {1u, 13u, 100u, 600u})
+        for (int mode = 0; mode < 3; ++mode) {  // 0: plain, 1: bias, 2: bias + accumulate
+          CAPTURE(m, n, k, mode, arch::name());
+          const auto a = random_vector(m * k, seed++), w = random_vector(n * k, seed++), b = random_vector(n, seed++);
+          auto c0 = random_vector(m * n, seed++);
+          auto packed = vprim::cpu::pack_weight(arch{}, w.data(), n, k, k);
+          REQUIRE(packed);
+          std::vector<float> c = c0;
+          vprim::cpu::gemm_args g{m, a.data(), k, &*packed, mode ? b.data() : nullptr, c.data(), n, mode == 2};
+          REQUIRE(vprim::cpu::gemm(arch{}, g, pool) == vprim::status::ok);
+          std::vector<double> ref, mag;
+          vprim_ref::gemm_nt(a, w, mode ? b.data() : nullptr, m, n, k, ref, mag);
+          if (mode == 2)
+            for (std::size_t i = 0; i < ref.size(); ++i) {
+              ref[i] += c0[i];
+              mag[i] += std::fabs(c0[i]);
+            }
+          const double bound = 4.0 * eps32 * std::sqrt(static_cast<double>(k) + 1.0);
+          vprim_ref::require_close("gemm", c, ref, [&](std::size_t i) { return bound * mag[i] + 1e-30; });
+        }
+  // a weight packed for another register width is refused
+  auto packed = vprim::cpu::pack_weight(arch{}, std::vector<float>(8, 1.0f).data(), 2, 4, 4);
+  vprim::cpu::packed_weight wrong{packed->n, packed->k, packed->nr + 1, {}};
+  std::vector<float> a(4), c(2);
+  vprim::cpu::gemm_args bad{1, a.data(), 4, &wrong, nullptr, c.data(), 2, false};
+  REQUIRE(vprim::cpu::gemm(arch{}, bad, pool) == vprim::status::invalid_argument);
+  vprim::cpu::gemm_args short_lda{1, a.data(), 3, &*packed, nullptr, c.data(), 2, false};
+  REQUIRE(vprim::cpu::gemm(arch{}, short_lda, pool) == vprim::status::shape_mismatch);
+}
+
+TEST_CASE("rmsnorm and layernorm equal their definitions", "[cpu][norm]") {
+  if (!usable()) return;
+  vprim::serial_executor serial;
+  for (std::size_t dim : {1u, 7u, 64u, 100u, 1024u}) {
+    CAPTURE(dim, arch::name());
+    const std::size_t rows = 5;
+    const auto x = random_vector(rows * dim, 11, -3.0f, 3.0f), w = random_vector(dim, 12), b = random_vector(dim, 13);
+    std::vector<float> out(x.size());
+    vprim::cpu::rmsnorm(arch{}, x.data(), out.data(), w.data(), rows, dim, 1e-6f, serial);
+    vprim_ref::require_close("rmsnorm", out, vprim_ref::rmsnorm(x, w, rows, dim, 1e-6), [](std::size_t) { return 2e-6; });
+    vprim::cpu::rmsnorm(arch{}, x.data(), out.data(), nullptr, rows, dim, 1e-6f, serial);
+    vprim_ref::require_close("rmsnorm unweighted", out, vprim_ref::rmsnorm(x, {}, rows, dim, 1e-6),
+                             [](std::size_t) { return 2e-6; });
+    vprim::cpu::layernorm(arch{}, x.data(), out.data(), w.data(), b.data(), rows, dim, 1e-6f, serial);
+    vprim_ref::require_close("layernorm", out, vprim_ref::layernorm(x, w, b, rows, dim, 1e-6),
+                             [](std::size_t) { return 4e-6; });
+    auto inplace = x;  // in place is allowed
+    vprim::cpu::rmsnorm(arch{}, inplace.data(), inplace.data(), w.data(), rows, dim, 1e-6f, serial);
+    vprim_ref::require_close("rmsnorm in place", inplace, vprim_ref::rmsnorm(x, w, rows, dim, 1e-6),
+                             [](std::size_t) { return 2e-6; });
+  }
+}
+
+TEST_CASE("2D RoPE rotates row and column halves", "[cpu][rope]") {
+  if (!usable()) return;
+  vprim::serial_executor serial;
+  for (std::size_t d : {4u, 16u, 20u, 64u})
+    for (auto [gh, gw] : std::vector<std::pair<std::size_t, std::size_t>>{{1, 1}, {3, 7}, {10, 13}}) {
+      CAPTURE(d, gh, gw, arch::name());
+      const std::size_t heads = 3, tokens = gh * gw;
+      auto x = random_vector(tokens * heads * d, 21);
+      const auto ref = vprim_ref::rope_2d(x, gh, gw, heads, d, 10000.0);
+      auto table = vprim::cpu::make_rope_2d(gh, gw, d, 10000.0);
+      REQUIRE(table);
+      vprim::cpu::apply_rope_2d(arch{}, x.data(), tokens, heads, heads * d, *table, serial);
+      // angles reach 12 radians in fp32: a few ulp of the angle
+      vprim_ref::require_close("rope", x, ref, [](std::size_t) { return 5e-6; });
+    }
+  REQUIRE_FALSE(vprim::cpu::make_rope_2d(2, 2, 6, 1e4));
+}
+
+TEST_CASE("flash attention equals softmax(QK^T)V for odd sizes", "[cpu][attention]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  for (std::size_t tokens : {1u, 7u, 65u, 130u})
+    for (std::size_t heads : {1u, 3u})
+      for (std::size_t d : {16u, 20u, 64u}) {
+        CAPTURE(tokens, heads, d, arch::name());
+        const auto q = random_vector(tokens * heads * d, 31, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 32, -2.0f, 2.0f),
+                   v = random_vector(tokens * heads * d, 33);
+        std::vector<float> o(q.size());
+        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        vprim::cpu::attention_args args{tokens, heads, d, q.data(), k.data(), v.data(), heads * d, heads * d, heads * d,
+                                        o.data(), heads * d, scale};
+        REQUIRE(vprim::cpu::attention_bidirectional(arch{}, args, pool) == vprim::status::ok);
+        vprim_ref::require_close("attention", o, vprim_ref::attention(q, k, v, tokens, heads, d, scale),
+                                 [](std::size_t) { return 3e-6; });
+      }
+  vprim::cpu::attention_args bad{4, 2, 8, nullptr, nullptr, nullptr, 16, 16, 16, nullptr, 16, 1.0f};
+  REQUIRE(vprim::cpu::attention_bidirectional(arch{}, bad, pool) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("swiglu, exact GELU and quick GELU", "[cpu][activation]") {
+  if (!usable()) return;
+  vprim::serial_executor serial;
+  for (std::size_t n : {1u, 7u, 96u, 5000u}) {
+    CAPTURE(n, arch::name());
+    const auto x = random_vector(2 * n * 3, 41, -8.0f, 8.0f);
+    std::vector<float> out(n * 3);
+    vprim::cpu::swiglu(arch{}, x.data(), out.data(), 3, n, serial);
+    std::vector<double> ref(n * 3);
+    for (std::size_t r = 0; r < 3; ++r)
+      for (std::size_t i = 0; i < n; ++i) ref[r * n + i] = vprim_ref::silu(x[r * 2 * n + i]) * x[r * 2 * n + n + i];
+    vprim_ref::require_close("swiglu", out, ref, [&](std::size_t i) { return 4e-6 * std::max(1.0, std::fabs(ref[i])); });
+    for (auto kind : {vprim::cpu::gelu_kind::exact, vprim::cpu::gelu_kind::quick}) {
+      auto y = x;
+      vprim::cpu::gelu(arch{}, y.data(), y.size(), kind, serial);
+      std::vector<double> r(x.size());
+      for (std::size_t i = 0; i < x.size(); ++i)
+        r[i] = kind == vprim::cpu::gelu_kind::exact ? vprim_ref::gelu_exact(x[i]) : vprim_ref::gelu_quick(x[i]);
+      vprim_ref::require_close("gelu", y, r, [&](std::size_t i) { return 4e-6 * std::max(1.0, std::fabs(r[i])); });
+    }
+  }
+}
+
+TEST_CASE("merge unfold in both layouts, with zero padding", "[cpu][unfold]") {
+  vprim::serial_executor serial;
+  for (auto [gh, gw] : std::vector<std::pair<std::size_t, std::size_t>>{{1, 1}, {3, 3}, {4, 5}, {10, 13}})
+    for (std::size_t c : {1u, 7u, 64u})
+      for (std::size_t k : {2u, 3u})
+        for (auto layout : {vprim::merge_layout::channel_major, vprim::merge_layout::token_major}) {
+          CAPTURE(gh, gw, c, k, static_cast<int>(layout));
+          const auto in = random_vector(gh * gw * c, 51);
+          const vprim::cpu::unfold_shape s{gh, gw, c, k};
+          std::vector<float> out(s.out_tokens() * s.out_features(), -99.0f);
+          REQUIRE(vprim::cpu::merge_unfold(in.data(), out.data(), s, layout, serial) == vprim::status::ok);
+          REQUIRE(out == vprim_ref::unfold(in, gh, gw, c, k, layout == vprim::merge_layout::channel_major));
+        }
+  std::vector<float> x(4);
+  REQUIRE(vprim::cpu::merge_unfold(x.data(), x.data(), {2, 2, 1, 0}, vprim::merge_layout::channel_major, serial) ==
+          vprim::status::invalid_argument);
+}
