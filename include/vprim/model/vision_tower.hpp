@@ -56,12 +56,20 @@ struct tower_config {
 //! unfold, aligned. Used by the golden checker; leave empty in production.
 using tower_observer = std::function<void(std::string_view, const float*, std::size_t, std::size_t)>;
 
+//! Where weights come from: given a tensor name and the shape the config implies, returns the
+//! values (row-major) or an error naming the tensor. A checkpoint file is one source
+//! (weights_from()); random weights for timing are another.
+using weight_source = std::function<result<std::vector<float>>(const std::string& name, const std::vector<index_t>& shape)>;
+
 template <patch_policy P = patch_policy{dynamic, dynamic}, merge_policy M = merge_policy{dynamic, dynamic}>
   requires patch_policy_value<P> && merge_policy_value<M>
 class vision_tower {
  public:
-  //! Loads and packs the weights for Arch. `prefix` precedes the peer names (for example
+  //! Loads and packs the weights for Arch. The prefixes precede the peer names (for example
   //! "weight.vit." / "weight.aligner." for DeepSeek, "weight." for Qwen in the golden files).
+  template <class Arch>
+  [[nodiscard]] static result<vision_tower> load(Arch arch, const weight_source& source, const tower_config& cfg,
+                                                 const std::string& tower_prefix, const std::string& merger_prefix);
   template <class Arch>
   [[nodiscard]] static result<vision_tower> load(Arch arch, const safetensors_file& file, const tower_config& cfg,
                                                  const std::string& tower_prefix, const std::string& merger_prefix);
@@ -175,10 +183,23 @@ inline result<std::vector<float>> read_weight(const safetensors_file& f, const s
 
 }  // namespace detail
 
+//! A weight source over a checkpoint file (which must outlive the source).
+[[nodiscard]] inline weight_source weights_from(const safetensors_file& file) {
+  return [&file](const std::string& name, const std::vector<index_t>& shape) { return detail::read_weight(file, name, shape); };
+}
+
 template <patch_policy P, merge_policy M>
   requires patch_policy_value<P> && merge_policy_value<M>
 template <class Arch>
 result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const safetensors_file& file, const tower_config& cfg,
+                                                    const std::string& tp, const std::string& mp) {
+  return load(arch, weights_from(file), cfg, tp, mp);
+}
+
+template <patch_policy P, merge_policy M>
+  requires patch_policy_value<P> && merge_policy_value<M>
+template <class Arch>
+result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const weight_source& source, const tower_config& cfg,
                                                     const std::string& tp, const std::string& mp) {
   if (!is_dynamic(P.size) && P.size != cfg.patch)
     return make_error(status::shape_mismatch, "checkpoint patch size " + std::to_string(cfg.patch) +
@@ -204,21 +225,21 @@ result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const safetensors
   // patch embed is [n, C, 1, P, P], the same numbers in the same order).
   auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
                  std::vector<index_t> stored = {}) -> std::optional<error> {
-    auto w = detail::read_weight(file, name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
+    auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
     if (!w) return w.err();
     auto packed = cpu::pack_weight(arch, w->data(), static_cast<std::size_t>(n), static_cast<std::size_t>(k),
                                    static_cast<std::size_t>(k));
     if (!packed) return packed.err();
     out.w = std::move(*packed);
     if (bias) {
-      auto b = detail::read_weight(file, name + ".bias", {n});
+      auto b = source(name + ".bias", {n});
       if (!b) return b.err();
       out.bias = std::move(*b);
     }
     return std::nullopt;
   };
   auto vec = [&](std::vector<float>& out, const std::string& name, index_t n) -> std::optional<error> {
-    auto v = detail::read_weight(file, name, {n});
+    auto v = source(name, {n});
     if (!v) return v.err();
     out = std::move(*v);
     return std::nullopt;

@@ -1,0 +1,102 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// The vision path at the released DeepSeek-ViT dimensions:
+// - bidirectional attention, 16 heads x 64, N = 2916 (a 756x756 image), one thread;
+// - the whole tower + aligner (32 layers, width 1024, SwiGLU 2816, aligner to 4096) on a
+//   756x756 image with random weights, 1 and 2 threads, against its FLOP count;
+// - resize planning + letterbox + normalise + patchify of a 4000x3000 image.
+#include <cstring>
+
+#include "bench_common.hpp"
+#include "vprim/cpu/arch.hpp"
+#include "vprim/cpu/attention.hpp"
+#include "vprim/image/preprocess.hpp"
+#include "vprim/model/vision_tower.hpp"
+#include "vprim/policy/presets.hpp"
+
+namespace {
+
+constexpr std::size_t grid = 54, tokens = grid * grid;  // 756 / 14
+
+void BM_attention(benchmark::State& state) {
+  const std::size_t heads = 16, d = 64;
+  const auto qkv = vprim_bench::random_floats(tokens * 3 * heads * d, 3, 2.0f);
+  std::vector<float> out(tokens * heads * d);
+  vprim::serial_executor one;
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    const vprim::cpu::attention_args a{tokens, heads, d, qkv.data(), qkv.data() + heads * d, qkv.data() + 2 * heads * d,
+                                       3 * heads * d, 3 * heads * d, 3 * heads * d, out.data(), heads * d, 0.125f};
+    for (auto _ : state) {
+      if (vprim::cpu::attention_bidirectional(arch, a, one) != vprim::status::ok) state.SkipWithError("attention failed");
+      benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(decltype(arch)::name());
+  });
+  vprim_bench::report_flops(state, 4.0 * tokens * tokens * d * heads);
+}
+BENCHMARK(BM_attention)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+// Random weights of the right shapes: small values, norms around 1, from a cheap generator.
+vprim::weight_source random_weights() {
+  return [](const std::string& name, const std::vector<vprim::index_t>& shape) -> vprim::result<std::vector<float>> {
+    std::size_t n = 1;
+    for (auto d : shape) n *= static_cast<std::size_t>(d);
+    std::vector<float> v(n);
+    const bool norm = name.find("norm") != std::string::npos;
+    std::uint32_t s = static_cast<std::uint32_t>(std::hash<std::string>{}(name));
+    for (auto& x : v) {
+      s = s * 1664525u + 1013904223u;
+      const float u = static_cast<float>(s >> 8) * (1.0f / 16777216.0f) - 0.5f;
+      x = norm ? 1.0f + 0.1f * u : 0.04f * u;
+    }
+    return v;
+  };
+}
+
+double tower_flops(const vprim::tower_config& c, double n) {
+  const double D = c.width, I = c.intermediate, m2 = c.merge * c.merge, T = n / m2;
+  const double per_layer = 2 * n * (4 * D * D + 3 * D * I) + 4 * n * n * D;
+  return 2 * n * 588 * D + c.layers * per_layer + 2 * T * (m2 * D) * c.out_dim + 2 * T * c.out_dim * c.out_dim;
+}
+
+void BM_vit_tower_756(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const auto& p = vprim::presets::deepseek_vit;
+  const vprim::tower_config cfg{vprim::tower_kind::deepseek_vit, 14, 3, 3, p.width, p.heads, p.layers, p.intermediate,
+                                p.aligner_out, p.rope_theta, p.norm_eps};
+  const auto patches = vprim_bench::random_floats(tokens * 588, 4);
+  vprim::thread_pool_executor pool(threads);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    using tower_t = vprim::vision_tower<vprim::presets::deepseek_vit_patch, vprim::presets::deepseek_vit_merge>;
+    auto tower = tower_t::load(arch, random_weights(), cfg, "vit.", "aligner.");
+    if (!tower) return state.SkipWithError(tower.err().describe().c_str());
+    std::vector<float> features, merged;
+    for (auto _ : state) {
+      if (tower->encode(arch, patches.data(), grid, grid, features, pool) != vprim::status::ok ||
+          tower->merge(arch, features, grid, grid, merged, pool) != vprim::status::ok)
+        state.SkipWithError("tower failed");
+      benchmark::DoNotOptimize(merged.data());
+    }
+    state.SetLabel(decltype(arch)::name());
+  });
+  vprim_bench::report_flops(state, tower_flops(cfg, tokens));
+  state.counters["TFLOP_per_image"] = tower_flops(cfg, tokens) / 1e12;
+}
+BENCHMARK(BM_vit_tower_756)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+void BM_preprocess_4000x3000(benchmark::State& state) {
+  vprim::rgb_image img = vprim::rgb_image::filled(4000, 3000, 0);
+  for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+  for (auto _ : state) {
+    auto plan = vprim::plan_vision_exp(img.width, img.height);
+    auto px = vprim::preprocess_vision_exp(img, *plan);
+    auto patches = vprim::patchify(px->chw, 3, px->height, px->width, 14);
+    benchmark::DoNotOptimize(patches->data());
+  }
+  vprim_bench::report_bytes(state, static_cast<double>(img.pixels.size()));
+}
+BENCHMARK(BM_preprocess_4000x3000)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
