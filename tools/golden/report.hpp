@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "vprim/io/safetensors.hpp"
+
 namespace vprim_golden {
 
 inline std::string index_string(std::size_t flat, const std::vector<std::int64_t>& shape) {
@@ -24,13 +26,7 @@ inline std::string index_string(std::size_t flat, const std::vector<std::int64_t
     idx[d] = rest % e;
     rest /= e;
   }
-  std::string s = "[";
-  for (std::size_t d = 0; d < idx.size(); ++d) {
-    if (d) s += ',';
-    s += std::to_string(idx[d]);
-  }
-  s += ']';
-  return s;
+  return vprim::shape_string(idx);
 }
 
 class report {

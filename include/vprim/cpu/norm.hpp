@@ -17,29 +17,16 @@ VPRIM_NAMESPACE_BEGIN
 namespace cpu {
 
 namespace detail {
-template <class Arch>
-inline float sum_of_squares(const float* x, std::size_t n) {
+//! sum_i f(x_i), vectorised; f must work on batches and on scalars.
+template <class Arch, class F>
+inline float reduce_sum(const float* x, std::size_t n, F f) {
   using B = xsimd::batch<float, Arch>;
   constexpr std::size_t V = B::size;
   B acc(0.0f);
   std::size_t i = 0;
-  for (; i + V <= n; i += V) {
-    const B v = B::load_unaligned(x + i);
-    acc = xsimd::fma(v, v, acc);
-  }
+  for (; i + V <= n; i += V) acc += f(B::load_unaligned(x + i));
   float s = xsimd::hadd(acc);
-  for (; i < n; ++i) s += x[i] * x[i];
-  return s;
-}
-template <class Arch>
-inline float sum(const float* x, std::size_t n) {
-  using B = xsimd::batch<float, Arch>;
-  constexpr std::size_t V = B::size;
-  B acc(0.0f);
-  std::size_t i = 0;
-  for (; i + V <= n; i += V) acc += B::load_unaligned(x + i);
-  float s = xsimd::hadd(acc);
-  for (; i < n; ++i) s += x[i];
+  for (; i < n; ++i) s += f(x[i]);
   return s;
 }
 }  // namespace detail
@@ -54,7 +41,8 @@ void rmsnorm(Arch, const float* in, float* out, const float* weight, std::size_t
     for (auto r = static_cast<std::size_t>(r0); r < static_cast<std::size_t>(r1); ++r) {
       const float* x = in + r * dim;
       float* y = out + r * dim;
-      const float inv = 1.0f / std::sqrt(detail::sum_of_squares<Arch>(x, dim) / static_cast<float>(dim) + eps);
+      const float ss = detail::reduce_sum<Arch>(x, dim, [](auto v) { return v * v; });
+      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
       const B vinv(inv);
       std::size_t i = 0;
       for (; i + V <= dim; i += V) {
@@ -77,19 +65,12 @@ void layernorm(Arch, const float* in, float* out, const float* weight, const flo
     for (auto r = static_cast<std::size_t>(r0); r < static_cast<std::size_t>(r1); ++r) {
       const float* x = in + r * dim;
       float* y = out + r * dim;
-      const float mean = detail::sum<Arch>(x, dim) / static_cast<float>(dim);
-      B acc(0.0f);
-      const B vmean(mean);
+      const float mean = detail::reduce_sum<Arch>(x, dim, [](auto v) { return v; }) / static_cast<float>(dim);
+      const float var = detail::reduce_sum<Arch>(x, dim, [mean](auto v) { return (v - mean) * (v - mean); });
+      const float inv = 1.0f / std::sqrt(var / static_cast<float>(dim) + eps);
+      const B vmean(mean), vinv(inv);
       std::size_t i = 0;
       for (; i + V <= dim; i += V) {
-        const B d = B::load_unaligned(x + i) - vmean;
-        acc = xsimd::fma(d, d, acc);
-      }
-      float var = xsimd::hadd(acc);
-      for (; i < dim; ++i) var += (x[i] - mean) * (x[i] - mean);
-      const float inv = 1.0f / std::sqrt(var / static_cast<float>(dim) + eps);
-      const B vinv(inv);
-      for (i = 0; i + V <= dim; i += V) {
         B v = (B::load_unaligned(x + i) - vmean) * vinv;
         if (weight) v *= B::load_unaligned(weight + i);
         if (bias) v += B::load_unaligned(bias + i);
