@@ -31,6 +31,7 @@
 #include "vprim/cpu/unfold.hpp"
 #include "vprim/io/json.hpp"
 #include "vprim/io/safetensors.hpp"
+#include "vprim/model/weights.hpp"
 #include "vprim/policy/concepts.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -55,11 +56,6 @@ struct tower_config {
 //! Called with (stage name, data, rows, cols) after each stage: patch_embed, block<i>, vit_out,
 //! unfold, aligned. Used by the golden checker; leave empty in production.
 using tower_observer = std::function<void(std::string_view, const float*, std::size_t, std::size_t)>;
-
-//! Where weights come from: given a tensor name and the shape the config implies, returns the
-//! values (row-major) or an error naming the tensor. A checkpoint file is one source
-//! (weights_from()); random weights for timing are another.
-using weight_source = std::function<result<std::vector<float>>(const std::string& name, const std::vector<index_t>& shape)>;
 
 template <patch_policy P = patch_policy{dynamic, dynamic}, merge_policy M = merge_policy{dynamic, dynamic}>
   requires patch_policy_value<P> && merge_policy_value<M>
@@ -88,10 +84,7 @@ class vision_tower {
   [[nodiscard]] const tower_config& config() const noexcept { return cfg_; }
 
  private:
-  struct linear {
-    cpu::packed_weight w;
-    std::vector<float> bias;  //!< empty: no bias
-  };
+  using linear = linear_layer;
   struct block {
     std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
     linear qkv, proj, fc1, fc2;
@@ -159,35 +152,6 @@ class vision_tower {
   return c;
 }
 
-namespace detail {
-
-//! Reads a float tensor and checks its shape, naming the tensor in every error.
-inline result<std::vector<float>> read_weight(const safetensors_file& f, const std::string& name,
-                                              const std::vector<index_t>& shape) {
-  const tensor_entry* e = f.find(name);
-  if (e == nullptr) return make_error(status::not_found, "missing weight '" + name + "'");
-  index_t want = 1;
-  for (index_t d : shape) want *= d;
-  if (e->numel() != want || e->shape != shape)
-    return make_error(status::shape_mismatch,
-                      "weight '" + name + "' has shape " + e->shape_string() + ", expected " + shape_string(shape),
-                      f.file_offset(*e));
-  auto v = f.to_f32(name);
-  if (!v) return v.err();
-  for (std::size_t i = 0; i < v->size(); ++i)
-    if (!std::isfinite((*v)[i]))
-      return make_error(status::non_finite, "weight '" + name + "' has a non-finite value at element " + std::to_string(i),
-                        f.file_offset(*e) + i * static_cast<std::size_t>(size_of(e->type)));
-  return v;
-}
-
-}  // namespace detail
-
-//! A weight source over a checkpoint file (which must outlive the source).
-[[nodiscard]] inline weight_source weights_from(const safetensors_file& file) {
-  return [&file](const std::string& name, const std::vector<index_t>& shape) { return detail::read_weight(file, name, shape); };
-}
-
 template <patch_policy P, merge_policy M>
   requires patch_policy_value<P> && merge_policy_value<M>
 template <class Arch>
@@ -221,21 +185,12 @@ result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const weight_sour
   t.cfg_ = cfg;
   const index_t D = cfg.width, I = cfg.intermediate, pin = static_cast<index_t>(cfg.channels) * cfg.patch * cfg.patch;
   const bool ds = cfg.kind == tower_kind::deepseek_vit;
-  // A Linear weight [n, k]; `stored` is the checkpoint's shape when it is not 2-D (Qwen's Conv3d
-  // patch embed is [n, C, 1, P, P], the same numbers in the same order).
+  // Qwen's Conv3d patch embed is stored as [n, C, 1, P, P]: the same numbers as [n, C*P*P].
   auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
                  std::vector<index_t> stored = {}) -> std::optional<error> {
-    auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
-    if (!w) return w.err();
-    auto packed = cpu::pack_weight(arch, w->data(), static_cast<std::size_t>(n), static_cast<std::size_t>(k),
-                                   static_cast<std::size_t>(k));
-    if (!packed) return packed.err();
-    out.w = std::move(*packed);
-    if (bias) {
-      auto b = source(name + ".bias", {n});
-      if (!b) return b.err();
-      out.bias = std::move(*b);
-    }
+    auto l = linear::load(arch, source, name, n, k, bias, std::move(stored));
+    if (!l) return l.err();
+    out = std::move(*l);
     return std::nullopt;
   };
   auto vec = [&](std::vector<float>& out, const std::string& name, index_t n) -> std::optional<error> {
@@ -293,8 +248,7 @@ status vision_tower<P, M>::encode(Arch arch, const float* patches, int grid_h, i
   const auto H = static_cast<std::size_t>(cfg_.heads), hd = static_cast<std::size_t>(cfg_.head_dim());
   const bool ds = cfg_.kind == tower_kind::deepseek_vit;
   auto run = [&](const linear& l, const float* in, float* out, bool accumulate) {
-    cpu::gemm_args g{N, in, l.w.k, &l.w, l.bias.empty() ? nullptr : l.bias.data(), out, l.w.n, accumulate};
-    return cpu::gemm(arch, g, exec);
+    return l.apply(arch, in, N, out, exec, accumulate);
   };
   auto note = [&](std::string_view name, const float* p, std::size_t cols) {
     if (observe) observe(name, p, N, cols);
@@ -358,12 +312,10 @@ status vision_tower<P, M>::merge(Arch arch, const std::vector<float>& features, 
   std::vector<float> unfolded(T * F), hidden(T * merger1_.w.n);
   if (status s = cpu::merge_unfold(src, unfolded.data(), shape, cfg_.layout(), exec); s != status::ok) return s;
   if (observe) observe("unfold", unfolded.data(), T, F);
-  cpu::gemm_args g1{T, unfolded.data(), F, &merger1_.w, merger1_.bias.data(), hidden.data(), merger1_.w.n, false};
-  if (status s = cpu::gemm(arch, g1, exec); s != status::ok) return s;
+  if (status s = merger1_.apply(arch, unfolded.data(), T, hidden.data(), exec); s != status::ok) return s;
   cpu::gelu(arch, hidden.data(), hidden.size(), cpu::gelu_kind::exact, exec);
   merged.assign(T * merger2_.w.n, 0.0f);
-  cpu::gemm_args g2{T, hidden.data(), merger1_.w.n, &merger2_.w, merger2_.bias.data(), merged.data(), merger2_.w.n, false};
-  if (status s = cpu::gemm(arch, g2, exec); s != status::ok) return s;
+  if (status s = merger2_.apply(arch, hidden.data(), T, merged.data(), exec); s != status::ok) return s;
   if (observe) observe("aligned", merged.data(), T, merger2_.w.n);
   return status::ok;
 }
