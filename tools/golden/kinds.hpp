@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "check_image.hpp"
+#include "check_v4.hpp"
 #include "check_vision.hpp"
 #include "golden_file.hpp"
 
@@ -33,7 +34,7 @@ inline constexpr kind_entry known_kinds[] = {
     {"qwen2_vl_preprocess", check_qwen2_vl_preprocess},
     {"deepseek_vit", check_deepseek_vit},
     {"qwen2_vl_vision", check_qwen2_vl_vision},
-    {"deepseek_v4", not_implemented_yet},
+    {"deepseek_v4", check_deepseek_v4},
     {"vlm_end_to_end", not_implemented_yet},
 };
 

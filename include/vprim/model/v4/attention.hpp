@@ -1,0 +1,232 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file attention.hpp
+//! One DeepSeek-V4 attention layer with its per-layer cache.
+//!   q_res = RMSNorm(W_qa x); q = W_qb q_res, per-head unweighted RMSNorm, RoPE on the tail;
+//!   kv = RMSNorm(W_kv x) with RoPE on the tail: one head that is both key and value.
+//! Query t attends the raw kv of positions (t - window, t] and, in CSA layers, the compressed
+//! entries the indexer selected for it; in HCA layers every visible entry i < (t+1)/ratio.
+//! Softmax with a per-head sink logit (a zero value), output de-rotated at t, then the grouped
+//! low-rank projection: z_g = W_oa[g] o_g, out = W_ob [z_0 .. z_G-1].
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vprim/cpu/norm.hpp"
+#include "vprim/model/v4/compressor.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+namespace v4 {
+
+//! Named intermediate results, for checking against a peer: (module path, slot, values, shape).
+struct observer {
+  std::function<void(std::string_view, std::string_view, const float*, std::vector<std::int64_t>)> floats;
+  std::function<void(std::string_view, std::string_view, const std::int64_t*, std::vector<std::int64_t>)> indices;
+  explicit operator bool() const noexcept { return static_cast<bool>(floats); }
+};
+
+struct layer_cache {
+  std::deque<std::vector<float>> window;  //!< kv of the last sliding_window - 1 positions, oldest first
+  std::int64_t next_position = 0;         //!< position the next token must have
+  compressor_state main, index;
+};
+
+struct attention_layer {
+  attention_kind kind = attention_kind::sliding;
+  std::size_t dim = 0, heads = 0, head_dim = 0, q_rank = 0, groups = 0, o_rank = 0, window = 0;
+  float eps = 1e-6f;
+  linear_layer q_a, q_b, kv_proj, o_b;
+  std::vector<linear_layer> o_a;  //!< one per group
+  std::vector<float> q_a_norm, kv_norm, sinks, inv_freq;
+  std::optional<compressor> comp;
+  std::optional<indexer> index;
+
+  template <class Arch>
+  [[nodiscard]] static result<attention_layer> load(Arch arch, const weight_source& src, const std::string& p,
+                                                    const config& c, attention_kind kind) {
+    attention_layer a;
+    a.kind = kind;
+    a.dim = static_cast<std::size_t>(c.hidden);
+    a.heads = static_cast<std::size_t>(c.heads);
+    a.head_dim = static_cast<std::size_t>(c.head_dim);
+    a.q_rank = static_cast<std::size_t>(c.q_lora_rank);
+    a.groups = static_cast<std::size_t>(c.o_groups);
+    a.o_rank = static_cast<std::size_t>(c.o_lora_rank);
+    a.window = static_cast<std::size_t>(c.sliding_window);
+    a.eps = c.norm_eps;
+    a.inv_freq = rope_inv_freq(kind == attention_kind::sliding ? c.main_rope : c.compress_rope, c.rope_dim);
+    const index_t D = c.hidden, HD = static_cast<index_t>(a.heads * a.head_dim);
+    auto get = [&](linear_layer& l, const std::string& n, index_t out, index_t in) -> std::optional<error> {
+      auto r = linear_layer::load(arch, src, p + n, out, in, false);
+      if (!r) return r.err();
+      l = std::move(*r);
+      return std::nullopt;
+    };
+    if (auto e = get(a.q_a, "q_a_proj", c.q_lora_rank, D)) return *e;
+    if (auto e = get(a.q_b, "q_b_proj", HD, c.q_lora_rank)) return *e;
+    if (auto e = get(a.kv_proj, "kv_proj", c.head_dim, D)) return *e;
+    if (auto e = get(a.o_b, "o_b_proj", D, c.o_groups * c.o_lora_rank)) return *e;
+    const index_t per_group = HD / c.o_groups;
+    auto oa = src(p + "o_a_proj.weight", {c.o_groups * c.o_lora_rank, per_group});
+    if (!oa) return oa.err();
+    for (std::size_t g = 0; g < a.groups; ++g) {
+      std::vector<float> rows(oa->begin() + static_cast<std::ptrdiff_t>(g * a.o_rank * static_cast<std::size_t>(per_group)),
+                              oa->begin() + static_cast<std::ptrdiff_t>((g + 1) * a.o_rank * static_cast<std::size_t>(per_group)));
+      auto l = linear_layer::from_values(arch, rows, c.o_lora_rank, per_group);
+      if (!l) return l.err();
+      a.o_a.push_back(std::move(*l));
+    }
+    for (auto [vec, name, n] : {std::tuple{&a.q_a_norm, "q_a_norm.weight", static_cast<index_t>(c.q_lora_rank)},
+                                std::tuple{&a.kv_norm, "kv_norm.weight", static_cast<index_t>(c.head_dim)},
+                                std::tuple{&a.sinks, "sinks", static_cast<index_t>(c.heads)}}) {
+      auto v = src(p + name, {n});
+      if (!v) return v.err();
+      *vec = std::move(*v);
+    }
+    if (kind != attention_kind::sliding) {
+      auto k = compressor::load(arch, src, p + "compressor.", static_cast<std::size_t>(c.ratio(kind)), a.head_dim,
+                                kind == attention_kind::csa, c);
+      if (!k) return k.err();
+      a.comp = std::move(*k);
+    }
+    if (kind == attention_kind::csa) {
+      auto ix = indexer::load(arch, src, p + "compressor.indexer.", c);
+      if (!ix) return ix.err();
+      a.index = std::move(*ix);
+    }
+    return result<attention_layer>(std::move(a));
+  }
+
+  //! x: normed input [S, dim] at positions pos[0..S) (consecutive, continuing the cache).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status forward(Arch arch, const float* x, std::size_t S, const std::int64_t* pos, layer_cache& cache,
+                               float* out, Exec& exec, const observer& obs = {}, std::string_view path = {}) const {
+    const std::size_t HD = heads * head_dim;
+    serial_executor serial;
+    std::vector<float> q_res(S * q_rank), q(S * HD), kv(S * head_dim);
+    if (status s = q_a.apply(arch, x, S, q_res.data(), exec); s != status::ok) return s;
+    cpu::rmsnorm(arch, q_res.data(), q_res.data(), q_a_norm.data(), S, q_rank, eps, serial);
+    if (status s = q_b.apply(arch, q_res.data(), S, q.data(), exec); s != status::ok) return s;
+    cpu::rmsnorm(arch, q.data(), q.data(), nullptr, S * heads, head_dim, eps, serial);  // unweighted, per head
+    if (status s = kv_proj.apply(arch, x, S, kv.data(), exec); s != status::ok) return s;
+    cpu::rmsnorm(arch, kv.data(), kv.data(), kv_norm.data(), S, head_dim, eps, serial);
+    for (std::size_t t = 0; t < S; ++t) {
+      apply_rope(q.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
+      apply_rope(kv.data() + t * head_dim, 1, head_dim, inv_freq, static_cast<double>(pos[t]));
+    }
+    // Compressed entries (this call's complete windows included) and the indexer's choice.
+    std::vector<std::int64_t> selected;
+    std::size_t k = 0;
+    if (comp) {
+      if (status s = comp->update(arch, x, S, cache.main, exec); s != status::ok) return s;
+      if (obs) obs.floats(std::string(path) + ".compressor", "out0", cache.main.entries.data(),
+                          {1, 1, static_cast<std::int64_t>(cache.main.count), static_cast<std::int64_t>(head_dim)});
+    }
+    if (index) {
+      if (status s = index->keys.update(arch, x, S, cache.index, exec); s != status::ok) return s;
+      if (status s = index->select(arch, x, q_res.data(), S, pos, cache.index, selected, k, exec); s != status::ok) return s;
+      if (obs) obs.indices(std::string(path) + ".compressor.indexer", "out0", selected.data(),
+                           {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(k)});
+    }
+    const std::size_t T = comp ? cache.main.count : 0;
+    // Which compressed entries each query sees (0 visible / -inf not): the peer's block bias.
+    std::vector<float> bias(S * T, -INFINITY);
+    for (std::size_t t = 0; t < S; ++t) {
+      if (kind == attention_kind::csa) {
+        for (std::size_t j = 0; j < k; ++j)
+          if (selected[t * k + j] >= 0) bias[t * T + static_cast<std::size_t>(selected[t * k + j])] = 0.0f;
+      } else if (kind == attention_kind::hca) {
+        const auto visible = static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(comp->ratio));
+        for (std::size_t i = 0; i < std::min(visible, T); ++i) bias[t * T + i] = 0.0f;
+      }
+    }
+    // The peer returns a block bias from CSA layers on every call, from HCA layers only for
+    // multi-token calls with entries.
+    if (obs && comp && (kind == attention_kind::csa || (S > 1 && T > 0)))
+      obs.floats(std::string(path) + ".compressor", "out1", bias.data(),
+                 {1, 1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(T)});
+    // Raw keys: the cached window followed by this call's tokens.
+    std::vector<const float*> raw;
+    std::vector<std::int64_t> raw_pos;
+    const std::int64_t first_new = pos[0];
+    for (std::size_t i = 0; i < cache.window.size(); ++i) {
+      raw.push_back(cache.window[i].data());
+      raw_pos.push_back(first_new - static_cast<std::int64_t>(cache.window.size() - i));
+    }
+    for (std::size_t t = 0; t < S; ++t) {
+      raw.push_back(kv.data() + t * head_dim);
+      raw_pos.push_back(pos[t]);
+    }
+    std::vector<float> o(S * HD, 0.0f), logits, probs;
+    const std::size_t all_keys = raw.size() + T;
+    if (obs) probs.assign(heads * S * all_keys, 0.0f);  // [H, S, raw + compressed], the peer's layout
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    for (std::size_t t = 0; t < S; ++t) {
+      std::vector<const float*> keys;
+      std::vector<std::size_t> slot;  // column of each key in the probability layout
+      for (std::size_t r = 0; r < raw.size(); ++r)
+        if (raw_pos[r] <= pos[t] && raw_pos[r] > pos[t] - static_cast<std::int64_t>(window)) {
+          keys.push_back(raw[r]);
+          slot.push_back(r);
+        }
+      for (std::size_t i = 0; i < T; ++i)
+        if (bias[t * T + i] == 0.0f) {
+          keys.push_back(cache.main.entries.data() + i * head_dim);
+          slot.push_back(raw.size() + i);
+        }
+      logits.resize(keys.size());
+      for (std::size_t h = 0; h < heads; ++h) {
+        const float* qh = q.data() + t * HD + h * head_dim;
+        float mx = sinks[h];
+        for (std::size_t j = 0; j < keys.size(); ++j) {
+          double dot = 0.0;
+          for (std::size_t d = 0; d < head_dim; ++d) dot += static_cast<double>(qh[d]) * keys[j][d];
+          logits[j] = static_cast<float>(dot) * scale;
+          mx = std::max(mx, logits[j]);
+        }
+        double denom = std::exp(static_cast<double>(sinks[h] - mx));
+        for (auto& l : logits) denom += (l = std::exp(l - mx));
+        float* oh = o.data() + t * HD + h * head_dim;
+        for (std::size_t j = 0; j < keys.size(); ++j) {
+          const float p = static_cast<float>(logits[j] / denom);
+          for (std::size_t d = 0; d < head_dim; ++d) oh[d] += p * keys[j][d];
+          if (obs) probs[(h * S + t) * all_keys + slot[j]] = p;
+        }
+      }
+      apply_rope(o.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]), /*inverse=*/true);
+    }
+    if (obs)
+      obs.floats(path, "out1", probs.data(),
+                 {1, static_cast<std::int64_t>(heads), static_cast<std::int64_t>(S), static_cast<std::int64_t>(all_keys)});
+    // Grouped low-rank output projection.
+    const std::size_t per_group = HD / groups;
+    std::vector<float> og(S * per_group), zg(S * o_rank), z(S * groups * o_rank);
+    for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t t = 0; t < S; ++t)
+        std::copy(o.data() + t * HD + g * per_group, o.data() + t * HD + (g + 1) * per_group, og.data() + t * per_group);
+      if (status s = o_a[g].apply(arch, og.data(), S, zg.data(), exec); s != status::ok) return s;
+      for (std::size_t t = 0; t < S; ++t)
+        std::copy(zg.data() + t * o_rank, zg.data() + (t + 1) * o_rank, z.data() + t * groups * o_rank + g * o_rank);
+    }
+    if (status s = o_b.apply(arch, z.data(), S, out, exec); s != status::ok) return s;
+    // Slide the window.
+    for (std::size_t t = 0; t < S; ++t) {
+      cache.window.emplace_back(kv.data() + t * head_dim, kv.data() + (t + 1) * head_dim);
+      if (cache.window.size() + 1 > window) cache.window.pop_front();  // the next query brings itself
+    }
+    cache.next_position = pos[S - 1] + 1;
+    return status::ok;
+  }
+};
+
+}  // namespace v4
+VPRIM_NAMESPACE_END

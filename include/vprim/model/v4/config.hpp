@@ -1,0 +1,159 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file config.hpp
+//! DeepSeek-V4 decoder configuration, read from a transformers config (`DeepseekV4Config`
+//! JSON) and checked: every size positive, heads divisible by groups, the rope slice inside the
+//! head. Layer kinds follow `layer_types`; MoE kinds follow `mlp_layer_types`.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vprim/core/status.hpp"
+#include "vprim/io/json.hpp"
+#include "vprim/policy/policies.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+namespace v4 {
+
+enum class attention_kind : std::uint8_t { sliding, csa, hca };
+enum class mlp_kind : std::uint8_t { hash_moe, moe };
+
+//! YaRN-scaled rope parameters (the "compress" rope of CSA/HCA layers).
+struct rope_params {
+  float theta = 10000.0f;
+  bool yarn = false;
+  float factor = 1.0f;
+  int original_max_position = 0;
+  float beta_fast = 32.0f, beta_slow = 1.0f;
+};
+
+struct config {
+  int vocab = 0, hidden = 0, heads = 0, head_dim = 0, rope_dim = 0;
+  int q_lora_rank = 0, o_groups = 0, o_lora_rank = 0, sliding_window = 0;
+  std::vector<attention_kind> layers;
+  std::vector<mlp_kind> mlps;
+  int csa_ratio = 4, hca_ratio = 128;
+  int index_heads = 0, index_head_dim = 0, index_topk = 0;
+  int routed_experts = 0, shared_experts = 0, top_k = 0, moe_intermediate = 0;
+  scoring_func scoring = scoring_func::sqrtsoftplus;
+  bool norm_topk = true;
+  float routed_scale = 1.0f, swiglu_limit = 0.0f;
+  int hc_mult = 1, hc_sinkhorn_iters = 1;
+  float hc_eps = 1e-6f, norm_eps = 1e-6f;
+  rope_params main_rope, compress_rope;
+
+  [[nodiscard]] int ratio(attention_kind k) const noexcept {
+    return k == attention_kind::csa ? csa_ratio : k == attention_kind::hca ? hca_ratio : 0;
+  }
+};
+
+namespace detail {
+struct json_reader {
+  const json_value& j;
+  std::string missing;
+  int integer(const char* key, int lo = 1) {
+    const json_value* v = j.find(key);
+    if (v == nullptr || !v->as_int() || *v->as_int() < lo || *v->as_int() > (1 << 30)) {
+      missing += (missing.empty() ? "" : ", ") + std::string(key);
+      return 0;
+    }
+    return static_cast<int>(*v->as_int());
+  }
+  float number(const json_value* v, const char* key, float fallback) {
+    if (v == nullptr) return fallback;
+    const json_value* f = v->find(key);
+    if (f == nullptr) return fallback;
+    if (!f->is_number()) {
+      missing += (missing.empty() ? "" : ", ") + std::string(key);
+      return fallback;
+    }
+    return static_cast<float>(f->as_double());
+  }
+};
+}  // namespace detail
+
+//! Parses and checks a transformers DeepseekV4Config.
+[[nodiscard]] inline result<config> config_from_json(const json_value& j) {
+  config c;
+  detail::json_reader r{j, {}};
+  c.vocab = r.integer("vocab_size");
+  c.hidden = r.integer("hidden_size");
+  c.heads = r.integer("num_attention_heads");
+  c.head_dim = r.integer("head_dim");
+  c.q_lora_rank = r.integer("q_lora_rank");
+  c.o_groups = r.integer("o_groups");
+  c.o_lora_rank = r.integer("o_lora_rank");
+  c.sliding_window = r.integer("sliding_window");
+  c.index_heads = r.integer("index_n_heads");
+  c.index_head_dim = r.integer("index_head_dim");
+  c.index_topk = r.integer("index_topk");
+  c.routed_experts = r.integer("n_routed_experts");
+  c.shared_experts = r.integer("n_shared_experts", 0);
+  c.top_k = r.integer("num_experts_per_tok");
+  c.moe_intermediate = r.integer("moe_intermediate_size");
+  c.hc_mult = r.integer("hc_mult");
+  c.hc_sinkhorn_iters = r.integer("hc_sinkhorn_iters");
+  c.routed_scale = r.number(&j, "routed_scaling_factor", 1.0f);
+  c.swiglu_limit = r.number(&j, "swiglu_limit", 0.0f);
+  c.hc_eps = r.number(&j, "hc_eps", 1e-6f);
+  c.norm_eps = r.number(&j, "rms_norm_eps", 1e-6f);
+  const float partial = r.number(&j, "partial_rotary_factor", 1.0f);
+  c.rope_dim = static_cast<int>(static_cast<float>(c.head_dim) * partial);
+  if (const json_value* v = j.find("norm_topk_prob"); v && v->is_bool()) c.norm_topk = v->as_bool();
+  if (const json_value* v = j.find("scoring_func"); v && v->is_string()) {
+    if (v->as_string() == "sqrtsoftplus") c.scoring = scoring_func::sqrtsoftplus;
+    else if (v->as_string() == "sigmoid") c.scoring = scoring_func::sigmoid;
+    else if (v->as_string() == "softmax") c.scoring = scoring_func::softmax;
+    else return make_error(status::not_supported, "DeepSeek-V4 config: scoring_func '" + v->as_string() + "' is not supported");
+  }
+  const json_value* lt = j.find("layer_types");
+  const json_value* mt = j.find("mlp_layer_types");
+  if (lt == nullptr || !lt->is_array() || mt == nullptr || !mt->is_array() || lt->items().size() != mt->items().size())
+    return make_error(status::invalid_argument,
+                      "DeepSeek-V4 config: layer_types and mlp_layer_types must be arrays of the same length");
+  for (std::size_t i = 0; i < lt->items().size(); ++i) {
+    const std::string& a = lt->items()[i].as_string();
+    const std::string& m = mt->items()[i].as_string();
+    if (a == "sliding_attention") c.layers.push_back(attention_kind::sliding);
+    else if (a == "compressed_sparse_attention") c.layers.push_back(attention_kind::csa);
+    else if (a == "heavily_compressed_attention") c.layers.push_back(attention_kind::hca);
+    else return make_error(status::not_supported, "DeepSeek-V4 config: layer " + std::to_string(i) + " has unknown type '" + a + "'");
+    if (m == "hash_moe") c.mlps.push_back(mlp_kind::hash_moe);
+    else if (m == "moe") c.mlps.push_back(mlp_kind::moe);
+    else return make_error(status::not_supported, "DeepSeek-V4 config: layer " + std::to_string(i) + " has unknown MLP type '" + m + "'");
+  }
+  if (const json_value* cr = j.find("compress_rates")) {
+    if (const json_value* v = cr->find("compressed_sparse_attention"); v && v->as_int()) c.csa_ratio = static_cast<int>(*v->as_int());
+    if (const json_value* v = cr->find("heavily_compressed_attention"); v && v->as_int()) c.hca_ratio = static_cast<int>(*v->as_int());
+  }
+  const json_value* rp = j.find("rope_parameters");
+  const json_value* main = rp ? rp->find("main") : nullptr;
+  const json_value* comp = rp ? rp->find("compress") : nullptr;
+  c.main_rope.theta = r.number(main, "rope_theta", r.number(&j, "rope_theta", 10000.0f));
+  c.compress_rope.theta = r.number(comp, "rope_theta", r.number(&j, "compress_rope_theta", 160000.0f));
+  if (comp != nullptr) {
+    const json_value* type = comp->find("rope_type");
+    c.compress_rope.yarn = type && type->is_string() && type->as_string() == "yarn";
+    c.compress_rope.factor = r.number(comp, "factor", 1.0f);
+    c.compress_rope.beta_fast = r.number(comp, "beta_fast", 32.0f);
+    c.compress_rope.beta_slow = r.number(comp, "beta_slow", 1.0f);
+    c.compress_rope.original_max_position = static_cast<int>(r.number(comp, "original_max_position_embeddings", 0.0f));
+  }
+  if (!r.missing.empty()) return make_error(status::invalid_argument, "DeepSeek-V4 config: missing or invalid " + r.missing);
+  if (c.heads % c.o_groups != 0)
+    return make_error(status::invalid_argument, "DeepSeek-V4 config: num_attention_heads " + std::to_string(c.heads) +
+                                                    " is not divisible by o_groups " + std::to_string(c.o_groups));
+  if (c.rope_dim <= 0 || c.rope_dim % 2 != 0 || c.rope_dim > c.head_dim || c.rope_dim > c.index_head_dim)
+    return make_error(status::invalid_argument, "DeepSeek-V4 config: rope slice of " + std::to_string(c.rope_dim) +
+                                                    " dims must be even and fit the heads");
+  if (c.top_k > c.routed_experts || c.csa_ratio <= 0 || c.hca_ratio <= 0 || c.layers.empty())
+    return make_error(status::invalid_argument, "DeepSeek-V4 config: top-k, compression ratios or layer count invalid");
+  return c;
+}
+
+}  // namespace v4
+VPRIM_NAMESPACE_END

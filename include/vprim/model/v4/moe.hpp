@@ -1,0 +1,214 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file moe.hpp
+//! The DeepSeek-V4 mixture of experts.
+//! Router: logits = W_g x; scores = sqrtsoftplus | sigmoid | softmax (logits); the experts are
+//! the top-k of scores + selection bias (the bias only selects), or a token-id table in hash
+//! layers; weights = scores[idx] / (sum + 1e-20) * routed_scale.
+//! Experts: down(silu(min(gate, limit)) * clamp(up, -limit, limit)), weighted, summed, plus the
+//! shared expert. Tokens are grouped by expert so each expert runs one GEMM over its tokens.
+//! Top-k ties go to the lower expert index.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "vprim/model/v4/config.hpp"
+#include "vprim/model/weights.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+namespace v4 {
+
+//! Indices of the k largest values (ties: lower index first), in descending order. Partial
+//! selection: O(n + k log k).
+[[nodiscard]] inline std::vector<std::int64_t> top_k_indices(const float* values, std::size_t n, std::size_t k) {
+  std::vector<std::int64_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::min(k, n);
+  auto better = [values](std::int64_t a, std::int64_t b) {
+    return values[a] > values[b] || (values[a] == values[b] && a < b);
+  };
+  std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), better);
+  idx.resize(k);
+  std::sort(idx.begin(), idx.end(), better);
+  return idx;
+}
+
+[[nodiscard]] inline float sqrtsoftplus(float x) noexcept {
+  const float sp = x > 20.0f ? x : std::log1p(std::exp(x));  // torch's softplus threshold
+  return std::sqrt(sp);
+}
+
+struct moe_layer {
+  bool hash = false;
+  std::size_t experts = 0, top_k = 0, dim = 0, inter = 0;
+  scoring_func scoring = scoring_func::sqrtsoftplus;
+  float routed_scale = 1.0f, limit = 0.0f;
+  std::vector<float> gate_w;            //!< [experts, dim]
+  std::vector<float> selection_bias;    //!< [experts] (top-k layers)
+  std::vector<std::int64_t> tid2eid;    //!< [vocab, top_k] (hash layers)
+  std::vector<linear_layer> gate_up;    //!< per expert [2*inter, dim]
+  std::vector<linear_layer> down;       //!< per expert [dim, inter]
+  linear_layer shared_gate, shared_up, shared_down;
+
+  template <class Arch>
+  [[nodiscard]] static result<moe_layer> load(Arch arch, const weight_source& src, const std::string& p,
+                                              const config& c, mlp_kind kind,
+                                              const std::function<result<std::vector<std::int64_t>>(const std::string&)>& ids) {
+    moe_layer m;
+    m.hash = kind == mlp_kind::hash_moe;
+    m.experts = static_cast<std::size_t>(c.routed_experts);
+    m.top_k = static_cast<std::size_t>(c.top_k);
+    m.dim = static_cast<std::size_t>(c.hidden);
+    m.inter = static_cast<std::size_t>(c.moe_intermediate);
+    m.scoring = c.scoring;
+    m.routed_scale = c.routed_scale;
+    m.limit = c.swiglu_limit;
+    const auto E = static_cast<index_t>(m.experts), D = static_cast<index_t>(m.dim), I = static_cast<index_t>(m.inter);
+    auto gw = src(p + "gate.weight", {E, D});
+    if (!gw) return gw.err();
+    m.gate_w = std::move(*gw);
+    if (m.hash) {
+      auto t = ids(p + "gate.tid2eid");
+      if (!t) return t.err();
+      if (t->size() != static_cast<std::size_t>(c.vocab) * m.top_k)
+        return make_error(status::shape_mismatch, "weight '" + p + "gate.tid2eid' must be [" + std::to_string(c.vocab) +
+                                                      "," + std::to_string(m.top_k) + "]");
+      for (std::size_t i = 0; i < t->size(); ++i)
+        if ((*t)[i] < 0 || (*t)[i] >= E)
+          return make_error(status::out_of_range, "weight '" + p + "gate.tid2eid' element " + std::to_string(i) +
+                                                      " names expert " + std::to_string((*t)[i]) + " of " + std::to_string(E));
+      m.tid2eid = std::move(*t);
+    } else {
+      auto b = src(p + "gate.e_score_correction_bias", {E});
+      if (!b) return b.err();
+      m.selection_bias = std::move(*b);
+    }
+    auto gu = src(p + "experts.gate_up_proj", {E, 2 * I, D});
+    if (!gu) return gu.err();
+    auto dn = src(p + "experts.down_proj", {E, D, I});
+    if (!dn) return dn.err();
+    for (index_t e = 0; e < E; ++e) {
+      const auto ue = static_cast<std::size_t>(e);
+      std::vector<float> a(gu->begin() + static_cast<std::ptrdiff_t>(ue * 2 * m.inter * m.dim),
+                           gu->begin() + static_cast<std::ptrdiff_t>((ue + 1) * 2 * m.inter * m.dim));
+      std::vector<float> b(dn->begin() + static_cast<std::ptrdiff_t>(ue * m.dim * m.inter),
+                           dn->begin() + static_cast<std::ptrdiff_t>((ue + 1) * m.dim * m.inter));
+      auto l1 = linear_layer::from_values(arch, a, 2 * I, D);
+      auto l2 = linear_layer::from_values(arch, b, D, I);
+      if (!l1) return l1.err();
+      if (!l2) return l2.err();
+      m.gate_up.push_back(std::move(*l1));
+      m.down.push_back(std::move(*l2));
+    }
+    const index_t SI = I * std::max(1, c.shared_experts);
+    for (auto [layer, name, n, k] : {std::tuple{&m.shared_gate, "gate_proj", SI, D}, std::tuple{&m.shared_up, "up_proj", SI, D},
+                                     std::tuple{&m.shared_down, "down_proj", D, SI}}) {
+      auto l = linear_layer::load(arch, src, p + "shared_experts." + name, n, k, false);
+      if (!l) return l.err();
+      *layer = std::move(*l);
+    }
+    return result<moe_layer>(std::move(m));
+  }
+
+  //! logits [S, E], weights [S, k], indices [S, k] (descending score order for top-k layers).
+  [[nodiscard]] status route(const float* x, std::size_t S, const std::int64_t* token_ids, float* logits, float* weights,
+                             std::int64_t* indices) const {
+    std::vector<float> scores(experts), biased(experts);
+    for (std::size_t t = 0; t < S; ++t) {
+      float* lg = logits + t * experts;
+      for (std::size_t e = 0; e < experts; ++e) {
+        double acc = 0.0;
+        for (std::size_t d = 0; d < dim; ++d) acc += static_cast<double>(gate_w[e * dim + d]) * x[t * dim + d];
+        lg[e] = static_cast<float>(acc);
+      }
+      if (scoring == scoring_func::softmax) {
+        const float mx = *std::max_element(lg, lg + experts);
+        float sum = 0.0f;
+        for (std::size_t e = 0; e < experts; ++e) sum += (scores[e] = std::exp(lg[e] - mx));
+        for (auto& s : scores) s /= sum;
+      } else {
+        for (std::size_t e = 0; e < experts; ++e)
+          scores[e] = scoring == scoring_func::sigmoid ? 1.0f / (1.0f + std::exp(-lg[e])) : sqrtsoftplus(lg[e]);
+      }
+      std::int64_t* idx = indices + t * top_k;
+      if (hash) {
+        if (token_ids == nullptr || token_ids[t] < 0 || static_cast<std::size_t>(token_ids[t]) * top_k >= tid2eid.size())
+          return status::out_of_range;
+        std::copy_n(tid2eid.data() + static_cast<std::size_t>(token_ids[t]) * top_k, top_k, idx);
+      } else {
+        for (std::size_t e = 0; e < experts; ++e) biased[e] = scores[e] + selection_bias[e];
+        const auto best = top_k_indices(biased.data(), experts, top_k);
+        std::copy(best.begin(), best.end(), idx);
+      }
+      float sum = 0.0f;
+      for (std::size_t k = 0; k < top_k; ++k) sum += scores[static_cast<std::size_t>(idx[k])];
+      for (std::size_t k = 0; k < top_k; ++k)
+        weights[t * top_k + k] = scores[static_cast<std::size_t>(idx[k])] / (sum + 1e-20f) * routed_scale;
+    }
+    return status::ok;
+  }
+
+  //! y[S, dim] = sum_k w_k expert_{idx_k}(x) + shared(x).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status apply(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
+                             float* y, Exec& exec) const {
+    // Group (token, slot) pairs by expert: counting sort, one GEMM per expert over its rows.
+    std::vector<std::size_t> count(experts + 1, 0);
+    for (std::size_t i = 0; i < S * top_k; ++i) ++count[static_cast<std::size_t>(indices[i]) + 1];
+    for (std::size_t e = 0; e < experts; ++e) count[e + 1] += count[e];
+    std::vector<std::size_t> order(S * top_k), fill(count.begin(), count.end() - 1);
+    for (std::size_t i = 0; i < S * top_k; ++i) order[fill[static_cast<std::size_t>(indices[i])]++] = i;
+    std::vector<float> rows, hidden, act, out;
+    std::fill(y, y + S * dim, 0.0f);
+    for (std::size_t e = 0; e < experts; ++e) {
+      const std::size_t n = count[e + 1] - count[e];
+      if (n == 0) continue;
+      rows.resize(n * dim);
+      for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t t = order[count[e] + r] / top_k;
+        std::copy(x + t * dim, x + (t + 1) * dim, rows.data() + r * dim);
+      }
+      hidden.resize(n * 2 * inter);
+      act.resize(n * inter);
+      out.resize(n * dim);
+      if (status s = gate_up[e].apply(arch, rows.data(), n, hidden.data(), exec); s != status::ok) return s;
+      swiglu_clamped(hidden.data(), hidden.data() + inter, 2 * inter, n, act.data());
+      if (status s = down[e].apply(arch, act.data(), n, out.data(), exec); s != status::ok) return s;
+      for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t slot = order[count[e] + r], t = slot / top_k;
+        for (std::size_t d = 0; d < dim; ++d) y[t * dim + d] += weights[slot] * out[r * dim + d];
+      }
+    }
+    // Shared expert, added on top.
+    const std::size_t si = shared_gate.out_features();
+    std::vector<float> g(S * si), u(S * si), a(S * si), o(S * dim);
+    if (status s = shared_gate.apply(arch, x, S, g.data(), exec); s != status::ok) return s;
+    if (status s = shared_up.apply(arch, x, S, u.data(), exec); s != status::ok) return s;
+    for (std::size_t i = 0; i < S * si; ++i) {
+      const float gi = std::min(g[i], limit), ui = std::clamp(u[i], -limit, limit);
+      a[i] = gi / (1.0f + std::exp(-gi)) * ui;
+    }
+    if (status s = shared_down.apply(arch, a.data(), S, o.data(), exec); s != status::ok) return s;
+    for (std::size_t i = 0; i < S * dim; ++i) y[i] += o[i];
+    return status::ok;
+  }
+
+ private:
+  //! act[r, i] = silu(min(gate, limit)) * clamp(up, -limit, limit); gate/up rows have stride `ld`.
+  void swiglu_clamped(const float* gate, const float* up, std::size_t ld, std::size_t rows, float* act) const {
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < inter; ++i) {
+        const float g = std::min(gate[r * ld + i], limit), u = std::clamp(up[r * ld + i], -limit, limit);
+        act[r * inter + i] = g / (1.0f + std::exp(-g)) * u;
+      }
+  }
+};
+
+}  // namespace v4
+VPRIM_NAMESPACE_END
