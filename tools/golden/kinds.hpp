@@ -10,6 +10,7 @@
 #include "check_image.hpp"
 #include "check_v4.hpp"
 #include "check_vision.hpp"
+#include "check_vlm.hpp"
 #include "golden_file.hpp"
 
 namespace vprim_golden {
@@ -18,8 +19,6 @@ struct kind_entry {
   std::string_view kind;
   void (*check)(const golden_file&, report&);
 };
-
-inline void not_implemented_yet(const golden_file& g, report& rep) { rep.skip(g.kind); }
 
 //! Kind deepseek_vit: resize rule, N-layout, pixel path, and the tower + aligner.
 inline void check_deepseek_vit(const golden_file& g, report& rep) {
@@ -35,7 +34,7 @@ inline constexpr kind_entry known_kinds[] = {
     {"deepseek_vit", check_deepseek_vit},
     {"qwen2_vl_vision", check_qwen2_vl_vision},
     {"deepseek_v4", check_deepseek_v4},
-    {"vlm_end_to_end", not_implemented_yet},
+    {"vlm_end_to_end", check_vlm_end_to_end},
 };
 
 }  // namespace vprim_golden
