@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "checkpoint_edit.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/image/preprocess.hpp"
 #include "vprim/model/vision_tower.hpp"
@@ -32,21 +33,7 @@ vprim::tower_config dsvit_config(const vprim::safetensors_file& f) {
   return *cfg;
 }
 
-// A copy of `f` with tensors edited: edit(name, dtype, shape, bytes) returns false to drop one.
-vprim::safetensors_file rewrite(const vprim::safetensors_file& f,
-                                const std::function<bool(const std::string&, std::vector<vprim::index_t>&,
-                                                         std::vector<std::byte>&)>& edit) {
-  vprim::safetensors_writer w;
-  for (const auto& e : f.tensors()) {
-    auto shape = e.shape;
-    std::vector<std::byte> bytes(f.bytes(e).begin(), f.bytes(e).end());
-    if (!edit(e.name, shape, bytes)) continue;
-    REQUIRE(w.add(e.name, e.type, shape, bytes) == vprim::status::ok);
-  }
-  auto out = vprim::safetensors_file::parse(w.serialize());
-  REQUIRE(out);
-  return std::move(*out);
-}
+using vprim_test::rewrite;
 
 template <class Tower = vprim::vision_tower<>>
 auto load(const vprim::safetensors_file& f, const vprim::tower_config& cfg) {

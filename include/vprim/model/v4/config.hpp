@@ -14,7 +14,9 @@
 
 #include "vprim/core/status.hpp"
 #include "vprim/io/json.hpp"
+#include "vprim/policy/dispatch.hpp"
 #include "vprim/policy/policies.hpp"
+#include "vprim/policy/presets.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
@@ -150,8 +152,51 @@ struct json_reader {
   if (c.rope_dim <= 0 || c.rope_dim % 2 != 0 || c.rope_dim > c.head_dim || c.rope_dim > c.index_head_dim)
     return make_error(status::invalid_argument, "DeepSeek-V4 config: rope slice of " + std::to_string(c.rope_dim) +
                                                     " dims must be even and fit the heads");
+  if (!supported_expert_topk::contains(c.top_k))
+    return make_error(status::not_supported, "DeepSeek-V4 config: num_experts_per_tok " + std::to_string(c.top_k) +
+                                                 " is outside the supported 1..8");
   if (c.top_k > c.routed_experts || c.csa_ratio <= 0 || c.hca_ratio <= 0 || c.layers.empty())
     return make_error(status::invalid_argument, "DeepSeek-V4 config: top-k, compression ratios or layer count invalid");
+  return c;
+}
+
+//! The released DeepSeek-V4-Flash decoder (research/deepseek_v4.md §1): 43 layers, 2 sliding,
+//! then CSA and HCA alternating from layer 2 and ending with CSA; hash routing in layers 0-2.
+[[nodiscard]] inline config flash_config() {
+  const auto& d = presets::v4_flash;
+  config c;
+  c.vocab = d.vocab;
+  c.hidden = d.hidden;
+  c.heads = d.heads;
+  c.head_dim = d.head_dim;
+  c.rope_dim = d.rope_dim;
+  c.q_lora_rank = d.q_lora_rank;
+  c.o_groups = d.o_groups;
+  c.o_lora_rank = d.o_lora_rank;
+  c.sliding_window = presets::v4_flash_window.window;
+  c.csa_ratio = presets::v4_flash_csa.ratio;
+  c.hca_ratio = presets::v4_flash_hca.ratio;
+  c.index_heads = d.index_heads;
+  c.index_head_dim = d.index_head_dim;
+  c.index_topk = presets::v4_flash_csa.index_topk;
+  c.routed_experts = presets::v4_flash_experts.routed;
+  c.shared_experts = presets::v4_flash_experts.shared;
+  c.top_k = presets::v4_flash_experts.top_k;
+  c.moe_intermediate = d.moe_intermediate;
+  c.scoring = presets::v4_flash_experts.scoring;
+  c.routed_scale = presets::v4_flash_experts.routed_scale;
+  c.swiglu_limit = d.swiglu_limit;
+  c.hc_mult = d.hc_mult;
+  c.hc_sinkhorn_iters = d.hc_sinkhorn_iters;
+  c.hc_eps = d.hc_eps;
+  c.norm_eps = d.norm_eps;
+  c.main_rope = {d.rope_theta, false, 1.0f, 0, 32.0f, 1.0f};
+  c.compress_rope = {d.compress_rope_theta, true, d.yarn_factor, d.yarn_original_max_position, d.yarn_beta_fast,
+                     d.yarn_beta_slow};
+  for (int l = 0; l < d.layers; ++l) {
+    c.layers.push_back(l < 2 ? attention_kind::sliding : (l % 2 == 0 ? attention_kind::csa : attention_kind::hca));
+    c.mlps.push_back(l < presets::v4_flash_experts.hash_layers ? mlp_kind::hash_moe : mlp_kind::moe);
+  }
   return c;
 }
 

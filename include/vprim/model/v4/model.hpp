@@ -95,14 +95,19 @@ class decoder {
 
   //! One call: S tokens continuing `cache`. `embeddings` [S, hidden] are the layer inputs (from
   //! embed(), or with image features spliced in); `ids` feed the hash routers. logits [S, vocab].
+  //! With `first_position` >= 0 the call states where it starts; a call that does not continue
+  //! the cache (e.g. a decode at position 5 on an empty cache) is refused with out_of_range.
+  //! Non-finite embeddings are refused with non_finite.
   template <class Arch, executor Exec>
   [[nodiscard]] status forward(Arch arch, const float* embeddings, const std::int64_t* ids, std::size_t S,
-                               sequence_cache& cache, std::vector<float>& logits, Exec& exec, const observer& obs = {}) const {
-    if (S == 0) return status::invalid_argument;
+                               sequence_cache& cache, std::vector<float>& logits, Exec& exec, const observer& obs = {},
+                               std::int64_t first_position = -1) const {
+    if (S == 0 || embeddings == nullptr) return status::invalid_argument;
     if (cache.layers.size() != layers_.size()) return status::invalid_argument;
+    if (first_position >= 0 && first_position != cache.next_position) return status::out_of_range;
     const auto D = static_cast<std::size_t>(cfg_.hidden), n = static_cast<std::size_t>(cfg_.hc_mult);
-    for (std::size_t t = 0; t < S; ++t)
-      if (!std::isfinite(embeddings[t * D]) || !std::isfinite(embeddings[t * D + D - 1])) return status::non_finite;
+    for (std::size_t i = 0; i < S * D; ++i)
+      if (!std::isfinite(embeddings[i])) return status::non_finite;
     std::vector<std::int64_t> pos(S);
     for (std::size_t t = 0; t < S; ++t) pos[t] = cache.next_position + static_cast<std::int64_t>(t);
     std::vector<float> X(S * n * D), post(S * n), comb(S * n * n), collapsed(S * D), normed(S * D), f(S * D);

@@ -1,0 +1,258 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// The DeepSeek-V4 decoder's contracts beyond the golden file: streaming equals one prefill for
+// any split, the causal key sets at window and block boundaries, top-k selection, YaRN, KV
+// accounting, and the errors misuse gets.
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "../reference/compare.hpp"
+#include "checkpoint_edit.hpp"
+#include "vprim/cpu/arch.hpp"
+#include "vprim/model/v4/generate.hpp"
+#include "vprim/model/v4/kv_budget.hpp"
+
+namespace {
+
+const std::string data_dir = VPRIM_TEST_DATA_DIR;
+
+struct golden_model {
+  vprim::safetensors_file file;
+  vprim::v4::config cfg;
+  std::vector<std::int64_t> tokens;
+};
+
+golden_model open_golden() {
+  auto f = vprim::safetensors_file::open(data_dir + "/deepseek_v4_public.safetensors");
+  REQUIRE(f);
+  auto j = vprim::parse_json(*f->meta("config"));
+  REQUIRE(j);
+  auto cfg = vprim::v4::config_from_json(*j);
+  REQUIRE(cfg);
+  auto ids = f->to_i64("prefill.input_ids");
+  REQUIRE(ids);
+  return {std::move(*f), *cfg, *ids};
+}
+
+vprim::weight_source source_of(const vprim::safetensors_file& f) {
+  return [&f](const std::string& name, const std::vector<vprim::index_t>& shape) {
+    return vprim::detail::read_weight(f, "weight." + name, shape);
+  };
+}
+vprim::v4::index_source ids_of(const vprim::safetensors_file& f) {
+  return [&f](const std::string& name) { return f.to_i64("weight." + name); };
+}
+
+// Runs the tokens through one cache in calls of the given lengths; returns all logits.
+template <class Arch>
+std::vector<float> run_split(Arch arch, const vprim::v4::decoder& m, const std::vector<std::int64_t>& tokens,
+                             const std::vector<std::size_t>& split, const vprim::v4::observer& obs = {}) {
+  vprim::serial_executor exec;
+  auto cache = m.new_cache();
+  std::vector<float> all, logits;
+  std::size_t begin = 0;
+  for (std::size_t len : split) {
+    auto emb = m.embed(tokens.data() + begin, len);
+    REQUIRE(emb);
+    REQUIRE(m.forward(arch, emb->data(), tokens.data() + begin, len, cache, logits, exec, obs,
+                      static_cast<std::int64_t>(begin)) == vprim::status::ok);
+    all.insert(all.end(), logits.begin(), logits.end());
+    begin += len;
+  }
+  REQUIRE(begin == tokens.size());
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("any split into prefill and decode calls gives the logits of one prefill", "[v4][stream]") {
+  const auto g = open_golden();
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    REQUIRE(m);
+    const auto full = run_split(arch, *m, g.tokens, {23});
+    const std::vector<std::vector<std::size_t>> splits = {
+        std::vector<std::size_t>(23, 1), {4, 19}, {7, 16}, {15, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 5, 8, 7}, {1, 2, 3, 4, 13}, {8, 8, 7}};
+    for (const auto& split : splits) {
+      CAPTURE(split);
+      vprim_ref::require_close("streamed logits", run_split(arch, *m, g.tokens, split), full,
+                               vprim_ref::scaled_tolerance(full, 1e-5));
+    }
+  });
+}
+
+TEST_CASE("each query sees exactly its window and its visible compressed entries", "[v4][causal]") {
+  const auto g = open_golden();
+  // layer 0 sliding (window 8), layer 1 CSA (ratio 4, top-3), layer 2 HCA (ratio 8)
+  REQUIRE(g.cfg.sliding_window == 8);
+  std::vector<std::vector<float>> probs(3);
+  std::vector<std::int64_t> picks;
+  vprim::v4::observer obs;
+  obs.floats = [&](std::string_view path, std::string_view slot, const float* p, std::vector<std::int64_t> shape) {
+    if (slot != "out1" || !path.ends_with("self_attn")) return;
+    const auto l = static_cast<std::size_t>(path[7] - '0');
+    probs[l].assign(p, p + shape[1] * shape[2] * shape[3]);
+  };
+  obs.indices = [&](std::string_view path, std::string_view, const std::int64_t* p, std::vector<std::int64_t> shape) {
+    if (path.find("indexer") != std::string_view::npos) picks.assign(p, p + shape[1] * shape[2]);
+  };
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    REQUIRE(m);
+    (void)run_split(arch, *m, g.tokens, {23}, obs);
+  });
+  const std::size_t S = 23, H = 4;
+  for (std::size_t l = 0; l < 3; ++l) {
+    const std::size_t T = l == 0 ? 0 : (l == 1 ? S / 4 : S / 8), keys = S + T;
+    REQUIRE(probs[l].size() == H * S * keys);
+    for (std::size_t h = 0; h < H; ++h)
+      for (std::size_t t = 0; t < S; ++t) {
+        CAPTURE(l, h, t);
+        const float* row = probs[l].data() + (h * S + t) * keys;
+        for (std::size_t s = 0; s < S; ++s) {
+          const bool in_window = s <= t && s + 8 > t;  // (t - 8, t]
+          REQUIRE((row[s] > 0.0f) == in_window);
+        }
+        for (std::size_t i = 0; i < T; ++i) {
+          const std::size_t visible = (t + 1) / (l == 1 ? 4 : 8);
+          bool expected = i < visible;
+          if (l == 1) expected = expected && std::count(picks.begin() + static_cast<std::ptrdiff_t>(t * 3),
+                                                        picks.begin() + static_cast<std::ptrdiff_t>(t * 3 + 3),
+                                                        static_cast<std::int64_t>(i)) == 1;
+          REQUIRE((row[S + i] > 0.0f) == expected);
+        }
+      }
+  }
+  // CSA picks: min(top-k, visible) entries, the rest -1 (t = 0..2 see none, t = 3 sees one)
+  for (std::size_t t = 0; t < S; ++t) {
+    const auto valid = std::count_if(picks.begin() + static_cast<std::ptrdiff_t>(t * 3),
+                                     picks.begin() + static_cast<std::ptrdiff_t>(t * 3 + 3), [](auto v) { return v >= 0; });
+    REQUIRE(static_cast<std::size_t>(valid) == std::min<std::size_t>(3, (t + 1) / 4));
+  }
+}
+
+TEST_CASE("top-k selection equals a full sort, ties to the lower index", "[v4][topk]") {
+  std::mt19937 rng(5);
+  for (std::size_t n : {1u, 7u, 100u, 1000u, 4096u})
+    for (std::size_t k : {1u, 3u, 6u, 512u}) {
+      std::vector<float> v(n);
+      for (auto& x : v) x = static_cast<float>(static_cast<int>(rng() % 50)) * 0.5f;  // many ties
+      std::vector<std::int64_t> ref(n);
+      std::iota(ref.begin(), ref.end(), 0);
+      std::stable_sort(ref.begin(), ref.end(), [&](auto a, auto b) { return v[static_cast<std::size_t>(a)] > v[static_cast<std::size_t>(b)]; });
+      ref.resize(std::min(k, n));
+      CAPTURE(n, k);
+      REQUIRE(vprim::v4::top_k_indices(v.data(), n, k) == ref);
+    }
+}
+
+TEST_CASE("YaRN frequencies of the released compress rope", "[v4][rope]") {
+  const auto c = vprim::v4::flash_config();
+  const auto inv = vprim::v4::rope_inv_freq(c.compress_rope, c.rope_dim);
+  REQUIRE(inv.size() == 32);
+  for (std::size_t i = 0; i < 32; ++i) {
+    const double f = std::pow(160000.0, -2.0 * static_cast<double>(i) / 64.0);
+    // pairs 0..15 keep f, 25..31 use f/16, pair 20 is halfway: 0.53125 f (low 15, high 25)
+    const double want = i <= 15 ? f : i >= 25 ? f / 16.0 : f * (1.0 - (static_cast<double>(i) - 15.0) / 10.0 * (15.0 / 16.0));
+    CAPTURE(i);
+    REQUIRE(std::fabs(inv[i] - want) <= 2e-6 * want);
+  }
+  const auto plain = vprim::v4::rope_inv_freq(c.main_rope, c.rope_dim);
+  REQUIRE(plain[1] == Approx(std::pow(10000.0, -2.0 / 64.0)).epsilon(1e-6));
+}
+
+TEST_CASE("KV accounting for the released model and the paper's image chain", "[v4][kv]") {
+  const auto c = vprim::v4::flash_config();
+  REQUIRE(vprim::v4::entry_bytes(c, vprim::v4::kv_format::fp8) == 584);
+  REQUIRE(vprim::v4::index_key_bytes(c, vprim::v4::kv_format::fp8) == 132);
+  const std::int64_t n = 1 << 20;
+  const auto u = vprim::v4::kv_usage_for(c, n, vprim::v4::kv_format::fp8);
+  const std::int64_t want = 2LL * 128 * 584 + 21LL * ((128 + n / 4) * 584 + (n / 4) * 132) + 20LL * (128 + n / 128) * 584;
+  REQUIRE(u.total_bytes == want);
+  REQUIRE(u.kinds.size() == 3);
+  REQUIRE(u.kinds[1].layers == 21);
+  REQUIRE(u.kinds[2].layers == 20);
+  // the asymptotic rate: 3850.25 bytes per token
+  const auto u2 = vprim::v4::kv_usage_for(c, 2 * n, vprim::v4::kv_format::fp8);
+  REQUIRE(static_cast<double>(u2.total_bytes - u.total_bytes) / static_cast<double>(n) == Approx(3850.25).epsilon(1e-4));
+  const auto bf16 = vprim::v4::kv_usage_for(c, 2 * n, vprim::v4::kv_format::bf16);
+  const auto bf16_1 = vprim::v4::kv_usage_for(c, n, vprim::v4::kv_format::bf16);
+  REQUIRE(static_cast<double>(bf16.total_bytes - bf16_1.total_bytes) / static_cast<double>(n) == Approx(6880.0).epsilon(1e-4));
+
+  auto chain = vprim::v4::chain_for_image(756, 756, vprim::presets::vision_exp_budget);
+  REQUIRE(chain);
+  REQUIRE(chain->pixels == 571536);
+  REQUIRE(chain->patches == 2916);
+  REQUIRE(chain->merged_tokens == 324);
+  REQUIRE(chain->csa_entries == 81);
+  REQUIRE(chain->compression() == Approx(7056.0));
+  auto fig1 = vprim::v4::chain_for_image(800, 800, vprim::presets::paper_budget);
+  REQUIRE(fig1->merged_tokens == 361);
+  REQUIRE(fig1->csa_entries == 90);
+}
+
+TEST_CASE("misuse is refused with a reason", "[v4][errors]") {
+  const auto g = open_golden();
+  vprim::serial_executor exec;
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    REQUIRE(m);
+    auto cache = m->new_cache();
+    std::vector<float> logits;
+    auto emb = m->embed(g.tokens.data(), 1);
+    REQUIRE(emb);
+    // a decode call at position 5 on an empty cache
+    REQUIRE(m->forward(arch, emb->data(), g.tokens.data(), 1, cache, logits, exec, {}, 5) == vprim::status::out_of_range);
+    auto bad = *emb;
+    bad[7] = NAN;
+    REQUIRE(m->forward(arch, bad.data(), g.tokens.data(), 1, cache, logits, exec) == vprim::status::non_finite);
+    REQUIRE(cache.next_position == 0);  // refused calls leave the cache untouched
+    const std::int64_t out_of_vocab[] = {3, 512};
+    auto e = m->embed(out_of_vocab, 2);
+    REQUIRE_FALSE(e);
+    REQUIRE(e.err().offset == 1);
+    REQUIRE_THAT(e.err().message, Catch::Contains("token 1 has id 512"));
+  });
+  // a checkpoint whose tensor does not match the config
+  const auto wrong = vprim_test::rewrite(g.file, [](const std::string& n, auto& shape, auto& bytes) {
+    if (n == "weight.model.layers.1.self_attn.compressor.indexer.q_b_proj.weight") {
+      shape = {60, 32};
+      bytes.resize(60 * 32 * 4);
+    }
+    return true;
+  });
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(wrong), ids_of(wrong), g.cfg);
+    REQUIRE_FALSE(m);
+    REQUIRE_THAT(m.err().message, Catch::Contains("'weight.model.layers.1.self_attn.compressor.indexer.q_b_proj.weight' has shape [60,32], expected [64,32]"));
+  });
+  // a hash table naming an expert that does not exist
+  const auto bad_table = vprim_test::rewrite(g.file, [](const std::string& n, auto&, auto& bytes) {
+    if (n == "weight.model.layers.0.mlp.gate.tid2eid") {
+      const std::int64_t nine = 9;
+      std::memcpy(bytes.data() + 8 * 10, &nine, 8);
+    }
+    return true;
+  });
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(bad_table), ids_of(bad_table), g.cfg);
+    REQUIRE_FALSE(m);
+    REQUIRE_THAT(m.err().message, Catch::Contains("tid2eid' element 10 names expert 9 of 8"));
+  });
+  // configs: top-k outside the supported list, heads not divisible by groups
+  auto j = vprim::parse_json(*g.file.meta("config"));
+  auto text = std::string(*g.file.meta("config"));
+  auto patched = text;
+  patched.replace(patched.find("\"num_experts_per_tok\": 2"), 24, "\"num_experts_per_tok\": 9");
+  auto topk9 = vprim::v4::config_from_json(*vprim::parse_json(patched));
+  REQUIRE(topk9.code() == vprim::status::not_supported);
+  REQUIRE_THAT(topk9.err().message, Catch::Contains("outside the supported 1..8"));
+  patched = text;
+  patched.replace(patched.find("\"o_groups\": 2"), 13, "\"o_groups\": 3");
+  REQUIRE_THAT(vprim::v4::config_from_json(*vprim::parse_json(patched)).err().message, Catch::Contains("not divisible by o_groups 3"));
+}
