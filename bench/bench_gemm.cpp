@@ -6,9 +6,11 @@
 #include <Eigen/Core>
 #include <cblas.h>
 #include <dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "bench_common.hpp"
 #include "vprim/cpu/gemm.hpp"
+#include "vprim/cpu/gemm_bf16.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -83,9 +85,57 @@ void BM_onednn(benchmark::State& state) {
   vprim_bench::report_flops(state, 2.0 * static_cast<double>(m * n * k));
 }
 
+// bf16 storage, fp32 accumulation. vprim takes fp32 A and rounds it while packing (inside the
+// timing); oneDNN is handed A already in bf16.
+void BM_vprim_bf16(benchmark::State& state) {
+  const auto m = static_cast<std::size_t>(state.range(0)), k = static_cast<std::size_t>(state.range(1)),
+             n = static_cast<std::size_t>(state.range(2));
+  const auto a = vprim_bench::random_floats(m * k, 1), w = vprim_bench::random_floats(n * k, 2);
+  std::vector<float> c(m * n);
+  vprim::serial_executor one_thread;
+  auto packed = vprim::cpu::pack_weight_bf16(w.data(), n, k, k);
+  const vprim::cpu::gemm_bf16_args g{m, a.data(), k, &*packed, nullptr, c.data(), n, false};
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    for (auto _ : state) {
+      if (vprim::cpu::gemm_bf16(arch, g, one_thread) != vprim::status::ok) state.SkipWithError("gemm_bf16 failed");
+      benchmark::DoNotOptimize(c.data());
+    }
+  });
+  state.SetLabel(vprim::cpu::cpu_has_avx512bf16() && VPRIM_HAS_AVX512BF16_KERNEL ? "vdpbf16ps" : "fallback");
+  vprim_bench::report_flops(state, 2.0 * static_cast<double>(m * n * k));
+}
+
+// oneDNN 2.6 has no bf16 GEMM in its C API; its bf16 path is the matmul primitive.
+void BM_onednn_bf16(benchmark::State& state) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const auto m = state.range(0), k = state.range(1), n = state.range(2);
+  const auto af = vprim_bench::random_floats(static_cast<std::size_t>(m * k), 1);
+  const auto wf = vprim_bench::random_floats(static_cast<std::size_t>(n * k), 2);
+  std::vector<std::uint16_t> a(af.size()), w(wf.size());
+  for (std::size_t i = 0; i < af.size(); ++i) a[i] = vprim::float_to_bf16_bits(af[i]);
+  for (std::size_t i = 0; i < wf.size(); ++i) w[i] = vprim::float_to_bf16_bits(wf[i]);
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  const dnnl::memory::desc a_md({m, k}, dt::bf16, tag::ab), w_md({k, n}, dt::bf16, tag::ba), c_md({m, n}, dt::f32, tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, w_md, c_md), eng);
+  const dnnl::matmul mm(pd);
+  dnnl::memory a_mem(a_md, eng, a.data()), w_mem(w_md, eng, w.data()), c_mem(c_md, eng, c.data());
+  for (auto _ : state) {
+    mm.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, c_mem}});
+    strm.wait();
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetLabel(dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core_bf16 ? "avx512_core_bf16" : "no bf16 isa");
+  vprim_bench::report_flops(state, 2.0 * static_cast<double>(m * n * k));
+}
+
 }  // namespace
 
 BENCHMARK(BM_vprim)->Apply(apply_shapes);
+BENCHMARK(BM_vprim_bf16)->Apply(apply_shapes);
+BENCHMARK(BM_onednn_bf16)->Apply(apply_shapes);
 BENCHMARK(BM_eigen)->Apply(apply_shapes);
 BENCHMARK(BM_openblas)->Apply(apply_shapes);
 BENCHMARK(BM_onednn)->Apply(apply_shapes);

@@ -14,6 +14,7 @@
 #include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/attention.hpp"
 #include "vprim/cpu/gemm.hpp"
+#include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/rope.hpp"
 #include "vprim/cpu/unfold.hpp"
@@ -77,6 +78,41 @@ TEST_CASE("gemm equals the naive product for odd shapes, with bias and accumulat
   REQUIRE(vprim::cpu::gemm(arch{}, bad, pool) == vprim::status::invalid_argument);
   vprim::cpu::gemm_args short_lda{1, a.data(), 3, &*packed, nullptr, c.data(), 2, false};
   REQUIRE(vprim::cpu::gemm(arch{}, short_lda, pool) == vprim::status::shape_mismatch);
+}
+
+TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in fp32", "[cpu][gemm][bf16]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  INFO("AVX512-BF16 kernel compiled: " << VPRIM_HAS_AVX512BF16_KERNEL << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+  auto round_bf16 = [](std::vector<float> v) {
+    for (auto& x : v) x = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(x));
+    return v;
+  };
+  unsigned seed = 100;
+  for (std::size_t m : {1u, 7u, 13u, 100u})
+    for (std::size_t n : {1u, 33u, 100u})
+      for (std::size_t k : {1u, 2u, 13u, 600u, 1100u})
+        for (int mode = 0; mode < 3; ++mode) {
+          CAPTURE(m, n, k, mode, arch::name());
+          const auto a = random_vector(m * k, seed++), w = random_vector(n * k, seed++), b = random_vector(n, seed++);
+          const auto c0 = random_vector(m * n, seed++);
+          auto packed = vprim::cpu::pack_weight_bf16(w.data(), n, k, k);
+          REQUIRE(packed);
+          std::vector<float> c = c0;
+          const vprim::cpu::gemm_bf16_args g{m, a.data(), k, &*packed, mode ? b.data() : nullptr, c.data(), n, mode == 2};
+          REQUIRE(vprim::cpu::gemm_bf16(arch{}, g, pool) == vprim::status::ok);
+          std::vector<double> ref, mag;
+          vprim_ref::gemm_nt(round_bf16(a), round_bf16(w), mode ? b.data() : nullptr, m, n, k, ref, mag);
+          if (mode == 2)
+            for (std::size_t i = 0; i < ref.size(); ++i) {
+              ref[i] += c0[i];
+              mag[i] += std::fabs(c0[i]);
+            }
+          const double bound = 4.0 * eps32 * std::sqrt(static_cast<double>(k) + 1.0);
+          vprim_ref::require_close("gemm_bf16", c, ref, [&](std::size_t i) { return bound * mag[i] + 1e-30; });
+        }
+  vprim::cpu::gemm_bf16_args missing{1, nullptr, 1, nullptr, nullptr, nullptr, 1, false};
+  REQUIRE(vprim::cpu::gemm_bf16(arch{}, missing, pool) == vprim::status::invalid_argument);
 }
 
 TEST_CASE("rmsnorm and layernorm equal their definitions", "[cpu][norm]") {

@@ -144,45 +144,61 @@ template <class Arch>
   return status::ok;
 }
 
+namespace detail {
+
+//! The blocking shared by the GEMMs: mc x nc tiles of C spread over the executor; inside a
+//! tile, K blocks of kc, W panels of nr columns, micro-tiles of mr rows. body(i, j, k0, kc,
+//! rows, cols, first_k_block) computes one micro-tile; k == 0 is left to the caller.
+template <class T, executor Exec, class Body>
+void for_each_micro_tile(std::size_t m, std::size_t n, std::size_t k, Exec& exec, Body&& body) {
+  const std::size_t mblocks = (m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
+  exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {
+    for (auto t = static_cast<std::size_t>(begin); t < static_cast<std::size_t>(end); ++t) {
+      const std::size_t i0 = (t / nblocks) * T::mc, j0 = (t % nblocks) * T::nc;
+      const std::size_t i1 = std::min(m, i0 + T::mc), j1 = std::min(n, j0 + T::nc);
+      for (std::size_t k0 = 0; k0 < k; k0 += T::kc) {
+        const std::size_t kc = std::min(T::kc, k - k0);
+        for (std::size_t j = j0; j < j1; j += T::nr)
+          for (std::size_t i = i0; i < i1; i += T::mr)
+            body(i, j, k0, kc, std::min(T::mr, i1 - i), std::min(T::nr, j1 - j), k0 == 0);
+      }
+    }
+  });
+}
+
+//! C = bias (+ C) for an empty K.
+inline void gemm_empty_k(std::size_t m, std::size_t n, const float* bias, float* c, std::size_t ldc, bool accumulate) {
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+}
+
+//! After the first K block of an accumulating call, add the bias the micro-kernel skipped.
+inline void add_bias_tile(float* c, std::size_t ldc, const float* bias, std::size_t rows, std::size_t cols) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t cc = 0; cc < cols; ++cc) c[r * ldc + cc] += bias[cc];
+}
+
+}  // namespace detail
+
 //! C = A * W^T (+ bias) (+ C), spread over the executor in mc x nc tiles.
 template <class Arch, executor Exec>
 [[nodiscard]] status gemm(Arch arch, const gemm_args& g, Exec& exec) {
   if (const status s = gemm_can_implement(arch, g); s != status::ok) return s;
   if (g.m == 0 || g.w->n == 0) return status::ok;
   using T = gemm_tile<Arch>;
-  const std::size_t n = g.w->n, k = g.w->k;
-  const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
-  exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {
-    for (auto t = static_cast<std::size_t>(begin); t < static_cast<std::size_t>(end); ++t) {
-      const std::size_t i0 = (t / nblocks) * T::mc, j0 = (t % nblocks) * T::nc;
-      const std::size_t i1 = std::min(g.m, i0 + T::mc), j1 = std::min(n, j0 + T::nc);
-      if (k == 0) {  // C = bias (+ C)
-        for (std::size_t i = i0; i < i1; ++i)
-          for (std::size_t j = j0; j < j1; ++j)
-            g.c[i * g.ldc + j] = (g.accumulate ? g.c[i * g.ldc + j] : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
-        continue;
-      }
-      for (std::size_t k0 = 0; k0 < k; k0 += T::kc) {
-        const std::size_t kc = std::min(T::kc, k - k0);
-        const bool first = k0 == 0;
-        for (std::size_t j = j0; j < j1; j += T::nr) {
-          const float* wp = g.w->panel(j / T::nr) + k0 * T::nr;
-          const std::size_t cols = std::min(T::nr, j1 - j);
-          for (std::size_t i = i0; i < i1; i += T::mr) {
-            const std::size_t rows = std::min(T::mr, i1 - i);
-            float* c = g.c + i * g.ldc + j;
-            const float* init = (first && !g.accumulate) ? nullptr : c;
-            detail::gemm_micro<Arch>(g.a + i * g.lda + k0, g.lda, wp, kc, c, g.ldc, rows, cols, init,
-                                     (first && g.bias) ? g.bias + j : nullptr);
-            if (first && g.accumulate && g.bias) {  // bias on top of an accumulated C
-              for (std::size_t r = 0; r < rows; ++r)
-                for (std::size_t cc = 0; cc < cols; ++cc) c[r * g.ldc + cc] += g.bias[j + cc];
-            }
-          }
-        }
-      }
-    }
-  });
+  if (g.w->k == 0) {
+    detail::gemm_empty_k(g.m, g.w->n, g.bias, g.c, g.ldc, g.accumulate);
+    return status::ok;
+  }
+  detail::for_each_micro_tile<T>(g.m, g.w->n, g.w->k, exec,
+                                 [&](std::size_t i, std::size_t j, std::size_t k0, std::size_t kc, std::size_t rows,
+                                     std::size_t cols, bool first) {
+                                   float* c = g.c + i * g.ldc + j;
+                                   const float* init = (first && !g.accumulate) ? nullptr : c;
+                                   detail::gemm_micro<Arch>(g.a + i * g.lda + k0, g.lda, g.w->panel(j / T::nr) + k0 * T::nr, kc,
+                                                            c, g.ldc, rows, cols, init, (first && g.bias) ? g.bias + j : nullptr);
+                                   if (first && g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, rows, cols);
+                                 });
   return status::ok;
 }
 

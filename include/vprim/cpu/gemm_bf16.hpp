@@ -1,0 +1,245 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file gemm_bf16.hpp
+//! bf16 GEMM with fp32 accumulation: C[M,N] = bf16(A)[M,K] * W_bf16[N,K]^T (+ bias) (+ C).
+//! Weights are stored in bf16 (half the bytes of fp32), packed in k-pairs for the AVX512-BF16
+//! dot product: panel p holds, for each pair of k, 32 columns of [W[j][2q], W[j][2q+1]]. A is
+//! rounded to bf16 (nearest even) as it is packed; products are exact in fp32 and summed in
+//! fp32.
+//! - With AVX512-BF16 (compiled in with -mavx512bf16 and present on the CPU) the micro-kernel
+//!   keeps a 12 x 32 tile of C in registers and issues vdpbf16ps (2 FLOP per lane per k pair).
+//! - Otherwise each W panel block is widened to fp32 and A rounded through bf16, then the fp32
+//!   micro-kernel runs: the same math, at the fp32 rate.
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "vprim/core/dtype.hpp"
+#include "vprim/cpu/gemm.hpp"
+
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+#include <immintrin.h>
+#define VPRIM_HAS_AVX512BF16_KERNEL 1
+#else
+#define VPRIM_HAS_AVX512BF16_KERNEL 0
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
+VPRIM_NAMESPACE_BEGIN
+namespace cpu {
+
+//! True when the running CPU has AVX512-BF16 (CPUID leaf 7, subleaf 1, EAX bit 5).
+[[nodiscard]] inline bool cpu_has_avx512bf16() noexcept {
+#if defined(__x86_64__) || defined(_M_X64)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
+  return (a >> 5) & 1u;
+#else
+  return false;
+#endif
+}
+
+//! W[N,K] in bf16 k-pairs, panels of 32 columns; K padded to even with zeros.
+struct packed_weight_bf16 {
+  static constexpr std::size_t nr = 32;
+  std::size_t n = 0, k = 0, pairs = 0;
+  aligned_buffer<std::uint16_t> data;  //!< ceil(n/32) panels of pairs * 64 values
+  [[nodiscard]] const std::uint16_t* panel(std::size_t p) const noexcept { return data.data() + p * pairs * 2 * nr; }
+};
+
+//! Packs fp32 W (row stride ldw), rounding to bf16.
+[[nodiscard]] inline result<packed_weight_bf16> pack_weight_bf16(const float* w, std::size_t n, std::size_t k, std::size_t ldw) {
+  constexpr std::size_t nr = packed_weight_bf16::nr;
+  const std::size_t panels = (n + nr - 1) / nr, pairs = (k + 1) / 2;
+  auto buf = aligned_buffer<std::uint16_t>::allocate(panels * pairs * 2 * nr);
+  if (!buf) return buf.err();
+  packed_weight_bf16 pw{n, k, pairs, std::move(*buf)};
+  for (std::size_t p = 0; p < panels; ++p) {
+    std::uint16_t* dst = pw.data.data() + p * pairs * 2 * nr;
+    for (std::size_t j = 0; j < nr && p * nr + j < n; ++j) {
+      const float* src = w + (p * nr + j) * ldw;
+      for (std::size_t kk = 0; kk < k; ++kk) dst[(kk / 2) * 2 * nr + 2 * j + (kk % 2)] = float_to_bf16_bits(src[kk]);
+    }
+  }
+  return result<packed_weight_bf16>(std::move(pw));
+}
+
+struct gemm_bf16_args {
+  std::size_t m = 0;
+  const float* a = nullptr;
+  std::size_t lda = 0;
+  const packed_weight_bf16* w = nullptr;
+  const float* bias = nullptr;
+  float* c = nullptr;
+  std::size_t ldc = 0;
+  bool accumulate = false;
+};
+
+[[nodiscard]] inline status gemm_bf16_can_implement(const gemm_bf16_args& g) noexcept {
+  if (g.w == nullptr) return status::invalid_argument;
+  if (g.m == 0 || g.w->n == 0) return status::ok;
+  if (g.a == nullptr || g.c == nullptr) return status::invalid_argument;
+  if (g.lda < g.w->k || g.ldc < g.w->n) return status::shape_mismatch;
+  return status::ok;
+}
+
+namespace detail {
+
+//! The tiling of the bf16 kernel: 12 x 32 register tile, K blocks of 512 (256 pairs).
+struct bf16_tile {
+  static constexpr std::size_t mr = 12, nr = 32, kc = 512, mc = mr * 8, nc = nr * 8;
+};
+
+#if VPRIM_HAS_AVX512BF16_KERNEL
+//! Rounds rows of A to bf16, `kp` (even) values per row, zero padded past `kc`.
+inline void convert_rows_bf16(const float* a, std::size_t lda, std::size_t rows, std::size_t kc, std::size_t kp,
+                              std::uint16_t* out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* src = a + r * lda;
+    std::uint16_t* dst = out + r * kp;
+    std::size_t k = 0;
+    for (; k + 32 <= kc; k += 32) {
+      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + k + 16), _mm512_loadu_ps(src + k));
+      _mm512_storeu_si512(dst + k, (__m512i)v);
+    }
+    for (; k < kc; ++k) dst[k] = float_to_bf16_bits(src[k]);
+    for (; k < kp; ++k) dst[k] = 0;
+  }
+}
+
+//! One 12 x 32 tile over `pairs` k pairs: rows of bf16 A (stride kp values) times a W panel.
+inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
+                            std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
+  constexpr std::size_t MR = bf16_tile::mr, NR = bf16_tile::nr;
+  const std::uint32_t* ar[MR];
+  for (std::size_t i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const std::uint32_t*>(a + (i < rows ? i : 0) * kp);
+  __m512 acc0[MR], acc1[MR];
+  alignas(64) float tile[MR * NR];
+  if (init_c != nullptr) {
+    std::memset(tile, 0, sizeof tile);
+    for (std::size_t i = 0; i < rows; ++i) std::memcpy(tile + i * NR, init_c + i * ldc, cols * sizeof(float));
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i] = _mm512_load_ps(tile + i * NR);
+      acc1[i] = _mm512_load_ps(tile + i * NR + 16);
+    }
+  } else {
+    alignas(64) float b[NR] = {};
+    if (bias != nullptr) std::memcpy(b, bias, cols * sizeof(float));
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i] = b0;
+      acc1[i] = b1;
+    }
+  }
+  for (std::size_t q = 0; q < pairs; ++q) {
+    const __m512bh w0 = (__m512bh)_mm512_load_si512(wp + q * 2 * NR);
+    const __m512bh w1 = (__m512bh)_mm512_load_si512(wp + q * 2 * NR + NR);
+    for (std::size_t i = 0; i < MR; ++i) {
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(ar[i][q]));
+      acc0[i] = _mm512_dpbf16_ps(acc0[i], x, w0);
+      acc1[i] = _mm512_dpbf16_ps(acc1[i], x, w1);
+    }
+  }
+  if (rows == MR && cols == NR) {
+    for (std::size_t i = 0; i < MR; ++i) {
+      _mm512_storeu_ps(c + i * ldc, acc0[i]);
+      _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < MR; ++i) {
+    _mm512_store_ps(tile + i * NR, acc0[i]);
+    _mm512_store_ps(tile + i * NR + 16, acc1[i]);
+  }
+  for (std::size_t i = 0; i < rows; ++i) std::memcpy(c + i * ldc, tile + i * NR, cols * sizeof(float));
+}
+#endif
+
+}  // namespace detail
+
+//! C = bf16(A) * W^T (+ bias) (+ C). Arch is the fp32 arch used by the fallback path.
+template <class Arch, executor Exec>
+[[nodiscard]] status gemm_bf16(Arch, const gemm_bf16_args& g, Exec& exec) {
+  if (const status s = gemm_bf16_can_implement(g); s != status::ok) return s;
+  if (g.m == 0 || g.w->n == 0) return status::ok;
+  const std::size_t n = g.w->n, k = g.w->k;
+  if (k == 0) {
+    detail::gemm_empty_k(g.m, n, g.bias, g.c, g.ldc, g.accumulate);
+    return status::ok;
+  }
+  using T = detail::bf16_tile;
+  constexpr std::size_t NR = T::nr;
+#if VPRIM_HAS_AVX512BF16_KERNEL
+  if (cpu_has_avx512bf16()) {
+    // Each A block is rounded to bf16 once per (tile, K block) and shared by every W panel.
+    const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
+    exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {
+      thread_local std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> abf;
+      for (auto t = static_cast<std::size_t>(begin); t < static_cast<std::size_t>(end); ++t) {
+        const std::size_t i0 = (t / nblocks) * T::mc, j0 = (t % nblocks) * T::nc;
+        const std::size_t i1 = std::min(g.m, i0 + T::mc), j1 = std::min(n, j0 + T::nc);
+        for (std::size_t k0 = 0; k0 < k; k0 += T::kc) {
+          const std::size_t kc = std::min(T::kc, k - k0), kp = (kc + 1) / 2 * 2;
+          abf.resize((i1 - i0) * kp);
+          detail::convert_rows_bf16(g.a + i0 * g.lda + k0, g.lda, i1 - i0, kc, kp, abf.data());
+          for (std::size_t j = j0; j < j1; j += NR) {
+            const std::uint16_t* wp = g.w->panel(j / NR) + k0 * NR;
+            const std::size_t cols = std::min(NR, j1 - j);
+            for (std::size_t i = i0; i < i1; i += T::mr) {
+              const std::size_t rows = std::min(T::mr, i1 - i);
+              float* c = g.c + i * g.ldc + j;
+              const bool first = k0 == 0;
+              const float* init = (first && !g.accumulate) ? nullptr : c;
+              detail::gemm_bf16_micro(abf.data() + (i - i0) * kp, kp, wp, kp / 2, c, g.ldc, rows, cols, init,
+                                      (first && g.bias) ? g.bias + j : nullptr);
+              if (first && g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, rows, cols);
+            }
+          }
+        }
+      }
+    });
+    return status::ok;
+  }
+#endif
+  // Fallback: widen the W block to the fp32 packed layout, round A through bf16, fp32 kernel.
+  using F = gemm_tile<Arch>;
+  static_assert(F::nr == NR || F::nr == NR / 2 || F::nr == NR / 4, "vprim::cpu::gemm_bf16: panel widths must nest");
+  detail::for_each_micro_tile<T>(g.m, n, k, exec,
+                                 [&](std::size_t i, std::size_t j, std::size_t k0, std::size_t kc, std::size_t rows,
+                                     std::size_t cols, bool first) {
+                                   thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> wf, af;
+                                   wf.resize(kc * F::nr);
+                                   af.resize(F::mr * kc);
+                                   const std::uint16_t* wp = g.w->panel(j / NR);
+                                   for (std::size_t sub = 0; sub < cols; sub += F::nr) {
+                                     const std::size_t sub_cols = std::min(F::nr, cols - sub);
+                                     for (std::size_t kk = 0; kk < kc; ++kk)
+                                       for (std::size_t jj = 0; jj < F::nr; ++jj) {
+                                         const std::size_t kg = k0 + kk;
+                                         wf[kk * F::nr + jj] =
+                                             bf16_bits_to_float(wp[(kg / 2) * 2 * NR + 2 * (sub + jj) + (kg % 2)]);
+                                       }
+                                     for (std::size_t r0 = 0; r0 < rows; r0 += F::mr) {
+                                       const std::size_t rr = std::min(F::mr, rows - r0);
+                                       for (std::size_t r = 0; r < rr; ++r)
+                                         for (std::size_t kk = 0; kk < kc; ++kk)
+                                           af[r * kc + kk] = bf16_bits_to_float(float_to_bf16_bits(g.a[(i + r0 + r) * g.lda + k0 + kk]));
+                                       float* c = g.c + (i + r0) * g.ldc + j + sub;
+                                       const float* init = (first && !g.accumulate) ? nullptr : c;
+                                       detail::gemm_micro<Arch>(af.data(), kc, wf.data(), kc, c, g.ldc, rr, sub_cols, init,
+                                                                (first && g.bias) ? g.bias + j + sub : nullptr);
+                                       if (first && g.accumulate && g.bias)
+                                         detail::add_bias_tile(c, g.ldc, g.bias + j + sub, rr, sub_cols);
+                                     }
+                                   }
+                                 });
+  return status::ok;
+}
+
+}  // namespace cpu
+VPRIM_NAMESPACE_END
