@@ -10,6 +10,7 @@
 #include "bench_common.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/cpu/attention.hpp"
+#include "vprim/cpu/attention_bf16.hpp"
 #include "vprim/image/preprocess.hpp"
 #include "vprim/model/vision_tower.hpp"
 #include "vprim/policy/presets.hpp"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr std::size_t grid = 54, tokens = grid * grid;  // 756 / 14
 
+template <bool Bf16>
 void BM_attention(benchmark::State& state) {
   const std::size_t heads = 16, d = 64;
   const auto qkv = vprim_bench::random_floats(tokens * 3 * heads * d, 3, 2.0f);
@@ -27,14 +29,16 @@ void BM_attention(benchmark::State& state) {
     const vprim::cpu::attention_args a{tokens, heads, d, qkv.data(), qkv.data() + heads * d, qkv.data() + 2 * heads * d,
                                        3 * heads * d, 3 * heads * d, 3 * heads * d, out.data(), heads * d, 0.125f};
     for (auto _ : state) {
-      if (vprim::cpu::attention_bidirectional(arch, a, one) != vprim::status::ok) state.SkipWithError("attention failed");
+      const auto st = Bf16 ? vprim::cpu::attention_bidirectional_bf16(arch, a, one) : vprim::cpu::attention_bidirectional(arch, a, one);
+      if (st != vprim::status::ok) state.SkipWithError("attention failed");
       benchmark::DoNotOptimize(out.data());
     }
-    state.SetLabel(decltype(arch)::name());
+    state.SetLabel(std::string(decltype(arch)::name()) + (Bf16 ? " bf16 operands" : " fp32"));
   });
   vprim_bench::report_flops(state, 4.0 * tokens * tokens * d * heads);
 }
-BENCHMARK(BM_attention)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_attention<false>)->Name("BM_attention_fp32")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_attention<true>)->Name("BM_attention_bf16")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
 // Random weights of the right shapes: small values, norms around 1, from a cheap generator.
 vprim::weight_source random_weights() {
@@ -61,9 +65,10 @@ double tower_flops(const vprim::tower_config& c, double n) {
 
 void BM_vit_tower_756(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
+  const auto precision = state.range(1) == 16 ? vprim::weight_precision::bfloat16 : vprim::weight_precision::float32;
   const auto& p = vprim::presets::deepseek_vit;
   const vprim::tower_config cfg{vprim::tower_kind::deepseek_vit, 14, 3, 3, p.width, p.heads, p.layers, p.intermediate,
-                                p.aligner_out, p.rope_theta, p.norm_eps};
+                                p.aligner_out, p.rope_theta, p.norm_eps, precision};
   const auto patches = vprim_bench::random_floats(tokens * 588, 4);
   vprim::thread_pool_executor pool(threads);
   vprim::cpu::dispatch_cpu([&](auto arch) {
@@ -77,12 +82,17 @@ void BM_vit_tower_756(benchmark::State& state) {
         state.SkipWithError("tower failed");
       benchmark::DoNotOptimize(merged.data());
     }
-    state.SetLabel(decltype(arch)::name());
+    state.SetLabel(std::string(decltype(arch)::name()) + (precision == vprim::weight_precision::bfloat16 ? " bf16 weights" : " fp32"));
   });
   vprim_bench::report_flops(state, tower_flops(cfg, tokens));
   state.counters["TFLOP_per_image"] = tower_flops(cfg, tokens) / 1e12;
 }
-BENCHMARK(BM_vit_tower_756)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_vit_tower_756)
+    ->ArgsProduct({{1, 2}, {32, 16}})
+    ->ArgNames({"threads", "weight_bits"})
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 void BM_preprocess_4000x3000(benchmark::State& state) {
   vprim::rgb_image img = vprim::rgb_image::filled(4000, 3000, 0);

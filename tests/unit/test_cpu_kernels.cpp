@@ -13,6 +13,7 @@
 #include "../reference/kernels_reference.hpp"
 #include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/attention.hpp"
+#include "vprim/cpu/attention_bf16.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/cpu/norm.hpp"
@@ -175,6 +176,32 @@ TEST_CASE("flash attention equals softmax(QK^T)V for odd sizes", "[cpu][attentio
       }
   vprim::cpu::attention_args bad{4, 2, 8, nullptr, nullptr, nullptr, 16, 16, 16, nullptr, 16, 1.0f};
   REQUIRE(vprim::cpu::attention_bidirectional(arch{}, bad, pool) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("bf16 attention equals softmax(QK^T)V of bf16-rounded operands", "[cpu][attention][bf16]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  auto round_bf16 = [](std::vector<float> x, float scale) {
+    for (auto& v : x) v = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(v * scale));
+    return x;
+  };
+  for (std::size_t tokens : {1u, 7u, 65u, 130u})
+    for (std::size_t heads : {1u, 3u})
+      for (std::size_t d : {16u, 20u, 64u}) {
+        CAPTURE(tokens, heads, d, arch::name());
+        const auto q = random_vector(tokens * heads * d, 61, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 62, -2.0f, 2.0f),
+                   v = random_vector(tokens * heads * d, 63);
+        std::vector<float> o(q.size());
+        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        vprim::cpu::attention_args args{tokens, heads, d, q.data(), k.data(), v.data(), heads * d, heads * d, heads * d,
+                                        o.data(), heads * d, scale};
+        REQUIRE(vprim::cpu::attention_bidirectional_bf16(arch{}, args, pool) == vprim::status::ok);
+        // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
+        vprim_ref::require_close("attention_bf16", o,
+                                 vprim_ref::attention(round_bf16(q, scale), round_bf16(k, 1.0f), round_bf16(v, 1.0f), tokens,
+                                                      heads, d, 1.0),
+                                 [](std::size_t) { return 4e-3; });
+      }
 }
 
 TEST_CASE("swiglu, exact GELU and quick GELU", "[cpu][activation]") {

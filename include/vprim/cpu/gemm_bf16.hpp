@@ -20,7 +20,7 @@
 #include "vprim/core/dtype.hpp"
 #include "vprim/cpu/gemm.hpp"
 
-#if defined(__AVX512BF16__) && defined(__AVX512F__)
+#if defined(__AVX512BF16__) && defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
 #define VPRIM_HAS_AVX512BF16_KERNEL 1
 #else

@@ -25,6 +25,7 @@
 #include "vprim/core/executor.hpp"
 #include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/attention.hpp"
+#include "vprim/cpu/attention_bf16.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/rope.hpp"
@@ -47,6 +48,7 @@ struct tower_config {
   int out_dim = 4096;       //!< merged token width (the LLM's hidden size)
   float rope_theta = 10000.0f;
   float norm_eps = 1e-6f;
+  weight_precision precision = weight_precision::float32;  //!< storage of the Linear weights
   [[nodiscard]] int head_dim() const noexcept { return heads > 0 ? width / heads : 0; }
   [[nodiscard]] merge_layout layout() const noexcept {
     return kind == tower_kind::deepseek_vit ? merge_layout::channel_major : merge_layout::token_major;
@@ -188,7 +190,7 @@ result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const weight_sour
   // Qwen's Conv3d patch embed is stored as [n, C, 1, P, P]: the same numbers as [n, C*P*P].
   auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
                  std::vector<index_t> stored = {}) -> std::optional<error> {
-    auto l = linear::load(arch, source, name, n, k, bias, std::move(stored));
+    auto l = linear::load(arch, source, name, n, k, bias, std::move(stored), cfg.precision);
     if (!l) return l.err();
     out = std::move(*l);
     return std::nullopt;
@@ -271,7 +273,9 @@ status vision_tower<P, M>::encode(Arch arch, const float* patches, int grid_h, i
     cpu::apply_rope_2d(arch, qkv.data(), N, 2 * H, 3 * D, *rope, exec);  // q and k heads are adjacent
     cpu::attention_args a{N, H, hd, qkv.data(), qkv.data() + D, qkv.data() + 2 * D, 3 * D, 3 * D, 3 * D,
                           attn.data(), D, scale};
-    if (status s = cpu::attention_bidirectional(arch, a, exec); s != status::ok) return s;
+    const status att = cfg_.precision == weight_precision::bfloat16 ? cpu::attention_bidirectional_bf16(arch, a, exec)
+                                                                   : cpu::attention_bidirectional(arch, a, exec);
+    if (att != status::ok) return att;
     if (status s = run(b.proj, attn.data(), x.data(), true); s != status::ok) return s;  // residual
     norm(b.norm2_w, b.norm2_b);
     if (status s = run(b.fc1, h.data(), mid.data(), false); s != status::ok) return s;
@@ -309,14 +313,14 @@ status vision_tower<P, M>::merge(Arch arch, const std::vector<float>& features, 
     src = normed.data();
   }
   const std::size_t T = shape.out_tokens(), F = shape.out_features();
-  std::vector<float> unfolded(T * F), hidden(T * merger1_.w.n);
+  std::vector<float> unfolded(T * F), hidden(T * merger1_.out_features());
   if (status s = cpu::merge_unfold(src, unfolded.data(), shape, cfg_.layout(), exec); s != status::ok) return s;
   if (observe) observe("unfold", unfolded.data(), T, F);
   if (status s = merger1_.apply(arch, unfolded.data(), T, hidden.data(), exec); s != status::ok) return s;
   cpu::gelu(arch, hidden.data(), hidden.size(), cpu::gelu_kind::exact, exec);
-  merged.assign(T * merger2_.w.n, 0.0f);
+  merged.assign(T * merger2_.out_features(), 0.0f);
   if (status s = merger2_.apply(arch, hidden.data(), T, merged.data(), exec); s != status::ok) return s;
-  if (observe) observe("aligned", merged.data(), T, merger2_.w.n);
+  if (observe) observe("aligned", merged.data(), T, merger2_.out_features());
   return status::ok;
 }
 

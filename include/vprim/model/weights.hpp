@@ -8,6 +8,7 @@
 //! checkpoint file is one source (weights_from()); random weights for timing are another.
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "vprim/core/executor.hpp"
 #include "vprim/cpu/gemm.hpp"
+#include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/io/safetensors.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -48,42 +50,62 @@ inline result<std::vector<float>> read_weight(const safetensors_file& f, const s
   return [&file](const std::string& name, const std::vector<index_t>& shape) { return detail::read_weight(file, name, shape); };
 }
 
+//! How a Linear layer stores its weights: fp32, or bf16 with fp32 accumulation (half the
+//! bytes; the AVX512-BF16 dot product where the CPU has it).
+enum class weight_precision : std::uint8_t { float32, bfloat16 };
+
 //! y[rows, n] = x[rows, k] * W^T (+ bias) (+ y), W packed for one arch at load time.
 struct linear_layer {
-  cpu::packed_weight w;
-  std::vector<float> bias;  //!< empty: no bias
+  cpu::packed_weight w;            //!< fp32 storage
+  cpu::packed_weight_bf16 w_bf16;  //!< bf16 storage (used when w is empty)
+  std::vector<float> bias;         //!< empty: no bias
 
   //! Loads `<name>.weight` ([n, k], or `stored` when the checkpoint keeps the same numbers in
   //! another shape, like a Conv3d kernel) and, if has_bias, `<name>.bias`.
   template <class Arch>
   [[nodiscard]] static result<linear_layer> load(Arch arch, const weight_source& source, const std::string& name,
-                                                 index_t n, index_t k, bool has_bias, std::vector<index_t> stored = {}) {
+                                                 index_t n, index_t k, bool has_bias, std::vector<index_t> stored = {},
+                                                 weight_precision precision = weight_precision::float32) {
     auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
     if (!w) return w.err();
-    return from_values(arch, *w, n, k, has_bias ? source(name + ".bias", {n}) : result<std::vector<float>>(std::vector<float>{}));
+    return from_values(arch, *w, n, k, has_bias ? source(name + ".bias", {n}) : result<std::vector<float>>(std::vector<float>{}),
+                       precision);
   }
 
   //! From row-major values already in memory (and a bias result, possibly empty).
   template <class Arch>
   [[nodiscard]] static result<linear_layer> from_values(Arch arch, const std::vector<float>& w, index_t n, index_t k,
-                                                        result<std::vector<float>> bias = std::vector<float>{}) {
+                                                        result<std::vector<float>> bias = std::vector<float>{},
+                                                        weight_precision precision = weight_precision::float32) {
     if (!bias) return bias.err();
-    auto packed = cpu::pack_weight(arch, w.data(), static_cast<std::size_t>(n), static_cast<std::size_t>(k),
-                                   static_cast<std::size_t>(k));
-    if (!packed) return packed.err();
     linear_layer l;
-    l.w = std::move(*packed);
+    const auto un = static_cast<std::size_t>(n), uk = static_cast<std::size_t>(k);
+    if (precision == weight_precision::bfloat16) {
+      auto packed = cpu::pack_weight_bf16(w.data(), un, uk, uk);
+      if (!packed) return packed.err();
+      l.w_bf16 = std::move(*packed);
+    } else {
+      auto packed = cpu::pack_weight(arch, w.data(), un, uk, uk);
+      if (!packed) return packed.err();
+      l.w = std::move(*packed);
+    }
     l.bias = std::move(*bias);
     return result<linear_layer>(std::move(l));
   }
 
-  [[nodiscard]] std::size_t out_features() const noexcept { return w.n; }
-  [[nodiscard]] std::size_t in_features() const noexcept { return w.k; }
+  [[nodiscard]] bool is_bf16() const noexcept { return w.empty() && w_bf16.n > 0; }
+  [[nodiscard]] std::size_t out_features() const noexcept { return is_bf16() ? w_bf16.n : w.n; }
+  [[nodiscard]] std::size_t in_features() const noexcept { return is_bf16() ? w_bf16.k : w.k; }
 
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec,
                              bool accumulate = false) const {
-    const cpu::gemm_args g{rows, x, w.k, &w, bias.empty() ? nullptr : bias.data(), y, w.n, accumulate};
+    const float* b = bias.empty() ? nullptr : bias.data();
+    if (is_bf16()) {
+      const cpu::gemm_bf16_args g{rows, x, w_bf16.k, &w_bf16, b, y, w_bf16.n, accumulate};
+      return cpu::gemm_bf16(arch, g, exec);
+    }
+    const cpu::gemm_args g{rows, x, w.k, &w, b, y, w.n, accumulate};
     return cpu::gemm(arch, g, exec);
   }
 };
