@@ -62,6 +62,24 @@ template <class Arch>
   return result<packed_weight>(std::move(pw));
 }
 
+//! Packs the transpose of a row-major [k, n] matrix (row stride ld): W[j][kk] = src[kk * ld + j].
+//! Lets a product with an activation matrix (P * V) reuse the Linear micro-kernel.
+template <class Arch>
+[[nodiscard]] result<packed_weight> pack_weight_transposed(Arch, const float* src, std::size_t n, std::size_t k,
+                                                           std::size_t ld) {
+  constexpr std::size_t nr = gemm_tile<Arch>::nr;
+  const std::size_t panels = (n + nr - 1) / nr;
+  auto buf = aligned_buffer<float>::allocate(panels * k * nr);
+  if (!buf) return buf.err();
+  packed_weight pw{n, k, nr, std::move(*buf)};
+  for (std::size_t p = 0; p < panels; ++p) {
+    float* dst = pw.data.data() + p * k * nr;
+    const std::size_t cols = std::min(nr, n - p * nr);
+    for (std::size_t kk = 0; kk < k; ++kk) std::memcpy(dst + kk * nr, src + kk * ld + p * nr, cols * sizeof(float));
+  }
+  return result<packed_weight>(std::move(pw));
+}
+
 namespace detail {
 
 //! acc(MR x NR) = init + A[0:MR, k0:k0+kc] * Wpanel[k0:k0+kc, :]; rows/cols beyond `rows`/`cols`

@@ -166,7 +166,7 @@ struct attention_layer {
       raw.push_back(kv.data() + t * head_dim);
       raw_pos.push_back(pos[t]);
     }
-    std::vector<float> o(S * HD, 0.0f), logits, probs;
+    std::vector<float> o(S * HD, 0.0f), logits, probs, gathered;
     const std::size_t all_keys = raw.size() + T;
     if (obs) probs.assign(heads * S * all_keys, 0.0f);  // [H, S, raw + compressed], the peer's layout
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
@@ -183,25 +183,31 @@ struct attention_layer {
           keys.push_back(cache.main.entries.data() + i * head_dim);
           slot.push_back(raw.size() + i);
         }
-      logits.resize(keys.size());
+      // Gather the keys, then logits[H, nk] = Q K^T and o[H, D] = P K on the GEMM kernel.
+      const std::size_t nk = keys.size();
+      gathered.resize(nk * head_dim);
+      for (std::size_t j = 0; j < nk; ++j) std::copy_n(keys[j], head_dim, gathered.data() + j * head_dim);
+      logits.resize(heads * nk);
+      auto kw = cpu::pack_weight(arch, gathered.data(), nk, head_dim, head_dim);
+      if (!kw) return kw.code();
+      const cpu::gemm_args scores{heads, q.data() + t * HD, head_dim, &*kw, nullptr, logits.data(), nk, false};
+      if (status s = cpu::gemm(arch, scores, exec); s != status::ok) return s;
       for (std::size_t h = 0; h < heads; ++h) {
-        const float* qh = q.data() + t * HD + h * head_dim;
+        float* lg = logits.data() + h * nk;
         float mx = sinks[h];
-        for (std::size_t j = 0; j < keys.size(); ++j) {
-          double dot = 0.0;
-          for (std::size_t d = 0; d < head_dim; ++d) dot += static_cast<double>(qh[d]) * keys[j][d];
-          logits[j] = static_cast<float>(dot) * scale;
-          mx = std::max(mx, logits[j]);
-        }
-        double denom = std::exp(static_cast<double>(sinks[h] - mx));
-        for (auto& l : logits) denom += (l = std::exp(l - mx));
-        float* oh = o.data() + t * HD + h * head_dim;
-        for (std::size_t j = 0; j < keys.size(); ++j) {
-          const float p = static_cast<float>(logits[j] / denom);
-          for (std::size_t d = 0; d < head_dim; ++d) oh[d] += p * keys[j][d];
-          if (obs) probs[(h * S + t) * all_keys + slot[j]] = p;
+        for (std::size_t j = 0; j < nk; ++j) mx = std::max(mx, lg[j] *= scale);
+        float denom = std::exp(sinks[h] - mx);
+        for (std::size_t j = 0; j < nk; ++j) denom += (lg[j] = std::exp(lg[j] - mx));
+        const float inv = 1.0f / denom;
+        for (std::size_t j = 0; j < nk; ++j) {
+          lg[j] *= inv;
+          if (obs) probs[(h * S + t) * all_keys + slot[j]] = lg[j];
         }
       }
+      auto vw = cpu::pack_weight_transposed(arch, gathered.data(), head_dim, nk, head_dim);
+      if (!vw) return vw.code();
+      const cpu::gemm_args values{heads, logits.data(), nk, &*vw, nullptr, o.data() + t * HD, head_dim, false};
+      if (status s = cpu::gemm(arch, values, exec); s != status::ok) return s;
       apply_rope(o.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]), /*inverse=*/true);
     }
     if (obs)

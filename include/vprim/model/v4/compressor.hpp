@@ -187,19 +187,27 @@ struct indexer {
     if (status s = weights_proj.apply(arch, x, S, w.data(), exec); s != status::ok) return s;
     const float softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
+    for (std::size_t t = 0; t < S; ++t) apply_rope(q.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
+    // All dot products of this call in one GEMM: dots[i, t*heads + h] = K_i . q_{t,h}, over the
+    // entries any query of the call can see.
+    const auto last = static_cast<std::size_t>((pos[S - 1] + 1) / static_cast<std::int64_t>(ratio));
+    const std::size_t visible_max = std::min(T, last);
+    std::vector<float> dots(visible_max * S * heads);
+    if (visible_max > 0) {
+      auto qw = cpu::pack_weight(arch, q.data(), S * heads, head_dim, head_dim);
+      if (!qw) return qw.code();
+      const cpu::gemm_args g{visible_max, state.entries.data(), head_dim, &*qw, nullptr, dots.data(), S * heads, false};
+      if (status s = cpu::gemm(arch, g, exec); s != status::ok) return s;
+    }
     for (std::size_t t = 0; t < S; ++t) {
-      float* qt = q.data() + t * HD;
-      apply_rope(qt, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
       const std::size_t visible = std::min<std::size_t>(T, static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(ratio)));
+      std::vector<float> hw(heads);
+      for (std::size_t h = 0; h < heads; ++h) hw[h] = softmax_scale * (w[t * heads + h] * weight_scale);
       for (std::size_t i = 0; i < visible; ++i) {
-        const float* key = state.entries.data() + i * head_dim;
-        double total = 0.0;
-        for (std::size_t h = 0; h < heads; ++h) {
-          double dot = 0.0;
-          for (std::size_t d = 0; d < head_dim; ++d) dot += static_cast<double>(qt[h * head_dim + d]) * key[d];
-          total += std::max(dot, 0.0) * softmax_scale * (w[t * heads + h] * weight_scale);
-        }
-        scores[i] = static_cast<float>(total);
+        const float* di = dots.data() + i * S * heads + t * heads;
+        float total = 0.0f;
+        for (std::size_t h = 0; h < heads; ++h) total += std::max(di[h], 0.0f) * hw[h];
+        scores[i] = total;
       }
       const auto best = top_k_indices(scores.data(), visible, k);
       std::copy(best.begin(), best.end(), out.begin() + static_cast<std::ptrdiff_t>(t * k));

@@ -138,7 +138,7 @@ class decoder {
         } else {
           std::vector<float> router_logits(S * L.moe.experts), weights(S * L.moe.top_k);
           std::vector<std::int64_t> experts(S * L.moe.top_k);
-          if (status s = L.moe.route(normed.data(), S, ids, router_logits.data(), weights.data(), experts.data());
+          if (status s = L.moe.route(arch, normed.data(), S, ids, router_logits.data(), weights.data(), experts.data(), exec);
               s != status::ok)
             return s;
           if (obs) {

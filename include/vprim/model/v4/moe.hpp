@@ -49,7 +49,7 @@ struct moe_layer {
   std::size_t experts = 0, top_k = 0, dim = 0, inter = 0;
   scoring_func scoring = scoring_func::sqrtsoftplus;
   float routed_scale = 1.0f, limit = 0.0f;
-  std::vector<float> gate_w;            //!< [experts, dim]
+  linear_layer router;                  //!< [experts, dim], fp32 (routing decisions stay fp32)
   std::vector<float> selection_bias;    //!< [experts] (top-k layers)
   std::vector<std::int64_t> tid2eid;    //!< [vocab, top_k] (hash layers)
   std::vector<linear_layer> gate_up;    //!< per expert [2*inter, dim]
@@ -70,9 +70,9 @@ struct moe_layer {
     m.routed_scale = c.routed_scale;
     m.limit = c.swiglu_limit;
     const auto E = static_cast<index_t>(m.experts), D = static_cast<index_t>(m.dim), I = static_cast<index_t>(m.inter);
-    auto gw = src(p + "gate.weight", {E, D});
+    auto gw = linear_layer::load(arch, src, p + "gate", E, D, false);
     if (!gw) return gw.err();
-    m.gate_w = std::move(*gw);
+    m.router = std::move(*gw);
     if (m.hash) {
       auto t = ids(p + "gate.tid2eid");
       if (!t) return t.err();
@@ -117,16 +117,13 @@ struct moe_layer {
   }
 
   //! logits [S, E], weights [S, k], indices [S, k] (descending score order for top-k layers).
-  [[nodiscard]] status route(const float* x, std::size_t S, const std::int64_t* token_ids, float* logits, float* weights,
-                             std::int64_t* indices) const {
+  template <class Arch, executor Exec>
+  [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
+                             float* weights, std::int64_t* indices, Exec& exec) const {
+    if (status s = router.apply(arch, x, S, logits, exec); s != status::ok) return s;
     std::vector<float> scores(experts), biased(experts);
     for (std::size_t t = 0; t < S; ++t) {
       float* lg = logits + t * experts;
-      for (std::size_t e = 0; e < experts; ++e) {
-        double acc = 0.0;
-        for (std::size_t d = 0; d < dim; ++d) acc += static_cast<double>(gate_w[e * dim + d]) * x[t * dim + d];
-        lg[e] = static_cast<float>(acc);
-      }
       if (scoring == scoring_func::softmax) {
         const float mx = *std::max_element(lg, lg + experts);
         float sum = 0.0f;
@@ -178,7 +175,7 @@ struct moe_layer {
       act.resize(n * inter);
       out.resize(n * dim);
       if (status s = gate_up[e].apply(arch, rows.data(), n, hidden.data(), exec); s != status::ok) return s;
-      swiglu_clamped(hidden.data(), hidden.data() + inter, 2 * inter, n, act.data());
+      swiglu_clamped(hidden.data(), hidden.data() + inter, 2 * inter, n, inter, act.data());
       if (status s = down[e].apply(arch, act.data(), n, out.data(), exec); s != status::ok) return s;
       for (std::size_t r = 0; r < n; ++r) {
         const std::size_t slot = order[count[e] + r], t = slot / top_k;
@@ -190,22 +187,20 @@ struct moe_layer {
     std::vector<float> g(S * si), u(S * si), a(S * si), o(S * dim);
     if (status s = shared_gate.apply(arch, x, S, g.data(), exec); s != status::ok) return s;
     if (status s = shared_up.apply(arch, x, S, u.data(), exec); s != status::ok) return s;
-    for (std::size_t i = 0; i < S * si; ++i) {
-      const float gi = std::min(g[i], limit), ui = std::clamp(u[i], -limit, limit);
-      a[i] = gi / (1.0f + std::exp(-gi)) * ui;
-    }
+    swiglu_clamped(g.data(), u.data(), si, S, si, a.data());
     if (status s = shared_down.apply(arch, a.data(), S, o.data(), exec); s != status::ok) return s;
     for (std::size_t i = 0; i < S * dim; ++i) y[i] += o[i];
     return status::ok;
   }
 
  private:
-  //! act[r, i] = silu(min(gate, limit)) * clamp(up, -limit, limit); gate/up rows have stride `ld`.
-  void swiglu_clamped(const float* gate, const float* up, std::size_t ld, std::size_t rows, float* act) const {
+  //! act[r, i] = silu(min(g, limit)) * clamp(u, -limit, limit) for `width` values per row;
+  //! g/u rows have stride `ld`.
+  void swiglu_clamped(const float* g, const float* u, std::size_t ld, std::size_t rows, std::size_t width, float* act) const {
     for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t i = 0; i < inter; ++i) {
-        const float g = std::min(gate[r * ld + i], limit), u = std::clamp(up[r * ld + i], -limit, limit);
-        act[r * inter + i] = g / (1.0f + std::exp(-g)) * u;
+      for (std::size_t i = 0; i < width; ++i) {
+        const float gi = std::min(g[r * ld + i], limit), ui = std::clamp(u[r * ld + i], -limit, limit);
+        act[r * width + i] = gi / (1.0f + std::exp(-gi)) * ui;
       }
   }
 };
