@@ -40,23 +40,6 @@ void BM_attention(benchmark::State& state) {
 BENCHMARK(BM_attention<false>)->Name("BM_attention_fp32")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_attention<true>)->Name("BM_attention_bf16")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
-// Random weights of the right shapes: small values, norms around 1, from a cheap generator.
-vprim::weight_source random_weights() {
-  return [](const std::string& name, const std::vector<vprim::index_t>& shape) -> vprim::result<std::vector<float>> {
-    std::size_t n = 1;
-    for (auto d : shape) n *= static_cast<std::size_t>(d);
-    std::vector<float> v(n);
-    const bool norm = name.find("norm") != std::string::npos;
-    std::uint32_t s = static_cast<std::uint32_t>(std::hash<std::string>{}(name));
-    for (auto& x : v) {
-      s = s * 1664525u + 1013904223u;
-      const float u = static_cast<float>(s >> 8) * (1.0f / 16777216.0f) - 0.5f;
-      x = norm ? 1.0f + 0.1f * u : 0.04f * u;
-    }
-    return v;
-  };
-}
-
 double tower_flops(const vprim::tower_config& c, double n) {
   const double D = c.width, I = c.intermediate, m2 = c.merge * c.merge, T = n / m2;
   const double per_layer = 2 * n * (4 * D * D + 3 * D * I) + 4 * n * n * D;
@@ -73,7 +56,7 @@ void BM_vit_tower_756(benchmark::State& state) {
   vprim::thread_pool_executor pool(threads);
   vprim::cpu::dispatch_cpu([&](auto arch) {
     using tower_t = vprim::vision_tower<vprim::presets::deepseek_vit_patch, vprim::presets::deepseek_vit_merge>;
-    auto tower = tower_t::load(arch, random_weights(), cfg, "vit.", "aligner.");
+    auto tower = tower_t::load(arch, vprim_bench::random_weights(), cfg, "vit.", "aligner.");
     if (!tower) return state.SkipWithError(tower.err().describe().c_str());
     std::vector<float> features, merged;
     for (auto _ : state) {

@@ -138,10 +138,15 @@ TEST_CASE("each query sees exactly its window and its visible compressed entries
 
 TEST_CASE("top-k selection equals a full sort, ties to the lower index", "[v4][topk]") {
   std::mt19937 rng(5);
-  for (std::size_t n : {1u, 7u, 100u, 1000u, 4096u})
+  for (std::size_t n : {1u, 7u, 100u, 1000u, 4096u, 10000u, 262144u})
     for (std::size_t k : {1u, 3u, 6u, 512u}) {
       std::vector<float> v(n);
       for (auto& x : v) x = static_cast<float>(static_cast<int>(rng() % 50)) * 0.5f;  // many ties
+      if (n > 5000) {  // spread values, a block of masked scores, and a skewed tail
+        for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(static_cast<int>(rng() % 100000)) * 0.001f;
+        std::fill(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n / 4), -INFINITY);
+        for (std::size_t i = n - 700; i < n; ++i) v[i] = 1000.0f + static_cast<float>(i % 7);
+      }
       std::vector<std::int64_t> ref(n);
       std::iota(ref.begin(), ref.end(), 0);
       std::stable_sort(ref.begin(), ref.end(), [&](auto a, auto b) { return v[static_cast<std::size_t>(a)] > v[static_cast<std::size_t>(b)]; });

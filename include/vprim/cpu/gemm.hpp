@@ -84,11 +84,11 @@ namespace detail {
 
 //! acc(MR x NR) = init + A[0:MR, k0:k0+kc] * Wpanel[k0:k0+kc, :]; rows/cols beyond `rows`/`cols`
 //! are computed but not stored. init: C (accumulate), bias, or zero.
-template <class Arch>
+template <class Arch, std::size_t MR = gemm_tile<Arch>::mr>
 inline void gemm_micro(const float* a, std::size_t lda, const float* wp, std::size_t kc, float* c, std::size_t ldc,
                        std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
   using B = xsimd::batch<float, Arch>;
-  constexpr std::size_t V = gemm_tile<Arch>::v, MR = gemm_tile<Arch>::mr, NR = gemm_tile<Arch>::nr;
+  constexpr std::size_t V = gemm_tile<Arch>::v, NR = gemm_tile<Arch>::nr;
   B acc0[MR], acc1[MR];
   if (init_c != nullptr && rows == MR && cols == NR) {
     for (std::size_t i = 0; i < MR; ++i) {
@@ -136,6 +136,18 @@ inline void gemm_micro(const float* a, std::size_t lda, const float* wp, std::si
     }
     for (std::size_t i = 0; i < rows; ++i) std::memcpy(c + i * ldc, tile + i * NR, cols * sizeof(float));
   }
+}
+
+//! The micro-kernel with the fewest register rows that covers `rows`: a decode step (M = 1)
+//! does not pay for a 12-row tile.
+template <class Arch>
+inline void gemm_micro_rows(const float* a, std::size_t lda, const float* wp, std::size_t kc, float* c, std::size_t ldc,
+                            std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
+  constexpr std::size_t MR = gemm_tile<Arch>::mr;
+  if (rows == 1) gemm_micro<Arch, 1>(a, lda, wp, kc, c, ldc, rows, cols, init_c, bias);
+  else if (rows == 2) gemm_micro<Arch, 2>(a, lda, wp, kc, c, ldc, rows, cols, init_c, bias);
+  else if (rows <= 4) gemm_micro<Arch, 4>(a, lda, wp, kc, c, ldc, rows, cols, init_c, bias);
+  else gemm_micro<Arch, MR>(a, lda, wp, kc, c, ldc, rows, cols, init_c, bias);
 }
 
 }  // namespace detail
@@ -213,8 +225,9 @@ template <class Arch, executor Exec>
                                      std::size_t cols, bool first) {
                                    float* c = g.c + i * g.ldc + j;
                                    const float* init = (first && !g.accumulate) ? nullptr : c;
-                                   detail::gemm_micro<Arch>(g.a + i * g.lda + k0, g.lda, g.w->panel(j / T::nr) + k0 * T::nr, kc,
-                                                            c, g.ldc, rows, cols, init, (first && g.bias) ? g.bias + j : nullptr);
+                                   detail::gemm_micro_rows<Arch>(g.a + i * g.lda + k0, g.lda, g.w->panel(j / T::nr) + k0 * T::nr,
+                                                                 kc, c, g.ldc, rows, cols, init,
+                                                                 (first && g.bias) ? g.bias + j : nullptr);
                                    if (first && g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, rows, cols);
                                  });
   return status::ok;

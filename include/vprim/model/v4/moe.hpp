@@ -18,15 +18,17 @@
 #include <string>
 #include <vector>
 
+#include <xsimd/xsimd.hpp>
+
 #include "vprim/model/v4/config.hpp"
 #include "vprim/model/weights.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
 
-//! Indices of the k largest values (ties: lower index first), in descending order. Partial
-//! selection: O(n + k log k).
-[[nodiscard]] inline std::vector<std::int64_t> top_k_indices(const float* values, std::size_t n, std::size_t k) {
+namespace detail {
+//! Exact selection of the k largest (ties: lower index first), descending: nth_element + sort.
+inline std::vector<std::int64_t> select_by_nth_element(const float* values, std::size_t n, std::size_t k) {
   std::vector<std::int64_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   k = std::min(k, n);
@@ -37,6 +39,48 @@ namespace v4 {
   idx.resize(k);
   std::sort(idx.begin(), idx.end(), better);
   return idx;
+}
+}  // namespace detail
+
+//! Indices of the k largest values (ties: lower index first; NaN never chosen), descending.
+//! Large inputs: a threshold from a strided sample, one vectorised pass that skips every block
+//! with no value above it and keeps the indices of those that are, then an exact selection among
+//! the candidates. Every value above the threshold is a candidate, so the result is exact; when
+//! fewer than k survive, the threshold is lowered (finally: a full selection).
+[[nodiscard]] inline std::vector<std::int64_t> top_k_indices(const float* values, std::size_t n, std::size_t k) {
+  k = std::min(k, n);
+  if (k == 0) return {};
+  if (n < 8192 || k > n / 16) return detail::select_by_nth_element(values, n, k);
+  using B = xsimd::batch<float>;
+  constexpr std::size_t V = B::size;
+  constexpr std::size_t samples = 1024;
+  std::vector<float> sample(samples);
+  for (std::size_t i = 0; i < samples; ++i) sample[i] = values[i * (n / samples)];
+  std::vector<std::int64_t> cand;
+  for (std::size_t want = k * samples / n + 8; want < samples; want *= 4) {
+    std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(want), sample.end(), std::greater<float>());
+    const float threshold = sample[want];
+    cand.clear();
+    const B thr(threshold);
+    std::size_t i = 0;
+    for (; i + V <= n; i += V) {
+      if (!xsimd::any(B::load_unaligned(values + i) >= thr)) continue;
+      for (std::size_t j = i; j < i + V; ++j)
+        if (values[j] >= threshold) cand.push_back(static_cast<std::int64_t>(j));
+    }
+    for (; i < n; ++i)
+      if (values[i] >= threshold) cand.push_back(static_cast<std::int64_t>(i));
+    if (cand.size() >= k) {
+      auto better = [values](std::int64_t a, std::int64_t b) {
+        return values[a] > values[b] || (values[a] == values[b] && a < b);
+      };
+      std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end(), better);
+      cand.resize(k);
+      std::sort(cand.begin(), cand.end(), better);
+      return cand;
+    }
+  }
+  return detail::select_by_nth_element(values, n, k);
 }
 
 [[nodiscard]] inline float sqrtsoftplus(float x) noexcept {

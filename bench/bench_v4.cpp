@@ -1,0 +1,248 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// The DeepSeek-V4 language path at the released V4-Flash dimensions (hidden 4096, 64 heads x
+// 512, rope 64, window 128, indexer 64 x 128 top-512, 256 experts top-6, intermediate 2048):
+// - one CSA and one HCA layer decoding one token against a synthetic cache of 4K, 64K and 1M
+//   tokens: time per step, bytes of weights and KV touched, GB/s;
+// - a 324-token image block prefilled through one CSA layer;
+// - top-512 of 262,144 scores: vprim's selection and std::partial_sort;
+// - one MoE layer (bf16 expert weights, 12.9 GB) for 1 and 324 tokens, and a dense bf16 GEMM of
+//   the same FLOPs for comparison.
+#include <sys/sysinfo.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "bench_common.hpp"
+#include "vprim/cpu/arch.hpp"
+#include "vprim/model/v4/model.hpp"
+
+namespace {
+
+using vprim::v4::attention_kind;
+
+double linear_bytes(const vprim::linear_layer& l) {
+  return static_cast<double>(l.out_features() * l.in_features()) * (l.is_bf16() ? 2.0 : 4.0);
+}
+
+double attention_weight_bytes(const vprim::v4::attention_layer& a) {
+  double b = linear_bytes(a.q_a) + linear_bytes(a.q_b) + linear_bytes(a.kv_proj) + linear_bytes(a.o_b);
+  for (const auto& g : a.o_a) b += linear_bytes(g);
+  if (a.comp) b += linear_bytes(a.comp->kv_proj) + linear_bytes(a.comp->gate_proj);
+  if (a.index)
+    b += linear_bytes(a.index->keys.kv_proj) + linear_bytes(a.index->keys.gate_proj) + linear_bytes(a.index->q_b) +
+         linear_bytes(a.index->weights_proj);
+  return b;
+}
+
+// A cache as if `context` tokens had been processed: random window, entries and indexer keys.
+vprim::v4::layer_cache synthetic_cache(const vprim::v4::config& c, attention_kind kind, std::size_t context) {
+  vprim::v4::layer_cache cache;
+  const auto hd = static_cast<std::size_t>(c.head_dim);
+  for (int i = 0; i < c.sliding_window - 1; ++i) {
+    cache.window.emplace_back(hd);
+    vprim_bench::fill_pattern(cache.window.back().data(), hd, static_cast<std::uint32_t>(i), 1.0f);
+  }
+  if (kind != attention_kind::sliding) {
+    cache.main.count = context / static_cast<std::size_t>(c.ratio(kind));
+    cache.main.entries.resize(cache.main.count * hd);
+    vprim_bench::fill_pattern(cache.main.entries.data(), cache.main.entries.size(), 7, 1.0f);
+  }
+  if (kind == attention_kind::csa) {
+    const auto id = static_cast<std::size_t>(c.index_head_dim);
+    cache.index.count = cache.main.count;
+    cache.index.entries.resize(cache.index.count * id);
+    vprim_bench::fill_pattern(cache.index.entries.data(), cache.index.entries.size(), 9, 1.0f);
+  }
+  cache.next_position = static_cast<std::int64_t>(context);
+  return cache;
+}
+
+template <attention_kind Kind>
+void BM_decode_step(benchmark::State& state) {
+  const auto c = vprim::v4::flash_config();
+  const auto context = static_cast<std::size_t>(state.range(0));
+  vprim::thread_pool_executor pool(static_cast<int>(state.range(1)));
+  std::vector<float> x(static_cast<std::size_t>(c.hidden)), out(x.size());
+  vprim_bench::fill_pattern(x.data(), x.size(), 3, 1.0f);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto layer = vprim::v4::attention_layer::load(arch, vprim_bench::random_weights(), "", c, Kind);
+    if (!layer) return state.SkipWithError(layer.err().describe().c_str());
+    auto cache = synthetic_cache(c, Kind, context);
+    std::int64_t pos = static_cast<std::int64_t>(context);
+    for (auto _ : state) {
+      if (layer->forward(arch, x.data(), 1, &pos, cache, out.data(), pool) != vprim::status::ok)
+        state.SkipWithError("decode failed");
+      ++pos;
+    }
+    const double kv = Kind == attention_kind::csa
+                          ? static_cast<double>(cache.index.count) * c.index_head_dim * 4.0 +
+                                static_cast<double>(std::min<std::size_t>(cache.main.count, static_cast<std::size_t>(c.index_topk))) *
+                                    c.head_dim * 4.0
+                          : static_cast<double>(cache.main.count) * c.head_dim * 4.0;
+    const double bytes = attention_weight_bytes(*layer) + kv + (c.sliding_window - 1) * c.head_dim * 4.0;
+    vprim_bench::report_bytes(state, bytes);
+    state.counters["weights_MB"] = attention_weight_bytes(*layer) / 1e6;
+    state.counters["kv_MB"] = kv / 1e6;
+    state.SetLabel(decltype(arch)::name());
+  });
+}
+BENCHMARK(BM_decode_step<attention_kind::csa>)
+    ->Name("BM_csa_decode_step")
+    ->ArgsProduct({{4096, 65536, 1 << 20}, {1, 2}})
+    ->ArgNames({"context", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->UseRealTime();
+BENCHMARK(BM_decode_step<attention_kind::hca>)
+    ->Name("BM_hca_decode_step")
+    ->ArgsProduct({{4096, 65536, 1 << 20}, {1, 2}})
+    ->ArgNames({"context", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->UseRealTime();
+
+void BM_csa_prefill_324(benchmark::State& state) {
+  const auto c = vprim::v4::flash_config();
+  const std::size_t S = 324;
+  vprim::thread_pool_executor pool(static_cast<int>(state.range(0)));
+  std::vector<float> x(S * static_cast<std::size_t>(c.hidden)), out(x.size());
+  vprim_bench::fill_pattern(x.data(), x.size(), 5, 1.0f);
+  std::vector<std::int64_t> pos(S);
+  std::iota(pos.begin(), pos.end(), 0);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto layer = vprim::v4::attention_layer::load(arch, vprim_bench::random_weights(), "", c, attention_kind::csa);
+    if (!layer) return state.SkipWithError(layer.err().describe().c_str());
+    for (auto _ : state) {
+      vprim::v4::layer_cache cache;
+      if (layer->forward(arch, x.data(), S, pos.data(), cache, out.data(), pool) != vprim::status::ok)
+        state.SkipWithError("prefill failed");
+    }
+    state.SetLabel(decltype(arch)::name());
+  });
+  state.counters["tokens_per_second"] = benchmark::Counter(static_cast<double>(S), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_RSS_MiB"] = vprim_bench::peak_rss_mib();
+}
+BENCHMARK(BM_csa_prefill_324)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+// top-512 of 262,144 (the indexer's choice over a 1M-token context).
+template <bool Ours>
+void BM_topk_512_of_262144(benchmark::State& state) {
+  const std::size_t n = 262144, k = 512;
+  const auto scores = vprim_bench::random_floats(n, 11);
+  std::vector<std::int64_t> idx(n);
+  for (auto _ : state) {
+    if constexpr (Ours) {
+      auto best = vprim::v4::top_k_indices(scores.data(), n, k);
+      benchmark::DoNotOptimize(best.data());
+    } else {
+      std::iota(idx.begin(), idx.end(), 0);
+      std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
+                        [&](std::int64_t a, std::int64_t b) { return scores[static_cast<std::size_t>(a)] > scores[static_cast<std::size_t>(b)]; });
+      benchmark::DoNotOptimize(idx.data());
+    }
+  }
+  vprim_bench::report_bytes(state, n * sizeof(float));
+}
+BENCHMARK(BM_topk_512_of_262144<true>)->Name("BM_topk_512_of_262144_vprim")->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_topk_512_of_262144<false>)->Name("BM_topk_512_of_262144_partial_sort")->Unit(benchmark::kMicrosecond);
+
+// One MoE layer with bf16 experts, built expert by expert (fp32 values for one expert at a time).
+template <class Arch>
+vprim::result<vprim::v4::moe_layer> flash_moe(Arch arch, const vprim::v4::config& c) {
+  vprim::v4::moe_layer m;
+  m.hash = false;
+  m.experts = static_cast<std::size_t>(c.routed_experts);
+  m.top_k = static_cast<std::size_t>(c.top_k);
+  m.dim = static_cast<std::size_t>(c.hidden);
+  m.inter = static_cast<std::size_t>(c.moe_intermediate);
+  m.scoring = c.scoring;
+  m.routed_scale = c.routed_scale;
+  m.limit = c.swiglu_limit;
+  const auto E = static_cast<vprim::index_t>(m.experts), D = static_cast<vprim::index_t>(m.dim),
+             I = static_cast<vprim::index_t>(m.inter);
+  const auto src = vprim_bench::random_weights();
+  auto router = vprim::linear_layer::load(arch, src, "gate", E, D, false);
+  if (!router) return router.err();
+  m.router = std::move(*router);
+  m.selection_bias.assign(m.experts, 0.0f);
+  std::vector<float> w(static_cast<std::size_t>(2 * I * D));
+  for (std::size_t e = 0; e < m.experts; ++e) {
+    vprim_bench::fill_pattern(w.data(), static_cast<std::size_t>(2 * I * D), static_cast<std::uint32_t>(2 * e), 0.02f);
+    auto gu = vprim::linear_layer::from_values(arch, w, 2 * I, D, std::vector<float>{}, vprim::weight_precision::bfloat16);
+    vprim_bench::fill_pattern(w.data(), static_cast<std::size_t>(D * I), static_cast<std::uint32_t>(2 * e + 1), 0.02f);
+    std::vector<float> down(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(D * I));
+    auto dn = vprim::linear_layer::from_values(arch, down, D, I, std::vector<float>{}, vprim::weight_precision::bfloat16);
+    if (!gu || !dn) return vprim::make_error(vprim::status::out_of_memory, "expert allocation failed");
+    m.gate_up.push_back(std::move(*gu));
+    m.down.push_back(std::move(*dn));
+  }
+  for (auto [layer, n, k] : {std::tuple{&m.shared_gate, I, D}, std::tuple{&m.shared_up, I, D}, std::tuple{&m.shared_down, D, I}}) {
+    std::vector<float> v(static_cast<std::size_t>(n * k));
+    vprim_bench::fill_pattern(v.data(), v.size(), 77, 0.02f);
+    auto l = vprim::linear_layer::from_values(arch, v, n, k, std::vector<float>{}, vprim::weight_precision::bfloat16);
+    if (!l) return l.err();
+    *layer = std::move(*l);
+  }
+  return vprim::result<vprim::v4::moe_layer>(std::move(m));
+}
+
+void BM_moe_flash_bf16(benchmark::State& state) {
+  struct sysinfo info {};
+  sysinfo(&info);
+  const double available = static_cast<double>(info.freeram + info.bufferram) * info.mem_unit;
+  if (available < 14.5e9) return state.SkipWithError("needs 14.5 GB of free memory for 12.9 GB of bf16 experts");
+  const auto c = vprim::v4::flash_config();
+  const auto tokens = static_cast<std::size_t>(state.range(0));
+  vprim::thread_pool_executor pool(2);
+  const std::size_t D = static_cast<std::size_t>(c.hidden), K = static_cast<std::size_t>(c.top_k);
+  std::vector<float> x(tokens * D), y(tokens * D), logits(tokens * static_cast<std::size_t>(c.routed_experts)), w(tokens * K);
+  std::vector<std::int64_t> idx(tokens * K);
+  vprim_bench::fill_pattern(x.data(), x.size(), 13, 1.0f);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto moe = flash_moe(arch, c);
+    if (!moe) return state.SkipWithError(moe.err().describe().c_str());
+    for (auto _ : state) {
+      if (moe->route(arch, x.data(), tokens, nullptr, logits.data(), w.data(), idx.data(), pool) != vprim::status::ok ||
+          moe->apply(arch, x.data(), tokens, w.data(), idx.data(), y.data(), pool) != vprim::status::ok)
+        state.SkipWithError("moe failed");
+    }
+    std::vector<bool> hit(moe->experts, false);
+    for (auto e : idx) hit[static_cast<std::size_t>(e)] = true;
+    const double experts_hit = static_cast<double>(std::count(hit.begin(), hit.end(), true));
+    const double expert_bytes = 3.0 * static_cast<double>(D) * static_cast<double>(c.moe_intermediate) * 2.0;
+    state.counters["experts_hit"] = experts_hit;
+    state.counters["weight_bytes_per_second"] =
+        benchmark::Counter((experts_hit + 1) * expert_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::OneK::kIs1024);
+  });
+  const double flops = static_cast<double>(tokens) * static_cast<double>(K + 1) * 3.0 * 2.0 * static_cast<double>(D) * c.moe_intermediate;
+  vprim_bench::report_flops(state, flops);
+}
+BENCHMARK(BM_moe_flash_bf16)->Arg(1)->Arg(324)->ArgName("tokens")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+// The same FLOPs as the 324-token MoE layer as two dense bf16 GEMMs (gate|up then down).
+void BM_dense_bf16_same_flops(benchmark::State& state) {
+  const auto c = vprim::v4::flash_config();
+  const std::size_t rows = 324 * static_cast<std::size_t>(c.top_k + 1), D = static_cast<std::size_t>(c.hidden),
+                    I = static_cast<std::size_t>(c.moe_intermediate);
+  vprim::thread_pool_executor pool(2);
+  const auto x = vprim_bench::random_floats(rows * D, 1), w1 = vprim_bench::random_floats(2 * I * D, 2, 0.02f),
+             w2 = vprim_bench::random_floats(D * I, 3, 0.02f);
+  std::vector<float> h(rows * 2 * I), y(rows * D);
+  auto p1 = vprim::cpu::pack_weight_bf16(w1.data(), 2 * I, D, D);
+  auto p2 = vprim::cpu::pack_weight_bf16(w2.data(), D, I, I);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    for (auto _ : state) {
+      const vprim::cpu::gemm_bf16_args g1{rows, x.data(), D, &*p1, nullptr, h.data(), 2 * I, false};
+      const vprim::cpu::gemm_bf16_args g2{rows, h.data(), 2 * I, &*p2, nullptr, y.data(), D, false};  // first half used
+      if (vprim::cpu::gemm_bf16(arch, g1, pool) != vprim::status::ok || vprim::cpu::gemm_bf16(arch, g2, pool) != vprim::status::ok)
+        state.SkipWithError("gemm failed");
+    }
+  });
+  vprim_bench::report_flops(state, static_cast<double>(rows) * 3.0 * 2.0 * static_cast<double>(D) * static_cast<double>(I));
+}
+BENCHMARK(BM_dense_bf16_same_flops)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
