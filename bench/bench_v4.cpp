@@ -45,12 +45,14 @@ vprim::v4::layer_cache synthetic_cache(const vprim::v4::config& c, attention_kin
   }
   if (kind != attention_kind::sliding) {
     cache.main.count = context / static_cast<std::size_t>(c.ratio(kind));
+    cache.main.reserve(context + 65536, static_cast<std::size_t>(c.ratio(kind)), hd);  // room to decode on
     cache.main.entries.resize(cache.main.count * hd);
     vprim_bench::fill_pattern(cache.main.entries.data(), cache.main.entries.size(), 7, 1.0f);
   }
   if (kind == attention_kind::csa) {
     const auto id = static_cast<std::size_t>(c.index_head_dim);
     cache.index.count = cache.main.count;
+    cache.index.reserve(context + 65536, static_cast<std::size_t>(c.csa_ratio), id);
     cache.index.entries.resize(cache.index.count * id);
     vprim_bench::fill_pattern(cache.index.entries.data(), cache.index.entries.size(), 9, 1.0f);
   }

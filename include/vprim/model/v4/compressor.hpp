@@ -38,6 +38,9 @@ struct compressor_state {
   std::vector<float> overlap_kv, overlap_gate;  //!< previous window's [0, c) half, [ratio, c] (gate with bias)
   std::vector<float> entries;                   //!< [count, c]
   std::size_t count = 0;
+
+  //! Room for the entries of `tokens` tokens, so decoding never copies the history on growth.
+  void reserve(std::size_t tokens, std::size_t ratio, std::size_t width) { entries.reserve(tokens / ratio * width); }
 };
 
 struct compressor {
@@ -182,34 +185,40 @@ struct indexer {
     k = std::min(top_k, T);
     out.assign(S * k, -1);
     if (T == 0) return status::ok;
-    std::vector<float> q(S * HD), w(S * heads), scores(T);
+    std::vector<float> q(S * HD), w(S * heads);
     if (status s = q_b.apply(arch, q_residual, S, q.data(), exec); s != status::ok) return s;
     if (status s = weights_proj.apply(arch, x, S, w.data(), exec); s != status::ok) return s;
     const float softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
     for (std::size_t t = 0; t < S; ++t) apply_rope(q.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
-    // All dot products of this call in one GEMM: dots[i, t*heads + h] = K_i . q_{t,h}, over the
-    // entries any query of the call can see.
+    // Dot products of every visible key with every query head of the call, on the GEMM kernel,
+    // in chunks of keys so the buffer stays small at long contexts; then the weighted ReLU sum.
     const auto last = static_cast<std::size_t>((pos[S - 1] + 1) / static_cast<std::int64_t>(ratio));
-    const std::size_t visible_max = std::min(T, last);
-    std::vector<float> dots(visible_max * S * heads);
+    const std::size_t visible_max = std::min(T, last), chunk = 4096;
+    std::vector<float> all_scores(S * visible_max), dots(std::min(chunk, visible_max) * S * heads), hw(S * heads);
+    for (std::size_t t = 0; t < S; ++t)
+      for (std::size_t h = 0; h < heads; ++h) hw[t * heads + h] = softmax_scale * (w[t * heads + h] * weight_scale);
     if (visible_max > 0) {
       auto qw = cpu::pack_weight(arch, q.data(), S * heads, head_dim, head_dim);
       if (!qw) return qw.code();
-      const cpu::gemm_args g{visible_max, state.entries.data(), head_dim, &*qw, nullptr, dots.data(), S * heads, false};
-      if (status s = cpu::gemm(arch, g, exec); s != status::ok) return s;
+      for (std::size_t i0 = 0; i0 < visible_max; i0 += chunk) {
+        const std::size_t rows = std::min(chunk, visible_max - i0);
+        const cpu::gemm_args g{rows, state.entries.data() + i0 * head_dim, head_dim, &*qw, nullptr, dots.data(), S * heads, false};
+        if (status s = cpu::gemm(arch, g, exec); s != status::ok) return s;
+        for (std::size_t r = 0; r < rows; ++r)
+          for (std::size_t t = 0; t < S; ++t) {
+            const float* d = dots.data() + r * S * heads + t * heads;
+            const float* wt = hw.data() + t * heads;
+            float total = 0.0f;
+            for (std::size_t h = 0; h < heads; ++h) total += std::max(d[h], 0.0f) * wt[h];
+            all_scores[t * visible_max + i0 + r] = total;
+          }
+      }
     }
     for (std::size_t t = 0; t < S; ++t) {
       const std::size_t visible = std::min<std::size_t>(T, static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(ratio)));
-      std::vector<float> hw(heads);
-      for (std::size_t h = 0; h < heads; ++h) hw[h] = softmax_scale * (w[t * heads + h] * weight_scale);
-      for (std::size_t i = 0; i < visible; ++i) {
-        const float* di = dots.data() + i * S * heads + t * heads;
-        float total = 0.0f;
-        for (std::size_t h = 0; h < heads; ++h) total += std::max(di[h], 0.0f) * hw[h];
-        scores[i] = total;
-      }
-      const auto best = top_k_indices(scores.data(), visible, k);
+      const float* scores_t = all_scores.data() + t * visible_max;
+      const auto best = top_k_indices(scores_t, visible, k);
       std::copy(best.begin(), best.end(), out.begin() + static_cast<std::ptrdiff_t>(t * k));
     }
     return status::ok;

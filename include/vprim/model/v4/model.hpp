@@ -73,9 +73,16 @@ class decoder {
     return result<decoder>(std::move(m));
   }
 
-  [[nodiscard]] sequence_cache new_cache() const {
+  //! A cache for one sequence; with `max_tokens` the compressed entries are reserved up front, so
+  //! decoding never reallocates (and copies) the history.
+  [[nodiscard]] sequence_cache new_cache(std::size_t max_tokens = 0) const {
     sequence_cache c;
     c.layers.resize(layers_.size());
+    for (std::size_t l = 0; l < layers_.size() && max_tokens > 0; ++l) {
+      const auto& a = layers_[l].attn;
+      if (a.comp) c.layers[l].main.reserve(max_tokens, a.comp->ratio, a.comp->width);
+      if (a.index) c.layers[l].index.reserve(max_tokens, a.index->keys.ratio, a.index->keys.width);
+    }
     return c;
   }
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
