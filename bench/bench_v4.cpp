@@ -152,15 +152,7 @@ BENCHMARK(BM_topk_512_of_262144<false>)->Name("BM_topk_512_of_262144_partial_sor
 // One MoE layer with bf16 experts, built expert by expert (fp32 values for one expert at a time).
 template <class Arch>
 vprim::result<vprim::v4::moe_layer> flash_moe(Arch arch, const vprim::v4::config& c) {
-  vprim::v4::moe_layer m;
-  m.hash = false;
-  m.experts = static_cast<std::size_t>(c.routed_experts);
-  m.top_k = static_cast<std::size_t>(c.top_k);
-  m.dim = static_cast<std::size_t>(c.hidden);
-  m.inter = static_cast<std::size_t>(c.moe_intermediate);
-  m.scoring = c.scoring;
-  m.routed_scale = c.routed_scale;
-  m.limit = c.swiglu_limit;
+  auto m = vprim::v4::moe_layer::describe(c, vprim::v4::mlp_kind::moe);
   const auto E = static_cast<vprim::index_t>(m.experts), D = static_cast<vprim::index_t>(m.dim),
              I = static_cast<vprim::index_t>(m.inter);
   const auto src = vprim_bench::random_weights();

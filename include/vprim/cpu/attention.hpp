@@ -98,6 +98,25 @@ inline void pv_tile(const float* p, std::size_t pstride, const float* corr, std:
     for (std::size_t c = 0; c < DV; ++c) acc[r][c].store_aligned(o + r * ostride + c * V);
 }
 
+//! Starts a query block: zero output accumulators, running max -inf, running sum 0.
+template <class Acc>
+inline void reset_online_softmax(Acc& acc, std::vector<float>& m, std::vector<float>& l) {
+  std::fill(acc.begin(), acc.end(), 0.0f);
+  std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+  std::fill(l.begin(), l.end(), 0.0f);
+}
+
+//! Ends a query block: out = acc / running sum, for nq rows of head h starting at query q0.
+inline void write_normalized_rows(const attention_args& a, const float* acc, std::size_t Dp, const std::vector<float>& l,
+                                  std::size_t q0, std::size_t nq, std::size_t h) {
+  for (std::size_t i = 0; i < nq; ++i) {
+    const float inv = 1.0f / l[i];
+    float* out = a.o + (q0 + i) * a.o_stride + h * a.head_dim;
+    const float* orow = acc + i * Dp;
+    for (std::size_t d = 0; d < a.head_dim; ++d) out[d] = orow[d] * inv;
+  }
+}
+
 //! The P*V step for any padded head size: picks the register-tiled version for DV <= 8.
 template <class Arch, std::size_t R>
 inline void pv_any(std::size_t DV, const float* p, std::size_t pstride, const float* corr, std::size_t nk,
@@ -156,9 +175,7 @@ template <class Arch, executor Exec>
         const float* qr = a.q + (q0 + i) * a.q_stride + h * D;
         for (std::size_t d = 0; d < D; ++d) qs[i * D + d] = qr[d] * a.scale;
       }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
-      std::fill(l.begin(), l.end(), 0.0f);
+      detail::reset_online_softmax(acc, m, l);
       const float* kth = kt.data() + h * D * Np;
       const float* vph = vp.data() + h * Np * Dp;
       for (std::size_t k0 = 0; k0 < N; k0 += bc) {
@@ -194,12 +211,7 @@ template <class Arch, executor Exec>
           detail::pv_any<Arch, R>(DV, s.data() + i * bc, bc, corr.data() + i, nk, vph + k0 * Dp, Dp,
                                   acc.data() + i * Dp, Dp);
       }
-      for (std::size_t i = 0; i < nq; ++i) {
-        const float inv = 1.0f / l[i];
-        float* out = a.o + (q0 + i) * a.o_stride + h * D;
-        const float* orow = acc.data() + i * Dp;
-        for (std::size_t d = 0; d < D; ++d) out[d] = orow[d] * inv;
-      }
+      detail::write_normalized_rows(a, acc.data(), Dp, l, q0, nq, h);
     }
   });
   return status::ok;

@@ -172,9 +172,7 @@ template <class Arch, executor Exec>
         for (; p < DP; ++p)
           qs[i * DP + p] = detail::bf16_pair(qr[2 * p] * a.scale, 2 * p + 1 < D ? qr[2 * p + 1] * a.scale : 0.0f);
       }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
-      std::fill(l.begin(), l.end(), 0.0f);
+      detail::reset_online_softmax(acc, m, l);
       const std::uint32_t* kth = kt.data() + h * DP * Np;
       const std::uint32_t* vph = vp.data() + h * (Np / 2) * Dp;
       for (std::size_t k0 = 0; k0 < N; k0 += bc) {
@@ -211,12 +209,7 @@ template <class Arch, executor Exec>
           detail::pv_any_bf16<R>(DV, ps.data() + i * (bc / 2), bc / 2, corr.data() + i, key_pairs, vph + (k0 / 2) * Dp, Dp,
                                  acc.data() + i * Dp, Dp);
       }
-      for (std::size_t i = 0; i < nq; ++i) {
-        const float inv = 1.0f / l[i];
-        float* out = a.o + (q0 + i) * a.o_stride + h * D;
-        const float* orow = acc.data() + i * Dp;
-        for (std::size_t d = 0; d < D; ++d) out[d] = orow[d] * inv;
-      }
+      detail::write_normalized_rows(a, acc.data(), Dp, l, q0, nq, h);
     }
   });
   return status::ok;

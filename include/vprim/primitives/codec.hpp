@@ -317,18 +317,10 @@ class stream_parser {
             label_.clear();
             ref_at_ = offset;
           }
-          state_ = state::box_list;
-          closing_ = t == tag::box ? tag::box_end : t == tag::det ? tag::det_end : tag::polygon_end;
-          list_.clear();
-          list_at_ = offset;
-          list_overflow_ = false;
+          start_list(state::box_list, t == tag::box ? tag::box_end : t == tag::det ? tag::det_end : tag::polygon_end, offset);
           break;
         default:  // point
-          state_ = state::point_list;
-          closing_ = tag::point_end;
-          list_.clear();
-          list_at_ = offset;
-          list_overflow_ = false;
+          start_list(state::point_list, tag::point_end, offset);
           break;
       }
       return;
@@ -378,6 +370,13 @@ class stream_parser {
  private:
   enum class state : std::uint8_t { prose, label, after_label, box_list, point_list };
 
+  void start_list(state list_state, tag closing, std::size_t offset) {
+    state_ = list_state;
+    closing_ = closing;
+    list_.clear();
+    list_at_ = offset;
+    list_overflow_ = false;
+  }
   void close_ref_without_boxes() {
     res_.refs.push_back({label_, {}, ref_at_, ref_at_});
     state_ = state::prose;

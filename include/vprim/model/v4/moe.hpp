@@ -100,10 +100,8 @@ struct moe_layer {
   std::vector<linear_layer> down;       //!< per expert [dim, inter]
   linear_layer shared_gate, shared_up, shared_down;
 
-  template <class Arch>
-  [[nodiscard]] static result<moe_layer> load(Arch arch, const weight_source& src, const std::string& p,
-                                              const config& c, mlp_kind kind,
-                                              const std::function<result<std::vector<std::int64_t>>(const std::string&)>& ids) {
+  //! A layer with the config's sizes and routing rule and no weights yet (loaders fill them).
+  [[nodiscard]] static moe_layer describe(const config& c, mlp_kind kind) {
     moe_layer m;
     m.hash = kind == mlp_kind::hash_moe;
     m.experts = static_cast<std::size_t>(c.routed_experts);
@@ -113,6 +111,14 @@ struct moe_layer {
     m.scoring = c.scoring;
     m.routed_scale = c.routed_scale;
     m.limit = c.swiglu_limit;
+    return m;
+  }
+
+  template <class Arch>
+  [[nodiscard]] static result<moe_layer> load(Arch arch, const weight_source& src, const std::string& p,
+                                              const config& c, mlp_kind kind,
+                                              const std::function<result<std::vector<std::int64_t>>(const std::string&)>& ids) {
+    moe_layer m = describe(c, kind);
     const auto E = static_cast<index_t>(m.experts), D = static_cast<index_t>(m.dim), I = static_cast<index_t>(m.inter);
     auto gw = linear_layer::load(arch, src, p + "gate", E, D, false);
     if (!gw) return gw.err();
