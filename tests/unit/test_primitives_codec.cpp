@@ -124,6 +124,13 @@ TEST_CASE("the streaming parser emits each primitive as its closing token arrive
   REQUIRE(r.refs.at(0).label == "a dog");
   REQUIRE(r.refs[0].begin == 1);  // token index
   REQUIRE(r.prose == "I see a dog and ");
+  // an error inside a list points at the token holding the bad text, not at a byte count
+  const std::vector<std::string> pieces = {"[[1,", "2]", ",[x", ",4]]"};
+  const std::vector<std::int64_t> bad = {ids.point, 0, 1, 2, 3, ids.point_end};
+  const auto e = parse_tokens(bad, [&](std::int64_t id) { return pieces[static_cast<std::size_t>(id)]; });
+  REQUIRE(e.errors.size() == 1);
+  REQUIRE(e.errors[0].kind == error_kind::malformed_list);
+  REQUIRE(e.errors[0].offset == 3);  // the token ",[x"
 }
 
 TEST_CASE("canonical formatting sorts boxes and round-trips", "[primitives][format]") {

@@ -263,7 +263,9 @@ bool parse_list(std::string_view s, std::size_t base, std::size_t arity, const l
 //! finish() reports what is still open.
 class stream_parser {
  public:
-  explicit stream_parser(limits lim = {}) : lim_(lim) {}
+  //! byte_offsets: offsets are byte offsets (text); otherwise the indices of the fed pieces
+  //! (tokens), and an error inside a list points at the token that holds the offending text.
+  explicit stream_parser(limits lim = {}, bool byte_offsets = true) : lim_(lim), byte_offsets_(byte_offsets) {}
 
   void feed_text(std::string_view text, std::size_t offset) {
     switch (state_) {
@@ -285,6 +287,7 @@ class stream_parser {
           list_overflow_ = true;
         } else {
           if (list_.empty()) list_at_ = offset;
+          segments_.emplace_back(list_.size(), offset);
           list_.append(text);
         }
         break;
@@ -374,6 +377,7 @@ class stream_parser {
     state_ = list_state;
     closing_ = closing;
     list_.clear();
+    segments_.clear();
     list_at_ = offset;
     list_overflow_ = false;
   }
@@ -391,14 +395,19 @@ class stream_parser {
       state_ = state::prose;
       return;
     }
+    std::vector<parse_error> errors;  // offsets relative to list_, mapped back below
     if (state_ == state::box_list) {
       std::vector<box> boxes;
-      if (detail::parse_list(list_, list_at_, 4, lim_, boxes, res_.errors))
-        res_.refs.push_back({label_, std::move(boxes), ref_at_, offset});
+      if (detail::parse_list(list_, 0, 4, lim_, boxes, errors)) res_.refs.push_back({label_, std::move(boxes), ref_at_, offset});
     } else {
       std::vector<point> pts;
-      if (detail::parse_list(list_, list_at_, 2, lim_, pts, res_.errors))
-        res_.points.push_back({std::move(pts), open_at_, offset});
+      if (detail::parse_list(list_, 0, 2, lim_, pts, errors)) res_.points.push_back({std::move(pts), open_at_, offset});
+    }
+    for (parse_error e : errors) {
+      // the piece that holds list position e.offset
+      auto seg = std::upper_bound(segments_.begin(), segments_.end(), std::pair{e.offset, ~std::size_t{0}}) - 1;
+      e.offset = byte_offsets_ ? seg->second + (e.offset - seg->first) : seg->second;
+      res_.errors.push_back(e);
     }
     state_ = state::prose;
   }
@@ -410,6 +419,8 @@ class stream_parser {
   std::string label_, list_;
   std::size_t open_at_ = 0, ref_at_ = 0, list_at_ = 0;
   bool label_overflow_ = false, list_overflow_ = false;
+  bool byte_offsets_ = true;
+  std::vector<std::pair<std::size_t, std::size_t>> segments_;  //!< (position in list_, offset of the piece)
 };
 
 //! Parses a whole transcript.
@@ -444,7 +455,7 @@ struct tag_ids {
 template <class Decode>
 [[nodiscard]] parse_result parse_tokens(const std::vector<std::int64_t>& ids, Decode&& decode, const tag_ids& tags = {},
                                         const limits& lim = {}) {
-  stream_parser p(lim);
+  stream_parser p(lim, /*byte_offsets=*/false);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (auto t = tags.lookup(ids[i])) p.feed_tag(*t, i);
     else p.feed_text(decode(ids[i]), i);
