@@ -168,6 +168,20 @@ bool parse_list(std::string_view s, std::size_t base, std::size_t arity, const l
     errors.push_back({base + std::min(i, s.size()), k});
     return false;
   };
+  // After an element: ',' means another follows, ']' closes the current list.
+  enum class after { more, closed, bad };
+  auto separator = [&] {
+    ws();
+    if (i < s.size() && s[i] == ',') {
+      ++i;
+      return after::more;
+    }
+    if (i < s.size() && s[i] == ']') {
+      ++i;
+      return after::closed;
+    }
+    return after::bad;
+  };
   ws();
   if (i == s.size()) return fail(error_kind::missing_list);
   if (s[i] != '[') return fail(error_kind::malformed_list);
@@ -207,15 +221,9 @@ bool parse_list(std::string_view s, std::size_t base, std::size_t arity, const l
         }
         if (n < 4) values[n] = static_cast<int>(v);
         ++n;
-        ws();
-        if (i < s.size() && s[i] == ',') {
-          ++i;
-          continue;
-        }
-        if (i < s.size() && s[i] == ']') {
-          ++i;
-          break;
-        }
+        const after next = separator();
+        if (next == after::more) continue;
+        if (next == after::closed) break;
         return fail(error_kind::malformed_list);
       }
       if (n != arity) {
@@ -236,15 +244,9 @@ bool parse_list(std::string_view s, std::size_t base, std::size_t arity, const l
       } else {
         items.push_back(T{values[0], values[1]});
       }
-      ws();
-      if (i < s.size() && s[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < s.size() && s[i] == ']') {
-        ++i;
-        break;
-      }
+      const after next = separator();
+      if (next == after::more) continue;
+      if (next == after::closed) break;
       return fail(error_kind::malformed_list);
     }
   }
