@@ -2,9 +2,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // vprim_golden FILE... : re-checks vprim against golden files written by real peer code.
 // For each file: reads `kind` and `config` from the metadata, recomputes every recorded tensor
-// it knows how to, prints `PASS|FAIL <tensor> max_abs=.. max_rel=.. worst_index=..` per check
-// (`SKIP <kind>` for kinds not implemented yet), then `N passed, M failed`. Exit status 1 if any
-// check failed or a file could not be read or understood, 2 for bad arguments.
+// of the kinds deepseek_vit, qwen2_vl_vision, qwen2_vl_preprocess, deepseek_v4 and
+// vlm_end_to_end for the configuration the metadata describes, prints
+// `PASS|FAIL <tensor> max_abs=.. max_rel=.. worst_index=..` per check, then `N passed, M failed`.
+// Exit status 1 if any check failed or a file could not be read or understood (an unknown kind
+// included), 2 for bad arguments.
 
 #include <cstdio>
 #include <cstring>

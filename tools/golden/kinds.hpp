@@ -1,8 +1,8 @@
 // SPDX-FileCopyrightText: 2026 vprim developers
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The kinds the checker knows. Each kind's function recomputes the recorded tensors it can with
-// vprim and compares them; a kind (or tensor family) whose kernels do not exist yet prints SKIP.
+// The kinds the checker knows. Each kind's function recomputes every recorded tensor with vprim
+// and compares it.
 
 #include <string>
 #include <string_view>

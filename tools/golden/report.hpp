@@ -96,10 +96,6 @@ class report {
     line(mismatches == 0, name, detail);
   }
 
-  void skip(const std::string& what) {
-    std::printf("SKIP %s\n", what.c_str());
-    ++skipped_;
-  }
   //! A problem that prevents checking (unreadable file, missing tensor, bad config): a failure.
   void problem(const std::string& what) {
     std::printf("FAIL %s\n", what.c_str());
@@ -108,7 +104,6 @@ class report {
 
   [[nodiscard]] int passed() const noexcept { return passed_; }
   [[nodiscard]] int failed() const noexcept { return failed_; }
-  [[nodiscard]] int skipped() const noexcept { return skipped_; }
 
  private:
   static std::string fmt(double v) {
@@ -125,7 +120,7 @@ class report {
     std::printf("%s %s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
     ++(ok ? passed_ : failed_);
   }
-  int passed_ = 0, failed_ = 0, skipped_ = 0;
+  int passed_ = 0, failed_ = 0;
 };
 
 }  // namespace vprim_golden
