@@ -44,22 +44,29 @@ struct packed_weight {
   [[nodiscard]] bool empty() const noexcept { return n == 0; }
 };
 
-//! Packs W (row-major [n, k], row stride ldw) for Arch.
-template <class Arch>
-[[nodiscard]] result<packed_weight> pack_weight(Arch, const float* w, std::size_t n, std::size_t k, std::size_t ldw) {
-  constexpr std::size_t nr = gemm_tile<Arch>::nr;
+namespace detail {
+//! Allocates ceil(n/nr) zeroed panels of k x nr and lets fill(panel, dst) write each one.
+template <class Fill>
+[[nodiscard]] result<packed_weight> pack_panels(std::size_t n, std::size_t k, std::size_t nr, Fill&& fill) {
   const std::size_t panels = (n + nr - 1) / nr;
   auto buf = aligned_buffer<float>::allocate(panels * k * nr);
   if (!buf) return buf.err();
   packed_weight pw{n, k, nr, std::move(*buf)};
-  for (std::size_t p = 0; p < panels; ++p) {
-    float* dst = pw.data.data() + p * k * nr;
+  for (std::size_t p = 0; p < panels; ++p) fill(p, pw.data.data() + p * k * nr);
+  return result<packed_weight>(std::move(pw));
+}
+}  // namespace detail
+
+//! Packs W (row-major [n, k], row stride ldw) for Arch.
+template <class Arch>
+[[nodiscard]] result<packed_weight> pack_weight(Arch, const float* w, std::size_t n, std::size_t k, std::size_t ldw) {
+  constexpr std::size_t nr = gemm_tile<Arch>::nr;
+  return detail::pack_panels(n, k, nr, [&](std::size_t p, float* dst) {
     for (std::size_t j = 0; j < nr && p * nr + j < n; ++j) {
       const float* src = w + (p * nr + j) * ldw;
       for (std::size_t kk = 0; kk < k; ++kk) dst[kk * nr + j] = src[kk];
     }
-  }
-  return result<packed_weight>(std::move(pw));
+  });
 }
 
 //! Packs the transpose of a row-major [k, n] matrix (row stride ld): W[j][kk] = src[kk * ld + j].
@@ -68,16 +75,10 @@ template <class Arch>
 [[nodiscard]] result<packed_weight> pack_weight_transposed(Arch, const float* src, std::size_t n, std::size_t k,
                                                            std::size_t ld) {
   constexpr std::size_t nr = gemm_tile<Arch>::nr;
-  const std::size_t panels = (n + nr - 1) / nr;
-  auto buf = aligned_buffer<float>::allocate(panels * k * nr);
-  if (!buf) return buf.err();
-  packed_weight pw{n, k, nr, std::move(*buf)};
-  for (std::size_t p = 0; p < panels; ++p) {
-    float* dst = pw.data.data() + p * k * nr;
+  return detail::pack_panels(n, k, nr, [&](std::size_t p, float* dst) {
     const std::size_t cols = std::min(nr, n - p * nr);
     for (std::size_t kk = 0; kk < k; ++kk) std::memcpy(dst + kk * nr, src + kk * ld + p * nr, cols * sizeof(float));
-  }
-  return result<packed_weight>(std::move(pw));
+  });
 }
 
 namespace detail {
@@ -165,13 +166,22 @@ struct gemm_args {
   bool accumulate = false;
 };
 
-template <class Arch>
-[[nodiscard]] status gemm_can_implement(Arch, const gemm_args& g) noexcept {
-  if (g.w == nullptr || g.w->nr != gemm_tile<Arch>::nr) return status::invalid_argument;  // packed for another arch
+namespace detail {
+//! The checks every GEMM shares, for arguments whose weight is present: empty problems are ok,
+//! otherwise A and C must exist and their row strides cover K and N.
+template <class Args>
+[[nodiscard]] status check_gemm_shapes(const Args& g) noexcept {
   if (g.m == 0 || g.w->n == 0) return status::ok;
   if (g.a == nullptr || g.c == nullptr) return status::invalid_argument;
   if (g.lda < g.w->k || g.ldc < g.w->n) return status::shape_mismatch;
   return status::ok;
+}
+}  // namespace detail
+
+template <class Arch>
+[[nodiscard]] status gemm_can_implement(Arch, const gemm_args& g) noexcept {
+  if (g.w == nullptr || g.w->nr != gemm_tile<Arch>::nr) return status::invalid_argument;  // packed for another arch
+  return detail::check_gemm_shapes(g);
 }
 
 namespace detail {

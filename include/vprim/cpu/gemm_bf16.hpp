@@ -82,10 +82,7 @@ struct gemm_bf16_args {
 
 [[nodiscard]] inline status gemm_bf16_can_implement(const gemm_bf16_args& g) noexcept {
   if (g.w == nullptr) return status::invalid_argument;
-  if (g.m == 0 || g.w->n == 0) return status::ok;
-  if (g.a == nullptr || g.c == nullptr) return status::invalid_argument;
-  if (g.lda < g.w->k || g.ldc < g.w->n) return status::shape_mismatch;
-  return status::ok;
+  return detail::check_gemm_shapes(g);
 }
 
 namespace detail {

@@ -39,24 +39,35 @@ inline void hc_mix(const float* x, std::size_t flat, const std::vector<float>& f
 }
 }  // namespace detail
 
-struct hyper_connection {
+//! The weights of a hyper-connection or hyper head: a projection fn [rows, n*dim], a bias
+//! `base` [rows] and `scales` scale values, under the given tensor names.
+struct hc_weights {
   std::size_t n = 0, dim = 0;
   std::vector<float> fn, base, scale;
 
-  [[nodiscard]] static result<hyper_connection> load(const weight_source& src, const std::string& name, std::size_t n,
-                                                     std::size_t dim) {
-    hyper_connection h{n, dim, {}, {}, {}};
-    const auto rows = static_cast<index_t>((2 + n) * n);
-    auto fn = src(name + ".fn", {rows, static_cast<index_t>(n * dim)});
+  [[nodiscard]] static result<hc_weights> read(const weight_source& src, const std::string& fn_name,
+                                               const std::string& base_name, const std::string& scale_name,
+                                               std::size_t rows, std::size_t scales, std::size_t n, std::size_t dim) {
+    hc_weights h{n, dim, {}, {}, {}};
+    auto fn = src(fn_name, {static_cast<index_t>(rows), static_cast<index_t>(n * dim)});
     if (!fn) return fn.err();
-    auto base = src(name + ".base", {rows});
+    auto base = src(base_name, {static_cast<index_t>(rows)});
     if (!base) return base.err();
-    auto scale = src(name + ".scale", {3});
+    auto scale = src(scale_name, {static_cast<index_t>(scales)});
     if (!scale) return scale.err();
     h.fn = std::move(*fn);
     h.base = std::move(*base);
     h.scale = std::move(*scale);
     return h;
+  }
+};
+
+struct hyper_connection : hc_weights {
+  [[nodiscard]] static result<hyper_connection> load(const weight_source& src, const std::string& name, std::size_t n,
+                                                     std::size_t dim) {
+    auto w = read(src, name + ".fn", name + ".base", name + ".scale", (2 + n) * n, 3, n, dim);
+    if (!w) return w.err();
+    return hyper_connection{std::move(*w)};
   }
 
   //! For S tokens of X [S, n, dim]: post [S, n], comb [S, n, n], collapsed [S, dim].
@@ -124,23 +135,12 @@ struct hyper_connection {
 };
 
 //! The final collapse of the streams before the model's norm and head.
-struct hyper_head {
-  std::size_t n = 0, dim = 0;
-  std::vector<float> fn, base, scale;
-
+struct hyper_head : hc_weights {
   [[nodiscard]] static result<hyper_head> load(const weight_source& src, const std::string& name, std::size_t n,
                                                std::size_t dim) {
-    hyper_head h{n, dim, {}, {}, {}};
-    auto fn = src(name + ".hc_fn", {static_cast<index_t>(n), static_cast<index_t>(n * dim)});
-    if (!fn) return fn.err();
-    auto base = src(name + ".hc_base", {static_cast<index_t>(n)});
-    if (!base) return base.err();
-    auto scale = src(name + ".hc_scale", {1});
-    if (!scale) return scale.err();
-    h.fn = std::move(*fn);
-    h.base = std::move(*base);
-    h.scale = std::move(*scale);
-    return h;
+    auto w = read(src, name + ".hc_fn", name + ".hc_base", name + ".hc_scale", n, 1, n, dim);
+    if (!w) return w.err();
+    return hyper_head{std::move(*w)};
   }
 
   void collapse(const float* x, std::size_t S, float norm_eps, float hc_eps, float* out) const {
