@@ -17,8 +17,7 @@
 #include <string>
 #include <vector>
 
-#include <stb_image.h>
-
+#include "../common/image_files.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/image/preprocess.hpp"
 #include "vprim/model/v4/generate.hpp"
@@ -59,14 +58,7 @@ vprim::json_value config_of(const vprim::safetensors_file& f, const std::string&
   return need(vprim::parse_json(*text), "parsing config");
 }
 
-vprim::rgb_image load_image(const std::string& path) {
-  int w = 0, h = 0, channels = 0;
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &channels, 3);
-  if (data == nullptr) fail("cannot decode image '" + path + "': " + stbi_failure_reason());
-  vprim::rgb_image img{w, h, std::vector<std::uint8_t>(data, data + static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3)};
-  stbi_image_free(data);
-  return img;
-}
+vprim::rgb_image load_image(const std::string& path) { return need(examples::load_image(path), "reading the image"); }
 
 const char* kind_name(vprim::v4::attention_kind k) {
   return k == vprim::v4::attention_kind::sliding ? "sliding" : k == vprim::v4::attention_kind::csa ? "CSA" : "HCA";

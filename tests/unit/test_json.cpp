@@ -79,3 +79,17 @@ TEST_CASE("JSON string writer escapes what the reader unescapes", "[io][json]") 
   REQUIRE(back);
   REQUIRE(back->as_string() == raw);
 }
+
+TEST_CASE("strings must be UTF-8; the writer never emits anything else", "[json][utf8]") {
+  REQUIRE(vprim::parse_json("\"caf\xC3\xA9 \xEF\xBD\x9C \xF0\x9F\x90\xBB\"")->as_string() == "caf\xC3\xA9 \xEF\xBD\x9C \xF0\x9F\x90\xBB");
+  for (const char* bad : {"\"\xC3\"", "\"\xC0\xAF\"", "\"\xED\xA0\x80\"", "\"\xF4\x90\x80\x80\"", "\"a\xFF\"", "\"\x80\""}) {
+    CAPTURE(bad);
+    const auto r = vprim::parse_json(bad);
+    REQUIRE_FALSE(r);
+    REQUIRE_THAT(r.err().message, Catch::Contains("invalid UTF-8"));
+  }
+  std::string lit;
+  vprim::append_json_string(lit, "ok \xC3\xA9, bad \xFF\xC3 end");
+  REQUIRE(lit == "\"ok \xC3\xA9, bad \\ufffd\\ufffd end\"");
+  REQUIRE(vprim::parse_json(lit)->as_string() == "ok \xC3\xA9, bad \xEF\xBF\xBD\xEF\xBF\xBD end");
+}

@@ -3,7 +3,7 @@
 #pragma once
 
 //! \file json.hpp
-//! A small, strict RFC 8259 JSON reader for safetensors headers and golden-file metadata.
+//! A small, strict RFC 8259 JSON reader (strings must be well-formed UTF-8) for safetensors headers and golden-file metadata.
 //! Bounded: nesting is limited (default 64 levels), so hostile input cannot exhaust the stack;
 //! every error names the byte offset. Objects keep their keys in order and keep duplicates, so
 //! callers can reject them with a precise message.
@@ -71,12 +71,39 @@ class json_value {
 //! added to every reported offset, so a header embedded in a file reports file offsets.
 [[nodiscard]] result<json_value> parse_json(std::string_view text, std::size_t base_offset = 0, int max_depth = 64);
 
+//! Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629: no overlongs, no
+//! surrogates, nothing past U+10FFFF), or 0 when the bytes there are not one.
+[[nodiscard]] inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = b(0);
+  const auto cont = [&](std::size_t k) { return (b(k) & 0xC0u) == 0x80u; };
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return b(1) >= lo && b(1) <= hi && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return b(1) >= lo && b(1) <= hi && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
 //! Writes `s` as a JSON string literal (quotes included), escaping what RFC 8259 requires.
+//! Bytes that are not well-formed UTF-8 become U+FFFD, so the output is always valid JSON.
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence_length(s, i);
+      if (n == 0) out += "\\ufffd", ++i;
+      else out.append(s.substr(i, n)), i += n;
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -91,7 +118,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
           out += hex[c >> 4];
           out += hex[c & 15];
         } else {
-          out += ch;
+          out += static_cast<char>(c);
         }
     }
   }
@@ -239,6 +266,13 @@ class json_parser {
         return true;
       }
       if (static_cast<unsigned char>(c) < 0x20) return set_fail("control character inside string");
+      if (static_cast<unsigned char>(c) >= 0x80) {  // RFC 8259: JSON text is UTF-8
+        const std::size_t n = utf8_sequence_length(text_, pos_);
+        if (n == 0) return set_fail("invalid UTF-8 inside string");
+        out.append(text_.substr(pos_, n));
+        pos_ += n;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         ++pos_;

@@ -108,6 +108,15 @@ struct event {
 };
 
 namespace detail {
+//! A label without the spaces a tokenizer leaves around it ("<|ref|> bear<|/ref|>").
+inline std::string trim_spaces(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return std::string(s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1));
+}
+}  // namespace detail
+
+namespace detail {
 inline constexpr std::string_view fullwidth_bar = "\xEF\xBD\x9C";  // U+FF5C
 
 //! If a tag starts at s[i], its kind and byte length.
@@ -384,7 +393,7 @@ class stream_parser {
     list_overflow_ = false;
   }
   void close_ref_without_boxes() {
-    res_.refs.push_back({label_, {}, ref_at_, ref_at_});
+    res_.refs.push_back({detail::trim_spaces(label_), {}, ref_at_, ref_at_});
     state_ = state::prose;
   }
   void close_list(std::size_t offset) {
@@ -400,7 +409,7 @@ class stream_parser {
     std::vector<parse_error> errors;  // offsets relative to list_, mapped back below
     if (state_ == state::box_list) {
       std::vector<box> boxes;
-      if (detail::parse_list(list_, 0, 4, lim_, boxes, errors)) res_.refs.push_back({label_, std::move(boxes), ref_at_, offset});
+      if (detail::parse_list(list_, 0, 4, lim_, boxes, errors)) res_.refs.push_back({detail::trim_spaces(label_), std::move(boxes), ref_at_, offset});
     } else {
       std::vector<point> pts;
       if (detail::parse_list(list_, 0, 2, lim_, pts, errors)) res_.points.push_back({std::move(pts), open_at_, offset});

@@ -18,6 +18,11 @@
 VPRIM_NAMESPACE_BEGIN
 namespace primitives {
 
+//! A position in image pixels (continuous: pixel i covers [i, i + 1)).
+struct pixel_point {
+  double x = 0, y = 0;
+};
+
 [[nodiscard]] inline double to_pixel(int v, int size) noexcept { return static_cast<double>(v) / 999.0 * size; }
 
 [[nodiscard]] inline int to_normalized(double px, int size) noexcept {
