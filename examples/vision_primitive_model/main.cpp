@@ -138,9 +138,7 @@ int main(int argc, char** argv) {
     const auto tower = need(vprim::vision_tower<vprim::presets::deepseek_vit_patch, vprim::presets::qwen2_vl_merge>::load(
                                 arch, vision_file, tower_cfg, "weight.", "weight.merger."),
                             "loading the vision tower");
-    const vprim::weight_source src = [&](const std::string& name, const std::vector<vprim::index_t>& shape) {
-      return vprim::detail::read_weight(llm_file, "weight." + name, shape);
-    };
+    const vprim::weight_source src = vprim::weights_from(llm_file, "weight.");
     const vprim::v4::index_source ids = [&](const std::string& name) { return llm_file.to_i64("weight." + name); };
     const auto model = need(vprim::v4::decoder::load(arch, src, ids, llm_cfg), "loading the decoder");
     t_weights = ms_since(tw);

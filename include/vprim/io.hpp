@@ -7,3 +7,4 @@
 
 #include "vprim/io/json.hpp"
 #include "vprim/io/safetensors.hpp"
+#include "vprim/io/vocabulary.hpp"

@@ -14,6 +14,7 @@
 #include "../reference/compare.hpp"
 #include "checkpoint_edit.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/model/v4/checkpoint_names.hpp"
 #include "vprim/model/v4/generate.hpp"
 #include "vprim/model/v4/kv_budget.hpp"
 
@@ -40,9 +41,7 @@ golden_model open_golden() {
 }
 
 vprim::weight_source source_of(const vprim::safetensors_file& f) {
-  return [&f](const std::string& name, const std::vector<vprim::index_t>& shape) {
-    return vprim::detail::read_weight(f, "weight." + name, shape);
-  };
+  return vprim::weights_from(f, "weight.");
 }
 vprim::v4::index_source ids_of(const vprim::safetensors_file& f) {
   return [&f](const std::string& name) { return f.to_i64("weight." + name); };
@@ -260,4 +259,162 @@ TEST_CASE("misuse is refused with a reason", "[v4][errors]") {
   patched = text;
   patched.replace(patched.find("\"o_groups\": 2"), 13, "\"o_groups\": 3");
   REQUIRE_THAT(vprim::v4::config_from_json(*vprim::parse_json(patched)).err().message, Catch::Contains("not divisible by o_groups 3"));
+}
+
+namespace {
+// The golden decoder's weights under DeepSeek's own names, with the packed routed experts split
+// into w1 / w3 / w2 per expert, as the released checkpoint stores them. `skip` drops one tensor.
+vprim::safetensors_file official_layout(const vprim::safetensors_file& f, const std::string& skip = {}) {
+  vprim::safetensors_writer w;
+  for (const auto& e : f.tensors()) {
+    if (e.name.rfind("weight.", 0) != 0) continue;
+    const std::string hf = e.name.substr(7);
+    const auto bytes = f.bytes(e);
+    const auto layer = vprim::v4::detail::split_layer(hf);
+    const bool gate_up = hf.ends_with("mlp.experts.gate_up_proj"), down = hf.ends_with("mlp.experts.down_proj");
+    if (gate_up || down) {
+      REQUIRE(layer);
+      const std::size_t E = static_cast<std::size_t>(e.shape[0]), per = bytes.size() / E;
+      for (std::size_t x = 0; x < E; ++x) {
+        const std::string p = "layers." + layer->first + ".ffn.experts." + std::to_string(x) + ".";
+        const auto part = bytes.subspan(x * per, per);
+        if (down) {
+          REQUIRE(w.add(p + "w2.weight", e.type, {e.shape[1], e.shape[2]}, part) == vprim::status::ok);
+        } else {
+          REQUIRE(w.add(p + "w1.weight", e.type, {e.shape[1] / 2, e.shape[2]}, part.first(per / 2)) == vprim::status::ok);
+          REQUIRE(w.add(p + "w3.weight", e.type, {e.shape[1] / 2, e.shape[2]}, part.subspan(per / 2)) == vprim::status::ok);
+        }
+      }
+      continue;
+    }
+    const auto name = vprim::v4::official_name(hf);
+    CAPTURE(hf);
+    REQUIRE(name);
+    if (*name != skip) REQUIRE(w.add(*name, e.type, e.shape, bytes) == vprim::status::ok);
+  }
+  auto out = vprim::safetensors_file::parse(w.serialize());
+  REQUIRE(out);
+  return std::move(*out);
+}
+}  // namespace
+
+TEST_CASE("DeepSeek's checkpoint layout loads the same decoder as transformers'", "[v4][checkpoint]") {
+  const auto g = open_golden();
+  const auto official = official_layout(g.file);
+  REQUIRE(official.find("layers.0.attn.wq_a.weight") != nullptr);
+  REQUIRE(official.find("layers.1.ffn.experts.7.w3.weight") != nullptr);
+  REQUIRE(official.find("hc_head_fn") != nullptr);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto hf = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    auto ds = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::weights_from(official)),
+                                       vprim::v4::ids_from_official_layout([&](const std::string& n) { return official.to_i64(n); }),
+                                       g.cfg);
+    REQUIRE(hf);
+    REQUIRE(ds);
+    const std::vector<std::size_t> one_call = {g.tokens.size()};
+    REQUIRE(run_split(arch, *ds, g.tokens, one_call) == run_split(arch, *hf, g.tokens, one_call));  // bit for bit
+  });
+  // A missing tensor is named in both spellings.
+  const auto without = official_layout(g.file, "layers.1.attn.indexer.wq_b.weight");
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::weights_from(without)),
+                                      vprim::v4::ids_from_official_layout([&](const std::string& n) { return without.to_i64(n); }),
+                                      g.cfg);
+    REQUIRE_FALSE(m);
+    REQUIRE(m.code() == vprim::status::not_found);
+    REQUIRE_THAT(m.err().message, Catch::Contains("missing weight 'layers.1.attn.indexer.wq_b.weight' (asked for as "
+                                                  "'model.layers.1.self_attn.compressor.indexer.q_b_proj.weight')"));
+  });
+  REQUIRE_FALSE(vprim::v4::official_name("model.layers.x.self_attn.sinks"));
+  REQUIRE_FALSE(vprim::v4::official_name("model.layers.0.self_attn.unknown"));
+  REQUIRE(vprim::v4::official_name("model.layers.12.self_attn.sinks") == "layers.12.attn.attn_sink");
+}
+
+TEST_CASE("bad checkpoints name the tensor: missing, wrong dtype, an expert slice out of range", "[v4][checkpoint][errors]") {
+  const auto g = open_golden();
+  const auto missing = vprim_test::rewrite(g.file, [](const std::string& n, auto&, auto&) {
+    return n != "weight.model.layers.0.mlp.shared_experts.up_proj.weight";
+  });
+  // an integer tensor where a float weight belongs
+  const auto wrong_dtype = [&] {
+    vprim::safetensors_writer w;
+    for (const auto& e : g.file.tensors()) {
+      auto type = e.type;
+      if (e.name == "weight.model.layers.1.self_attn.kv_norm.weight") type = vprim::dtype::i32;  // same bytes, now integers
+      REQUIRE(w.add(e.name, type, e.shape, g.file.bytes(e)) == vprim::status::ok);
+    }
+    auto f = vprim::safetensors_file::parse(w.serialize());
+    REQUIRE(f);
+    return std::move(*f);
+  }();
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(missing), ids_of(missing), g.cfg);
+    REQUIRE_FALSE(m);
+    REQUIRE_THAT(m.err().message, Catch::Contains("missing weight 'weight.model.layers.0.mlp.shared_experts.up_proj.weight'"));
+    auto d = vprim::v4::decoder::load(arch, source_of(wrong_dtype), ids_of(wrong_dtype), g.cfg);
+    REQUIRE_FALSE(d);
+    REQUIRE(d.code() == vprim::status::dtype_mismatch);
+    REQUIRE_THAT(d.err().message, Catch::Contains("'weight.model.layers.1.self_attn.kv_norm.weight' has dtype I32"));
+    REQUIRE(d.err().offset == wrong_dtype.file_offset(*wrong_dtype.find("weight.model.layers.1.self_attn.kv_norm.weight")));
+  });
+  const auto src = source_of(g.file);
+  const auto past = src(vprim::slice_name("model.layers.0.mlp.experts.down_proj", 8), {64, 32});
+  REQUIRE_FALSE(past);
+  REQUIRE_THAT(past.err().message, Catch::Contains("has 8 slices, slice 8 was asked for"));
+  const auto wrong_slice = src(vprim::slice_name("model.layers.0.mlp.experts.down_proj", 0), {32, 64});
+  REQUIRE_FALSE(wrong_slice);
+  REQUIRE_THAT(wrong_slice.err().message, Catch::Contains("has shape [8,64,32], expected [8,32,64] (reading slice 0)"));
+  // a slice is exactly the packed tensor's part
+  const auto packed = g.file.to_f32("weight.model.layers.0.mlp.experts.down_proj");
+  const auto third = src(vprim::slice_name("model.layers.0.mlp.experts.down_proj", 3), {64, 32});
+  REQUIRE(third);
+  REQUIRE(*third == std::vector<float>(packed->begin() + 3 * 64 * 32, packed->begin() + 4 * 64 * 32));
+}
+
+TEST_CASE("sampling: greedy at temperature 0, softmax frequencies, nucleus cut, seeded", "[v4][sampling]") {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 3.0f, -1.0f};
+  vprim::v4::sampler greedy;
+  REQUIRE(greedy(logits.data(), logits.size()) == 1);  // ties go to the lower id
+  // temperature 0.7: frequencies follow softmax(logits / 0.7) (a 5-sigma band over 200k draws)
+  vprim::v4::sampler hot({0.7, 1.0, 42});
+  std::vector<double> p(logits.size());
+  double z = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) z += p[i] = std::exp(logits[i] / 0.7);
+  std::vector<int> seen(logits.size(), 0);
+  const int draws = 200000;
+  for (int i = 0; i < draws; ++i) ++seen[static_cast<std::size_t>(hot(logits.data(), logits.size()))];
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const double expected = draws * p[i] / z, sigma = std::sqrt(expected * (1 - p[i] / z));
+    CAPTURE(i, seen[i], expected);
+    REQUIRE(std::fabs(seen[i] - expected) < 5 * sigma + 1);
+  }
+  // top_p 0.6: the two tied best tokens hold 2 * e^0 / (2 + e^-1 + e^-2 + e^-4) = 0.78 > 0.6 of the
+  // mass at temperature 1, and the first of them alone 0.39 < 0.6: exactly ids 1 and 3 survive
+  vprim::v4::sampler nucleus({1.0, 0.6, 7});
+  std::vector<int> hits(logits.size(), 0);
+  for (int i = 0; i < 20000; ++i) ++hits[static_cast<std::size_t>(nucleus(logits.data(), logits.size()))];
+  REQUIRE(hits[0] == 0);
+  REQUIRE(hits[2] == 0);
+  REQUIRE(hits[4] == 0);
+  REQUIRE(hits[1] > 9000);
+  REQUIRE(hits[3] > 9000);
+  // the same seed draws the same tokens; another seed does not
+  vprim::v4::sampler a({1.0, 0.95, 5}), b({1.0, 0.95, 5}), c({1.0, 0.95, 6});
+  std::vector<std::int64_t> ta, tb, tc;
+  for (int i = 0; i < 64; ++i) {
+    ta.push_back(a(logits.data(), logits.size()));
+    tb.push_back(b(logits.data(), logits.size()));
+    tc.push_back(c(logits.data(), logits.size()));
+  }
+  REQUIRE(ta == tb);
+  REQUIRE(ta != tc);
+  // a large vocabulary takes the chunked partial sort through several rounds
+  std::vector<float> big(5000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(std::sin(static_cast<double>(i))) * 0.01f;
+  vprim::v4::sampler wide({1.0, 0.99, 3});
+  for (int i = 0; i < 50; ++i) REQUIRE(wide(big.data(), big.size()) < 5000);
+  std::string why;
+  REQUIRE(vprim::v4::check(vprim::v4::sampling_params{-1.0, 1.0, 0}, &why) == vprim::status::invalid_argument);
+  REQUIRE(vprim::v4::check(vprim::v4::sampling_params{1.0, 0.0, 0}, &why) == vprim::status::invalid_argument);
+  REQUIRE(why == "top_p must be within (0, 1]");
 }

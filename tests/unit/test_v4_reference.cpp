@@ -52,6 +52,15 @@ struct random_weights {
     }
     return t;
   }
+  //! The packed [count, slice] tensor the loader reads one slice ("name[e]") at a time.
+  std::vector<float> packed(const std::string& name, std::size_t count, std::size_t slice) {
+    std::vector<float> all;
+    for (std::size_t e = 0; e < count; ++e) {
+      const auto& part = get(vprim::slice_name(name, static_cast<vprim::index_t>(e)), slice);
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  }
   vprim::weight_source source() {
     return [this](const std::string& name, const std::vector<vprim::index_t>& shape) -> vprim::result<std::vector<float>> {
       std::size_t n = 1;
@@ -196,8 +205,8 @@ TEST_CASE("MoE routing and experts equal the naive mixture for every scoring fun
         const std::vector<float> xt(x.begin() + static_cast<std::ptrdiff_t>(t * D), x.begin() + static_cast<std::ptrdiff_t>((t + 1) * D));
         std::vector<std::int64_t> chosen;
         const auto ref = vprim_ref::moe(xt, D, E, K, I, code, c.routed_scale, c.swiglu_limit, w.get("mlp.gate.weight", E * D),
-                                        w.get("mlp.gate.e_score_correction_bias", E), w.get("mlp.experts.gate_up_proj", E * 2 * I * D),
-                                        w.get("mlp.experts.down_proj", E * D * I), w.get("mlp.shared_experts.gate_proj.weight", I * D),
+                                        w.get("mlp.gate.e_score_correction_bias", E), w.packed("mlp.experts.gate_up_proj", E, 2 * I * D),
+                                        w.packed("mlp.experts.down_proj", E, D * I), w.get("mlp.shared_experts.gate_proj.weight", I * D),
                                         w.get("mlp.shared_experts.up_proj.weight", I * D), w.get("mlp.shared_experts.down_proj.weight", D * I),
                                         &chosen);
         CAPTURE(t);

@@ -58,9 +58,7 @@ inline void compare_index_sets(report& rep, const std::string& name, std::vector
 inline void check_deepseek_v4(const golden_file& g, report& rep) {
   auto cfg = vprim::v4::config_from_json(g.config);
   if (!cfg) return rep.problem(g.path + ": " + cfg.err().describe());
-  const vprim::weight_source src = [&g](const std::string& name, const std::vector<vprim::index_t>& shape) {
-    return vprim::detail::read_weight(g.file, "weight." + name, shape);
-  };
+  const vprim::weight_source src = vprim::weights_from(g.file, "weight.");
   const vprim::v4::index_source ids = [&g](const std::string& name) { return g.file.to_i64("weight." + name); };
   auto tokens = g.i64("prefill.input_ids", rep);
   if (!tokens) return;

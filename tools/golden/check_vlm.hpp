@@ -1,17 +1,17 @@
 // SPDX-FileCopyrightText: 2026 vprim developers
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Golden check of the whole vision-language path (kind vlm_end_to_end): the Qwen2-VL tower of
-// `vision_weights` turns that file's pixels_chw into image features, which replace the
-// placeholder embeddings of input_ids; the DeepSeek-V4 decoder of `llm_weights` prefills and
-// decodes greedily. Checks: image_features, prefill_logits, step_logits, and generated exactly.
+// Golden check of the whole vision-language path (kind vlm_end_to_end), through
+// vprim::vision_language_model as the example runs it: the Qwen2-VL tower of `vision_weights`
+// turns that file's pixels_chw into image features, which replace the placeholder embeddings of
+// input_ids; the DeepSeek-V4 decoder of `llm_weights` prefills and decodes greedily. Checks: image_features, prefill_logits, step_logits, and generated exactly.
 
 #include <string>
 #include <vector>
 
 #include "check_v4.hpp"
 #include "check_vision.hpp"
-#include "vprim/model/v4/generate.hpp"
+#include "vprim/model/vision_language.hpp"
 
 namespace vprim_golden {
 
@@ -43,41 +43,42 @@ inline void check_vlm_end_to_end(const golden_file& g, report& rep) {
   auto vision = open_companion(g, "vision_weights", rep);
   auto llm = open_companion(g, "llm_weights", rep);
   if (!vision || !llm) return;
-  auto stages = run_tower(*vision, vprim::tower_kind::qwen2_vl, "weight.", "weight.merger.", rep);
-  if (!stages) return;
-  const std::vector<float>& features = (*stages)["aligned"];
-  if (auto ref = g.f32("image_features", rep)) rep.close("image_features", features, *ref, g.shape("image_features"));
-
+  auto tcfg = vprim::tower_config_from_json(vision->config, vprim::tower_kind::qwen2_vl);
+  if (!tcfg) return rep.problem(vision->path + ": " + tcfg.err().describe());
   auto cfg = vprim::v4::config_from_json(llm->config);
   if (!cfg) return rep.problem(llm->path + ": " + cfg.err().describe());
+  auto pix = vision->f32("pixels_chw", rep);
   auto ids = g.i64("input_ids", rep);
   auto placeholder = g.i64("image_token_id", rep);
   auto generated = g.i64("generated", rep);
-  if (!ids || !placeholder || !generated || placeholder->empty()) return;
-  const vprim::weight_source src = [&llm](const std::string& name, const std::vector<vprim::index_t>& shape) {
-    return vprim::detail::read_weight(llm->file, "weight." + name, shape);
-  };
-  const vprim::v4::index_source id_src = [&llm](const std::string& name) { return llm->file.to_i64("weight." + name); };
+  if (!pix || !ids || !placeholder || !generated || placeholder->empty()) return;
+  const auto shape = vision->shape("pixels_chw");
+  if (shape.size() != 3) return rep.problem(vision->path + ": pixels_chw: expected [C, H, W]");
+  const int H = static_cast<int>(shape[1]), W = static_cast<int>(shape[2]);
+  auto patches = vprim::patchify(*pix, static_cast<int>(shape[0]), H, W, tcfg->patch);
+  if (!patches) return rep.problem(vision->path + ": pixels_chw: " + patches.err().describe());
+
+  // The same assembly as examples/vision_primitive_model.
   vprim::serial_executor exec;
+  std::vector<float> features;
   vprim::v4::generation out;
   const vprim::status st = vprim::cpu::dispatch_cpu([&](auto arch) {
-    auto model = vprim::v4::decoder::load(arch, src, id_src, *cfg);
+    auto model = vprim::vision_language_model<>::load(
+        arch, vprim::weights_from(vision->file, "weight."), *tcfg, "", "merger.", vprim::weights_from(llm->file, "weight."),
+        [&llm](const std::string& name) { return llm->file.to_i64("weight." + name); }, *cfg);
     if (!model) {
-      rep.problem(llm->path + ": " + model.err().describe());
-      return vprim::status::invalid_argument;
+      rep.problem(g.path + ": " + model.err().describe());
+      return model.code();
     }
-    auto emb = model->embed(ids->data(), ids->size());
-    if (!emb) return emb.code();
-    vprim::error why;
-    const auto dim = static_cast<std::size_t>(cfg->hidden);
-    if (auto s = vprim::v4::splice_features(*emb, ids->data(), ids->size(), dim, (*placeholder)[0], features.data(),
-                                            features.size() / dim, &why);
-        s != vprim::status::ok) {
-      rep.problem(g.path + ": " + why.describe());
-      return s;
+    auto f = model->image_features(arch, patches->data(), H / tcfg->patch, W / tcfg->patch, exec);
+    if (!f) {
+      rep.problem(g.path + ": " + f.err().describe());
+      return f.code();
     }
-    auto cache = model->new_cache();
-    auto gen = vprim::v4::greedy_generate(arch, *model, cache, *emb, *ids, generated->size(), exec);
+    features = std::move(*f);
+    auto cache = model->decoder().new_cache();
+    vprim::v4::sampler greedy;
+    auto gen = model->generate(arch, *ids, (*placeholder)[0], features, generated->size(), greedy, cache, exec);
     if (!gen) {
       rep.problem(g.path + ": " + gen.err().describe());
       return gen.code();
@@ -86,6 +87,7 @@ inline void check_vlm_end_to_end(const golden_file& g, report& rep) {
     return vprim::status::ok;
   });
   if (st != vprim::status::ok) return;
+  if (auto ref = g.f32("image_features", rep)) rep.close("image_features", features, *ref, g.shape("image_features"));
   const auto V = static_cast<std::size_t>(cfg->vocab);
   if (auto ref = g.f32("prefill_logits", rep))
     rep.close("prefill_logits", std::vector<float>(out.step_logits.begin(), out.step_logits.begin() + static_cast<std::ptrdiff_t>(V)),

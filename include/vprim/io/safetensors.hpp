@@ -92,6 +92,8 @@ class safetensors_file {
 
   //! A tensor converted to float (from F64, F32, F16, BF16 or F8_E4M3).
   [[nodiscard]] result<std::vector<float>> to_f32(std::string_view name) const;
+  //! Elements [first, first + count) of a tensor (flat, row-major), converted to float.
+  [[nodiscard]] result<std::vector<float>> to_f32(std::string_view name, std::size_t first, std::size_t count) const;
   //! A tensor converted to int64 (from any integer or bool dtype).
   [[nodiscard]] result<std::vector<std::int64_t>> to_i64(std::string_view name) const;
 
@@ -286,13 +288,25 @@ inline result<safetensors_file> safetensors_file::open(const std::string& path) 
 inline result<std::vector<float>> safetensors_file::to_f32(std::string_view name) const {
   const tensor_entry* e = find(name);
   if (e == nullptr) return missing(name);
+  return to_f32(name, 0, static_cast<std::size_t>(e->numel()));
+}
+
+inline result<std::vector<float>> safetensors_file::to_f32(std::string_view name, std::size_t first, std::size_t count) const {
+  const tensor_entry* e = find(name);
+  if (e == nullptr) return missing(name);
+  const auto numel = static_cast<std::size_t>(e->numel());
+  if (first > numel || count > numel - first)
+    return make_error(status::out_of_range, "tensor '" + e->name + "': elements [" + std::to_string(first) + ", " +
+                                                std::to_string(first) + " + " + std::to_string(count) + ") are past its " +
+                                                std::to_string(numel) + " elements",
+                      file_offset(*e));
   const auto raw = bytes(*e);
-  const auto count = static_cast<std::size_t>(e->numel());
   std::vector<float> out(count);
   auto load = [&]<class U>(U) {
+    const std::byte* src = raw.data() + first * sizeof(U);
     for (std::size_t i = 0; i < count; ++i) {
       U u;
-      std::memcpy(&u, raw.data() + i * sizeof(U), sizeof(U));
+      std::memcpy(&u, src + i * sizeof(U), sizeof(U));
       if constexpr (std::is_same_v<U, double> || std::is_same_v<U, float>) out[i] = static_cast<float>(u);
       else out[i] = u.to_float();
     }

@@ -23,31 +23,64 @@ VPRIM_NAMESPACE_BEGIN
 
 using weight_source = std::function<result<std::vector<float>>(const std::string& name, const std::vector<index_t>& shape)>;
 
+//! The name of slice k along the first dimension of a stored tensor: "name[k]". Loaders ask
+//! for one expert at a time out of a packed [experts, ...] tensor this way, so a checkpoint is
+//! never converted whole; the shape they pass is the slice's.
+[[nodiscard]] inline std::string slice_name(const std::string& name, index_t k) { return name + "[" + std::to_string(k) + "]"; }
+
 namespace detail {
 
-//! Reads a float tensor and checks its shape and values, naming the tensor in every error.
+//! Splits "name[k]" into ("name", k); plain names give (name, -1).
+inline std::pair<std::string, index_t> split_slice(const std::string& name) {
+  if (name.empty() || name.back() != ']') return {name, -1};
+  const auto open = name.rfind('[');
+  if (open == std::string::npos || open + 2 > name.size() - 1) return {name, -1};
+  index_t k = 0;
+  for (std::size_t i = open + 1; i + 1 < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9' || k > (index_t{1} << 40)) return {name, -1};
+    k = k * 10 + (name[i] - '0');
+  }
+  return {name.substr(0, open), k};
+}
+
+//! Reads a float tensor (or a slice "name[k]") and checks its shape and values, naming the
+//! tensor in every error.
 inline result<std::vector<float>> read_weight(const safetensors_file& f, const std::string& name,
                                               const std::vector<index_t>& shape) {
-  const tensor_entry* e = f.find(name);
-  if (e == nullptr) return make_error(status::not_found, "missing weight '" + name + "'");
-  if (e->shape != shape)
+  const auto [base, slice] = split_slice(name);
+  const tensor_entry* e = f.find(base);
+  if (e == nullptr) return make_error(status::not_found, "missing weight '" + base + "'");
+  std::vector<index_t> expected = shape;
+  if (slice >= 0) expected.insert(expected.begin(), e->shape.empty() ? 0 : e->shape[0]);
+  if (e->shape != expected)
     return make_error(status::shape_mismatch,
-                      "weight '" + name + "' has shape " + e->shape_string() + ", expected " + shape_string(shape),
+                      "weight '" + base + "' has shape " + e->shape_string() + ", expected " + shape_string(expected) +
+                          (slice >= 0 ? " (reading slice " + std::to_string(slice) + ")" : ""),
                       f.file_offset(*e));
-  auto v = f.to_f32(name);
+  if (slice >= e->shape[0])
+    return make_error(status::out_of_range, "weight '" + base + "' has " + std::to_string(e->shape[0]) +
+                                                " slices, slice " + std::to_string(slice) + " was asked for",
+                      f.file_offset(*e));
+  std::size_t count = 1;
+  for (index_t d : shape) count *= static_cast<std::size_t>(d);
+  const std::size_t first = slice >= 0 ? static_cast<std::size_t>(slice) * count : 0;
+  auto v = f.to_f32(base, first, count);
   if (!v) return v.err();
   for (std::size_t i = 0; i < v->size(); ++i)
     if (!std::isfinite((*v)[i]))
-      return make_error(status::non_finite, "weight '" + name + "' has a non-finite value at element " + std::to_string(i),
-                        f.file_offset(*e) + i * static_cast<std::size_t>(size_of(e->type)));
+      return make_error(status::non_finite, "weight '" + name + "' has a non-finite value at element " + std::to_string(first + i),
+                        f.file_offset(*e) + (first + i) * static_cast<std::size_t>(size_of(e->type)));
   return v;
 }
 
 }  // namespace detail
 
-//! A weight source over a checkpoint file (which must outlive the source).
-[[nodiscard]] inline weight_source weights_from(const safetensors_file& file) {
-  return [&file](const std::string& name, const std::vector<index_t>& shape) { return detail::read_weight(file, name, shape); };
+//! A weight source over a checkpoint file (which must outlive the source); `prefix` is put in
+//! front of every name asked for (e.g. "weight." in the golden files).
+[[nodiscard]] inline weight_source weights_from(const safetensors_file& file, std::string prefix = {}) {
+  return [&file, prefix = std::move(prefix)](const std::string& name, const std::vector<index_t>& shape) {
+    return detail::read_weight(file, prefix + name, shape);
+  };
 }
 
 //! How a Linear layer stores its weights: fp32, or bf16 with fp32 accumulation (half the

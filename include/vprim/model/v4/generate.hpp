@@ -6,8 +6,9 @@
 //! Prompt assembly and decoding on top of the decoder:
 //! - splice_features: embeddings of a prompt with image features written over the positions of
 //!   a placeholder token (the hash routers still see the placeholder id);
-//! - greedy_generate: prefill the prompt, then feed back the argmax token `steps` times through
-//!   the cache. A token callback sees every token as it is produced (a streaming parser's feed).
+//! - generate: prefill the prompt, then feed back `steps` tokens chosen by a sampler (greedy or
+//!   temperature/top-p, sampling.hpp) through the cache; greedy_generate is the greedy case.
+//!   A token callback sees every token as it is produced (a streaming parser's feed).
 
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "vprim/model/v4/model.hpp"
+#include "vprim/model/v4/sampling.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
@@ -43,13 +45,6 @@ namespace v4 {
   return status::ok;
 }
 
-[[nodiscard]] inline std::int64_t argmax(const float* logits, std::size_t n) {
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < n; ++i)
-    if (logits[i] > logits[best]) best = i;
-  return static_cast<std::int64_t>(best);
-}
-
 struct generation {
   std::vector<std::int64_t> tokens;  //!< generated ids
   //! [tokens + 1, vocab]: the logits at the end of the prompt, then after each generated token
@@ -58,12 +53,13 @@ struct generation {
 };
 
 //! Prefills `prompt` (embeddings [S, dim] and ids) into `cache`, then generates `steps` tokens
-//! greedily; stops early when `on_token` returns false.
+//! with `choose`; stops early when `on_token` returns false.
 template <class Arch, executor Exec>
-[[nodiscard]] result<generation> greedy_generate(Arch arch, const decoder& model, sequence_cache& cache,
-                                                 const std::vector<float>& prompt, const std::vector<std::int64_t>& ids,
-                                                 std::size_t steps, Exec& exec,
-                                                 const std::function<bool(std::int64_t)>& on_token = {}) {
+[[nodiscard]] result<generation> generate(Arch arch, const decoder& model, sequence_cache& cache,
+                                          const std::vector<float>& prompt, const std::vector<std::int64_t>& ids,
+                                          std::size_t steps, sampler& choose, Exec& exec,
+                                          const std::function<bool(std::int64_t)>& on_token = {}) {
+  if (std::string why; check(choose.params(), &why) != status::ok) return make_error(status::invalid_argument, "sampling: " + why);
   const auto V = static_cast<std::size_t>(model.cfg().vocab);
   std::vector<float> logits;
   if (status s = model.forward(arch, prompt.data(), ids.data(), ids.size(), cache, logits, exec); s != status::ok)
@@ -71,7 +67,7 @@ template <class Arch, executor Exec>
   generation g;
   g.step_logits.assign(logits.end() - static_cast<std::ptrdiff_t>(V), logits.end());
   for (std::size_t step = 0; step < steps; ++step) {
-    const std::int64_t next = argmax(g.step_logits.data() + step * V, V);
+    const std::int64_t next = choose(g.step_logits.data() + step * V, V);
     g.tokens.push_back(next);
     if (on_token && !on_token(next)) break;
     auto emb = model.embed(&next, 1);
@@ -81,6 +77,16 @@ template <class Arch, executor Exec>
     g.step_logits.insert(g.step_logits.end(), logits.begin(), logits.end());
   }
   return g;
+}
+
+//! generate() with the argmax token at every step.
+template <class Arch, executor Exec>
+[[nodiscard]] result<generation> greedy_generate(Arch arch, const decoder& model, sequence_cache& cache,
+                                                 const std::vector<float>& prompt, const std::vector<std::int64_t>& ids,
+                                                 std::size_t steps, Exec& exec,
+                                                 const std::function<bool(std::int64_t)>& on_token = {}) {
+  sampler greedy;
+  return generate(arch, model, cache, prompt, ids, steps, greedy, exec, on_token);
 }
 
 }  // namespace v4

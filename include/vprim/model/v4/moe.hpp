@@ -139,21 +139,17 @@ struct moe_layer {
       if (!b) return b.err();
       m.selection_bias = std::move(*b);
     }
-    auto gu = src(p + "experts.gate_up_proj", {E, 2 * I, D});
-    if (!gu) return gu.err();
-    auto dn = src(p + "experts.down_proj", {E, D, I});
-    if (!dn) return dn.err();
+    // One expert at a time (slices of the packed tensors), so loading never holds all of them.
     for (index_t e = 0; e < E; ++e) {
-      const auto ue = static_cast<std::size_t>(e);
-      std::vector<float> a(gu->begin() + static_cast<std::ptrdiff_t>(ue * 2 * m.inter * m.dim),
-                           gu->begin() + static_cast<std::ptrdiff_t>((ue + 1) * 2 * m.inter * m.dim));
-      std::vector<float> b(dn->begin() + static_cast<std::ptrdiff_t>(ue * m.dim * m.inter),
-                           dn->begin() + static_cast<std::ptrdiff_t>((ue + 1) * m.dim * m.inter));
-      auto l1 = linear_layer::from_values(arch, a, 2 * I, D);
-      auto l2 = linear_layer::from_values(arch, b, D, I);
+      auto a = src(slice_name(p + "experts.gate_up_proj", e), {2 * I, D});
+      if (!a) return a.err();
+      auto l1 = linear_layer::from_values(arch, *a, 2 * I, D);
       if (!l1) return l1.err();
-      if (!l2) return l2.err();
       m.gate_up.push_back(std::move(*l1));
+      auto b = src(slice_name(p + "experts.down_proj", e), {D, I});
+      if (!b) return b.err();
+      auto l2 = linear_layer::from_values(arch, *b, D, I);
+      if (!l2) return l2.err();
       m.down.push_back(std::move(*l2));
     }
     const index_t SI = I * std::max(1, c.shared_experts);

@@ -1,0 +1,99 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file vision_language.hpp
+//! The vision-primitive model as one object: a vision tower with its merger (or aligner) and a
+//! DeepSeek-V4 decoder. An image's patches become merged features; the prompt's placeholder
+//! span is resized to one placeholder per feature; the features replace the placeholder
+//! embeddings (the hash routers still see the placeholder id); the decoder prefills and
+//! generates through its streaming KV cache. The example and the golden checker both run the
+//! model through this class.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vprim/model/v4/generate.hpp"
+#include "vprim/model/vision_tower.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+
+//! A prompt with one placeholder per image feature: the text before the first placeholder of
+//! `ids`, `count` placeholders, then the text after the last one. Errors when `ids` has none.
+[[nodiscard]] inline result<std::vector<std::int64_t>> fit_placeholders(const std::vector<std::int64_t>& ids,
+                                                                       std::int64_t placeholder, std::size_t count) {
+  std::size_t first = 0, last = ids.size();
+  while (first < ids.size() && ids[first] != placeholder) ++first;
+  if (first == ids.size())
+    return make_error(status::invalid_argument, "the prompt has no image placeholder (token id " + std::to_string(placeholder) + ")");
+  while (last > first && ids[last - 1] != placeholder) --last;
+  std::vector<std::int64_t> out(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(first));
+  out.insert(out.end(), count, placeholder);
+  out.insert(out.end(), ids.begin() + static_cast<std::ptrdiff_t>(last), ids.end());
+  return out;
+}
+
+template <patch_policy P = patch_policy{dynamic, dynamic}, merge_policy M = merge_policy{dynamic, dynamic}>
+  requires patch_policy_value<P> && merge_policy_value<M>
+class vision_language_model {
+ public:
+  using tower_type = vision_tower<P, M>;
+
+  vision_language_model(tower_type t, v4::decoder d) : tower_(std::move(t)), decoder_(std::move(d)) {}
+
+  template <class Arch>
+  [[nodiscard]] static result<vision_language_model> load(Arch arch, const weight_source& vision, const tower_config& tcfg,
+                                                          const std::string& tower_prefix, const std::string& merger_prefix,
+                                                          const weight_source& llm, const v4::index_source& ids,
+                                                          const v4::config& lcfg) {
+    auto t = tower_type::load(arch, vision, tcfg, tower_prefix, merger_prefix);
+    if (!t) return t.err();
+    auto d = v4::decoder::load(arch, llm, ids, lcfg);
+    if (!d) return d.err();
+    return vision_language_model(std::move(*t), std::move(*d));
+  }
+
+  [[nodiscard]] const tower_type& tower() const noexcept { return tower_; }
+  [[nodiscard]] const v4::decoder& decoder() const noexcept { return decoder_; }
+  [[nodiscard]] std::size_t hidden() const noexcept { return static_cast<std::size_t>(decoder_.cfg().hidden); }
+
+  //! Patches [grid_h * grid_w, patch values] -> merged image features [count, hidden].
+  template <class Arch, executor Exec>
+  [[nodiscard]] result<std::vector<float>> image_features(Arch arch, const float* patches, int grid_h, int grid_w,
+                                                          Exec& exec) const {
+    std::vector<float> features, merged;
+    if (status s = tower_.encode(arch, patches, grid_h, grid_w, features, exec); s != status::ok)
+      return make_error(s, "vision tower on a " + std::to_string(grid_h) + "x" + std::to_string(grid_w) + " patch grid");
+    if (status s = tower_.merge(arch, features, grid_h, grid_w, merged, exec); s != status::ok)
+      return make_error(s, "merger on a " + std::to_string(grid_h) + "x" + std::to_string(grid_w) + " patch grid");
+    if (merged.size() % hidden() != 0)
+      return make_error(status::shape_mismatch, "the merger's width (" + std::to_string(merged.size()) +
+                                                    " values) is not a multiple of the decoder's hidden size " +
+                                                    std::to_string(hidden()));
+    return merged;
+  }
+
+  //! The prompt `ids` (whose placeholders are exactly the features' positions) with `features`
+  //! spliced in, prefilled into `cache`; then `steps` tokens from `choose`.
+  template <class Arch, executor Exec>
+  [[nodiscard]] result<v4::generation> generate(Arch arch, const std::vector<std::int64_t>& ids, std::int64_t placeholder,
+                                                const std::vector<float>& features, std::size_t steps, v4::sampler& choose,
+                                                v4::sequence_cache& cache, Exec& exec,
+                                                const std::function<bool(std::int64_t)>& on_token = {}) const {
+    auto emb = decoder_.embed(ids.data(), ids.size());
+    if (!emb) return emb.err();
+    error why;
+    if (v4::splice_features(*emb, ids.data(), ids.size(), hidden(), placeholder, features.data(), features.size() / hidden(),
+                            &why) != status::ok)
+      return why;
+    return v4::generate(arch, decoder_, cache, *emb, ids, steps, choose, exec, on_token);
+  }
+
+ private:
+  tower_type tower_;
+  v4::decoder decoder_;
+};
+
+VPRIM_NAMESPACE_END
