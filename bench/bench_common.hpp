@@ -14,32 +14,12 @@
 
 #include <benchmark/benchmark.h>
 
-#include "vprim/model/weights.hpp"
+#include "vprim/model/random_weights.hpp"
 
 namespace vprim_bench {
 
-//! Fills v with a cheap deterministic pattern in [-scale, scale) (fast enough for gigabytes).
-inline void fill_pattern(float* v, std::size_t n, std::uint32_t seed, float scale) {
-  std::uint32_t s = seed * 2654435761u + 1u;
-  for (std::size_t i = 0; i < n; ++i) {
-    s = s * 1664525u + 1013904223u;
-    v[i] = (static_cast<float>(s >> 8) * (1.0f / 16777216.0f) - 0.5f) * 2.0f * scale;
-  }
-}
-
-//! Random weights of the shapes a loader asks for: small values, norms and scales around 1.
-inline vprim::weight_source random_weights() {
-  return [](const std::string& name, const std::vector<vprim::index_t>& shape) -> vprim::result<std::vector<float>> {
-    std::size_t n = 1;
-    for (auto d : shape) n *= static_cast<std::size_t>(d);
-    std::vector<float> v(n);
-    const bool near_one = name.find("norm") != std::string::npos || name.ends_with("scale");
-    fill_pattern(v.data(), n, static_cast<std::uint32_t>(std::hash<std::string>{}(name)), near_one ? 0.05f : 0.02f);
-    if (near_one)
-      for (auto& x : v) x += 1.0f;
-    return v;
-  };
-}
+using vprim::fill_pattern;
+using vprim::random_weights;
 
 inline std::vector<float> random_floats(std::size_t n, unsigned seed, float scale = 1.0f) {
   std::mt19937 rng(seed);

@@ -2,42 +2,63 @@
 // SPDX-License-Identifier: Apache-2.0
 // The vision-primitive model assembled from vprim's public headers, as an engine would do it:
 //
-//   image -> resize plan -> pixels -> vision tower -> merger -> image features spliced into the
-//   prompt -> DeepSeek-V4 decoder with its streaming KV cache -> greedy decoding
+//   image -> resize plan -> pixels -> vision tower -> merger/aligner -> image features in the
+//   prompt -> DeepSeek-V4 decoder with its streaming KV cache -> greedy or top-p decoding ->
+//   streaming primitive parser -> overlay PNG of every box and point -> final answer
 //
 // Default: the bundled model (tests/data: the Qwen2-VL tower of vision_public and the
 // DeepSeek-V4 decoder of deepseek_v4_public, small random weights written by the peers) on the
-// bundled image tensor, checked against the tokens transformers generated (vlm_public).
-// --image FILE runs a PNG/JPEG through the same model; the image span grows to its token count.
+// bundled image tensor, checked against the tokens transformers generated (vlm_public). The
+// features replace the prompt's placeholder tokens (the golden's arrangement).
+// --image FILE runs a PNG/JPEG through the same model; the placeholder span grows to fit.
+// --random-weights builds the released dimensions instead (DeepSeek-ViT + aligner, V4-Flash
+// decoder layers with 256 bf16 experts) with invented weights, for timing: the image goes
+// through the Vision-Exp resize rule and into the N-layout image block with sentinels (the
+// DeepSeek arrangement).
 //
 //   vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]
+//                          [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]
+//                          [--overlay OUT.png] [--colour auto|always|never]
+//                          [--random-weights [--layers N] [--vit-layers N]]
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "../common/image_files.hpp"
+#include "transcript.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/image/preprocess.hpp"
-#include "vprim/model/v4/generate.hpp"
+#include "vprim/model/random_weights.hpp"
 #include "vprim/model/v4/kv_budget.hpp"
-#include "vprim/model/vision_tower.hpp"
+#include "vprim/model/vision_language.hpp"
+#include "vprim/primitives/json_report.hpp"
+#include "vprim/primitives/render.hpp"
 
 namespace {
 
 struct options {
   std::string data = VPRIM_EXAMPLE_DATA_DIR;
   std::string image;
-  int tokens = -1;  // -1: as many as the golden recorded
+  std::string vocab;
+  std::string overlay = "vision_primitive_model_overlay.png";
+  std::string colour = "auto";
+  int tokens = -1;  // -1: as many as the golden recorded (8 with random weights)
   int threads = 2;
   bool json = false;
+  bool random_weights = false;
+  int layers = 1;       // random weights: decoder layers (CSA, HCA, CSA, ...)
+  int vit_layers = -1;  // random weights: ViT depth (-1: the released 32)
+  vprim::v4::sampling_params sampling;
 };
 
 using clock_type = std::chrono::steady_clock;
-double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-}
+double ms_since(clock_type::time_point t0) { return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count(); }
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "vision_primitive_model: %s\n", what.c_str());
@@ -50,23 +71,17 @@ T need(vprim::result<T> r, const char* what) {
   return std::move(*r);
 }
 
-vprim::safetensors_file open(const std::string& path) { return need(vprim::safetensors_file::open(path), "reading weights"); }
-
-vprim::json_value config_of(const vprim::safetensors_file& f, const std::string& path) {
-  const auto text = f.meta("config");
-  if (!text) fail(path + " has no config in its metadata");
-  return need(vprim::parse_json(*text), "parsing config");
+double peak_rss_gib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB on Linux
 }
-
-vprim::rgb_image load_image(const std::string& path) { return need(examples::load_image(path), "reading the image"); }
 
 const char* kind_name(vprim::v4::attention_kind k) {
   return k == vprim::v4::attention_kind::sliding ? "sliding" : k == vprim::v4::attention_kind::csa ? "CSA" : "HCA";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+options parse_options(int argc, char** argv) {
   options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -74,176 +89,367 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) fail("option " + a + " needs a value");
       return argv[++i];
     };
+    auto number = [&](auto parse) {
+      const std::string v = value();
+      try {
+        std::size_t used = 0;
+        auto x = parse(v, &used);
+        if (used != v.size()) throw std::invalid_argument(v);
+        return x;
+      } catch (const std::exception&) {
+        fail("option " + a + " expects a number, got '" + v + "'");
+      }
+    };
+    auto to_int = [](const std::string& s, std::size_t* used) { return std::stoi(s, used); };
+    auto to_double = [](const std::string& s, std::size_t* used) { return std::stod(s, used); };
     if (a == "--data") opt.data = value();
     else if (a == "--image") opt.image = value();
-    else if (a == "--tokens") opt.tokens = std::stoi(value());
-    else if (a == "--threads") opt.threads = std::stoi(value());
+    else if (a == "--vocab") opt.vocab = value();
+    else if (a == "--overlay") opt.overlay = value();
+    else if (a == "--colour" || a == "--color") opt.colour = value();
+    else if (a == "--tokens") opt.tokens = number(to_int);
+    else if (a == "--threads") opt.threads = number(to_int);
+    else if (a == "--layers") opt.layers = number(to_int);
+    else if (a == "--vit-layers") opt.vit_layers = number(to_int);
+    else if (a == "--temperature") opt.sampling.temperature = number(to_double);
+    else if (a == "--top-p") opt.sampling.top_p = number(to_double);
+    else if (a == "--seed") opt.sampling.seed = static_cast<std::uint64_t>(number(to_int));
     else if (a == "--json") opt.json = true;
+    else if (a == "--random-weights") opt.random_weights = true;
     else if (a == "--help" || a == "-h") {
-      std::printf("usage: vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]\n");
-      return 0;
+      std::printf(
+          "usage: vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]\n"
+          "                              [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]\n"
+          "                              [--overlay OUT.png] [--colour auto|always|never]\n"
+          "                              [--random-weights [--layers N] [--vit-layers N]]\n");
+      std::exit(0);
     } else {
       fail("unknown option '" + a + "' (see --help)");
     }
   }
-  const auto t_start = clock_type::now();
+  if (std::string why; vprim::v4::check(opt.sampling, &why) != vprim::status::ok) fail(why);
+  if (opt.threads < 1 || opt.threads > 256) fail("--threads must be within 1..256");
+  if (opt.layers < 1 || opt.layers > 43) fail("--layers must be within 1..43");
+  if (opt.colour != "auto" && opt.colour != "always" && opt.colour != "never") fail("--colour must be auto, always or never");
+  return opt;
+}
+
+//! What a run produced, for the report.
+struct run {
+  std::string tower, decoder_desc, arrangement;
+  vprim::rgb_image picture;  // the image the overlay is drawn on
+  int src_w = 0, src_h = 0, width = 0, height = 0, grid_h = 0, grid_w = 0, merge = 0;
+  std::int64_t merged = 0;
+  std::size_t prompt = 0, block_begin = 0, block_size = 0;
+  vprim::v4::config cfg;
+  std::vector<std::int64_t> generated, golden;
+  std::vector<vprim::v4::layer_cache> kv;
+  double ms_weights = 0, ms_pixels = 0, ms_tower = 0, ms_prefill = 0, ms_decode = 0;
+  const char* arch = "";
+};
+
+//! Generation with the streaming parser attached and a progress line.
+template <class Model, class Arch, class Exec>
+vprim::v4::generation generate_streaming(Arch arch, const Model& model, const std::vector<float>& embeddings,
+                                         const std::vector<std::int64_t>& ids, std::size_t steps, const options& opt,
+                                         examples::transcript& text, vprim::v4::sequence_cache& cache, Exec& pool, run& r) {
+  vprim::v4::sampler choose(opt.sampling);
+  std::size_t produced = 0;
+  const auto t0 = clock_type::now();
+  auto t_first = t0;
+  auto gen = need(vprim::v4::generate(arch, model, cache, embeddings, ids, steps, choose, pool,
+                                      [&](std::int64_t id) {
+                                        if (produced++ == 0) {
+                                          r.ms_prefill = ms_since(t0);
+                                          t_first = clock_type::now();
+                                        }
+                                        text.feed(id);
+                                        if (!opt.json) std::fprintf(stderr, "\rdecoding %zu/%zu", produced, steps);
+                                        return true;
+                                      }),
+                  "generation");
+  if (!opt.json) std::fprintf(stderr, "\n");
+  r.ms_decode = ms_since(t_first);
+  return gen;
+}
+
+//! The tower and merger on the image's patches, timed; fills r.merged.
+template <class Model, class Arch, class Exec>
+std::vector<float> image_features(Arch arch, const Model& model, const std::vector<float>& patches, Exec& pool, run& r) {
+  const auto t0 = clock_type::now();
+  auto features = need(model.image_features(arch, patches.data(), r.grid_h, r.grid_w, pool), "image features");
+  r.ms_tower = ms_since(t0);
+  r.merged = static_cast<std::int64_t>(features.size() / model.hidden());
+  return features;
+}
+
+// --- the bundled golden model: Qwen2-VL tower, placeholder arrangement --------------------------
+
+run run_bundled(const options& opt, examples::transcript& text, vprim::thread_pool_executor& pool) {
+  auto open = [](const std::string& path) { return need(vprim::safetensors_file::open(path), "reading weights"); };
+  auto config_of = [](const vprim::safetensors_file& f, const char* what) {
+    const auto cfg = f.meta("config");
+    if (!cfg) fail(std::string(what) + " has no config in its metadata");
+    return need(vprim::parse_json(*cfg), "parsing a config");
+  };
   const auto vlm = open(opt.data + "/vlm_public.safetensors");
   const auto vision_file = open(opt.data + "/vision_public.safetensors");
   const auto llm_file = open(opt.data + "/deepseek_v4_public.safetensors");
-  const auto tower_cfg = need(vprim::tower_config_from_json(config_of(vision_file, "vision_public"), vprim::tower_kind::qwen2_vl),
-                              "vision config");
-  const auto llm_cfg = need(vprim::v4::config_from_json(config_of(llm_file, "deepseek_v4_public")), "decoder config");
+  const auto tcfg = need(vprim::tower_config_from_json(config_of(vision_file, "vision_public"), vprim::tower_kind::qwen2_vl),
+                         "vision config");
+  run r;
+  r.cfg = need(vprim::v4::config_from_json(config_of(llm_file, "deepseek_v4_public")), "decoder config");
   const auto golden_ids = need(vlm.to_i64("input_ids"), "prompt");
-  const auto placeholder = need(vlm.to_i64("image_token_id"), "image token id")[0];
-  const auto golden_tokens = need(vlm.to_i64("generated"), "golden tokens");
-  const std::size_t steps = opt.tokens > 0 ? static_cast<std::size_t>(opt.tokens) : golden_tokens.size();
-  const double t_load = ms_since(t_start);
+  const auto placeholder = need(vlm.to_i64("image_token_id"), "image token id").at(0);
+  r.golden = need(vlm.to_i64("generated"), "golden tokens");
+  const std::size_t steps = opt.tokens > 0 ? static_cast<std::size_t>(opt.tokens) : r.golden.size();
+  r.tower = "Qwen2-VL, " + std::to_string(tcfg.layers) + " layers, width " + std::to_string(tcfg.width) + ", " +
+            std::to_string(tcfg.heads) + " heads, " + std::to_string(tcfg.merge) + "x" + std::to_string(tcfg.merge) +
+            " merge (token-major)";
+  r.arrangement = "image features replace the prompt's placeholder tokens (the golden's arrangement)";
+  r.merge = tcfg.merge;
 
   // Pixels: the bundled (already normalised) tensor, or a decoded image through Qwen2-VL's path.
   auto t0 = clock_type::now();
   std::vector<float> chw;
-  int height = 0, width = 0, src_w = 0, src_h = 0;
   if (opt.image.empty()) {
     chw = need(vision_file.to_f32("pixels_chw"), "bundled pixels");
     const auto* e = vision_file.find("pixels_chw");
-    height = static_cast<int>(e->shape[1]);
-    width = static_cast<int>(e->shape[2]);
-    src_w = width;
-    src_h = height;
+    r.height = r.src_h = static_cast<int>(e->shape[1]);
+    r.width = r.src_w = static_cast<int>(e->shape[2]);
+    // The overlay needs RGB: undo the CLIP normalisation.
+    r.picture = vprim::rgb_image::filled(r.width, r.height, 0);
+    const std::size_t plane = static_cast<std::size_t>(r.width) * static_cast<std::size_t>(r.height);
+    for (std::size_t i = 0; i < plane; ++i)
+      for (std::size_t c = 0; c < 3; ++c) {
+        const float v = (chw[c * plane + i] * vprim::clip_pixel_stats.std[c] + vprim::clip_pixel_stats.mean[c]) * 255.0f;
+        r.picture.pixels[i * 3 + c] = static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+      }
   } else {
-    const auto img = load_image(opt.image);
-    src_w = img.width;
-    src_h = img.height;
-    const auto plan = need(vprim::plan_smart_resize(img.height, img.width, vprim::presets::paper_budget, tower_cfg.patch,
-                                                    tower_cfg.merge),
+    r.picture = need(examples::load_image(opt.image), "reading the image");
+    r.src_w = r.picture.width;
+    r.src_h = r.picture.height;
+    const auto plan = need(vprim::plan_smart_resize(r.src_h, r.src_w, vprim::presets::paper_budget, tcfg.patch, tcfg.merge),
                            "resize plan");
-    auto px = need(vprim::preprocess_smart_resize(img, plan), "preprocessing");
+    auto px = need(vprim::preprocess_smart_resize(r.picture, plan), "preprocessing");
     chw = std::move(px.chw);
-    height = px.height;
-    width = px.width;
+    r.height = px.height;
+    r.width = px.width;
   }
-  const int gh = height / tower_cfg.patch, gw = width / tower_cfg.patch;
-  const auto patches = need(vprim::patchify(chw, tower_cfg.channels, height, width, tower_cfg.patch), "patchify");
-  const double t_pixels = ms_since(t0);
+  r.grid_h = r.height / tcfg.patch;
+  r.grid_w = r.width / tcfg.patch;
+  const auto patches = need(vprim::patchify(chw, tcfg.channels, r.height, r.width, tcfg.patch), "patchify");
+  r.ms_pixels = ms_since(t0);
 
-  vprim::thread_pool_executor pool(opt.threads);
-  std::vector<float> features, merged;
-  double t_tower = 0, t_merge = 0, t_prefill = 0, t_decode = 0, t_weights = 0;
-  std::vector<std::int64_t> prompt, generated;
-  std::vector<vprim::v4::layer_cache> layer_state;
-  const char* arch_name = "";
   vprim::cpu::dispatch_cpu([&](auto arch) {
-    arch_name = decltype(arch)::name();
+    r.arch = decltype(arch)::name();
     auto tw = clock_type::now();
-    const auto tower = need(vprim::vision_tower<vprim::presets::deepseek_vit_patch, vprim::presets::qwen2_vl_merge>::load(
-                                arch, vision_file, tower_cfg, "weight.", "weight.merger."),
-                            "loading the vision tower");
-    const vprim::weight_source src = vprim::weights_from(llm_file, "weight.");
-    const vprim::v4::index_source ids = [&](const std::string& name) { return llm_file.to_i64("weight." + name); };
-    const auto model = need(vprim::v4::decoder::load(arch, src, ids, llm_cfg), "loading the decoder");
-    t_weights = ms_since(tw);
-
-    t0 = clock_type::now();
-    if (tower.encode(arch, patches.data(), gh, gw, features, pool) != vprim::status::ok) fail("the vision tower failed");
-    t_tower = ms_since(t0);
-    t0 = clock_type::now();
-    if (tower.merge(arch, features, gh, gw, merged, pool) != vprim::status::ok) fail("the merger failed");
-    t_merge = ms_since(t0);
-
-    // The prompt: the recorded prompt's text tokens around one placeholder per image feature.
-    const std::size_t n_image = merged.size() / static_cast<std::size_t>(llm_cfg.hidden);
-    std::size_t first = 0, last = golden_ids.size();
-    while (first < golden_ids.size() && golden_ids[first] != placeholder) ++first;
-    while (last > first && golden_ids[last - 1] != placeholder) --last;
-    prompt.assign(golden_ids.begin(), golden_ids.begin() + static_cast<std::ptrdiff_t>(first));
-    prompt.insert(prompt.end(), n_image, placeholder);
-    prompt.insert(prompt.end(), golden_ids.begin() + static_cast<std::ptrdiff_t>(last), golden_ids.end());
-
-    auto emb = need(model.embed(prompt.data(), prompt.size()), "embedding the prompt");
+    using model_t = vprim::vision_language_model<vprim::presets::deepseek_vit_patch, vprim::presets::qwen2_vl_merge>;
+    const auto model = need(model_t::load(arch, vprim::weights_from(vision_file, "weight."), tcfg, "", "merger.",
+                                          vprim::weights_from(llm_file, "weight."),
+                                          [&](const std::string& name) { return llm_file.to_i64("weight." + name); }, r.cfg),
+                            "loading the model");
+    r.ms_weights = ms_since(tw);
+    const auto features = image_features(arch, model, patches, pool, r);
+    const auto ids = need(vprim::fit_placeholders(golden_ids, placeholder, static_cast<std::size_t>(r.merged)), "prompt");
+    r.prompt = ids.size();
+    r.block_begin = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), placeholder) - ids.begin());
+    r.block_size = static_cast<std::size_t>(r.merged);
+    auto emb = need(model.decoder().embed(ids.data(), ids.size()), "embedding the prompt");
     vprim::error why;
-    if (vprim::v4::splice_features(emb, prompt.data(), prompt.size(), static_cast<std::size_t>(llm_cfg.hidden), placeholder,
-                                   merged.data(), n_image, &why) != vprim::status::ok)
+    if (vprim::v4::splice_features(emb, ids.data(), ids.size(), model.hidden(), placeholder, features.data(),
+                                   static_cast<std::size_t>(r.merged), &why) != vprim::status::ok)
       fail(why.describe());
-    auto cache = model.new_cache();
-    t0 = clock_type::now();
-    std::size_t produced = 0;
-    auto t_first = clock_type::now();
-    auto gen = need(vprim::v4::greedy_generate(arch, model, cache, emb, prompt, steps, pool,
-                                               [&](std::int64_t) {
-                                                 if (produced++ == 0) {
-                                                   t_prefill = ms_since(t0);
-                                                   t_first = clock_type::now();
-                                                 }
-                                                 if (!opt.json) std::fprintf(stderr, "\rdecoding %zu/%zu", produced, steps);
-                                                 return true;
-                                               }),
-                    "generation");
-    if (!opt.json) std::fprintf(stderr, "\n");
-    t_decode = ms_since(t_first);
-    generated = gen.tokens;
-    layer_state = cache.layers;
+    auto cache = model.decoder().new_cache(ids.size() + steps);
+    r.generated = generate_streaming(arch, model.decoder(), emb, ids, steps, opt, text, cache, pool, r).tokens;
+    r.kv = cache.layers;
   });
+  return r;
+}
 
-  const bool bundled = opt.image.empty();
-  const bool matches = bundled && generated == golden_tokens;
-  const std::int64_t merged_tokens = static_cast<std::int64_t>(merged.size()) / llm_cfg.hidden;
-  if (opt.json) {
-    std::string image_json;
-    vprim::append_json_string(image_json, bundled ? "bundled" : opt.image);
-    std::printf("{\"image\":%s,\"arch\":\"%s\",\"threads\":%d,\"source\":[%d,%d],\"resized\":[%d,%d],"
-                "\"patches\":%d,\"merged_tokens\":%lld,\"prompt_tokens\":%zu,\"generated\":[",
-                image_json.c_str(), arch_name, opt.threads, src_w, src_h, width, height, gh * gw,
-                static_cast<long long>(merged_tokens), prompt.size());
-    for (std::size_t i = 0; i < generated.size(); ++i) std::printf("%s%lld", i ? "," : "", static_cast<long long>(generated[i]));
-    std::printf("],\"matches_golden\":%s,\"kv\":[", bundled ? (matches ? "true" : "false") : "null");
-    for (std::size_t l = 0; l < layer_state.size(); ++l)
-      std::printf("%s{\"layer\":%zu,\"kind\":\"%s\",\"raw\":%zu,\"entries\":%zu,\"indexer_keys\":%zu}", l ? "," : "", l,
-                  kind_name(llm_cfg.layers[l]), layer_state[l].window.size(), layer_state[l].main.count, layer_state[l].index.count);
-    std::printf("],\"ms\":{\"load\":%.3f,\"weights\":%.3f,\"pixels\":%.3f,\"tower\":%.3f,\"merger\":%.3f,\"prefill\":%.3f,"
-                "\"decode\":%.3f}}\n",
-                t_load, t_weights, t_pixels, t_tower, t_merge, t_prefill, t_decode);
-    return bundled && !matches ? 1 : 0;
+// --- released dimensions with invented weights: DeepSeek-ViT, N-layout block --------------------
+
+run run_random(const options& opt, examples::transcript& text, vprim::thread_pool_executor& pool) {
+  const auto& vit = vprim::presets::deepseek_vit;
+  vprim::tower_config tcfg{vprim::tower_kind::deepseek_vit, 14, 3, 3, vit.width, vit.heads,
+                           opt.vit_layers > 0 ? opt.vit_layers : vit.layers, vit.intermediate, vit.aligner_out,
+                           vit.rope_theta, vit.norm_eps, vprim::weight_precision::bfloat16};
+  run r;
+  r.cfg = vprim::v4::flash_config();
+  r.cfg.layers.clear();
+  r.cfg.mlps.clear();
+  for (int l = 0; l < opt.layers; ++l) {  // CSA first, then alternating as in the released stack
+    r.cfg.layers.push_back(l % 2 == 0 ? vprim::v4::attention_kind::csa : vprim::v4::attention_kind::hca);
+    r.cfg.mlps.push_back(vprim::v4::mlp_kind::moe);
   }
-  std::printf("vprim %d.%d.%d: vision-primitive model on %s, %d threads\n", VPRIM_VERSION_MAJOR, VPRIM_VERSION_MINOR,
-              VPRIM_VERSION_PATCH, arch_name, opt.threads);
-  std::printf("  tower    Qwen2-VL, %d layers, width %d, %d heads, %dx%d merge (token-major)\n", tower_cfg.layers,
-              tower_cfg.width, tower_cfg.heads, tower_cfg.merge, tower_cfg.merge);
-  std::printf("  decoder  DeepSeek-V4, %zu layers [", llm_cfg.layers.size());
-  for (std::size_t l = 0; l < llm_cfg.layers.size(); ++l)
-    std::printf("%s%s%s", l ? ", " : "", kind_name(llm_cfg.layers[l]),
-                llm_cfg.layers[l] == vprim::v4::attention_kind::sliding ? "" : (" " + std::to_string(llm_cfg.ratio(llm_cfg.layers[l]))).c_str());
-  std::printf("], hidden %d, %d experts top-%d, window %d\n", llm_cfg.hidden, llm_cfg.routed_experts, llm_cfg.top_k,
-              llm_cfg.sliding_window);
-  std::printf("\n  stage                                  size                     time\n");
-  std::printf("  image %-32s %5d x %-5d px      %8.2f ms (decode + resize + normalise)\n",
-              bundled ? "(bundled tensor, normalised)" : opt.image.c_str(), src_w, src_h, t_pixels);
-  std::printf("  resized to                             %5d x %-5d px\n", width, height);
-  std::printf("  patches (%dx%d)                        %5d x %-5d = %-5d  %8.2f ms (tower)\n", tower_cfg.patch,
-              tower_cfg.patch, gw, gh, gw * gh, t_tower);
-  std::printf("  merged tokens (%dx%d)                   %5d x %-5d = %-5lld  %8.2f ms (merger)\n", tower_cfg.merge,
-              tower_cfg.merge, gw / tower_cfg.merge, gh / tower_cfg.merge, static_cast<long long>(merged_tokens), t_merge);
-  std::printf("  prompt                                 %zu tokens (%lld image)   %8.2f ms (prefill)\n", prompt.size(),
-              static_cast<long long>(merged_tokens), t_prefill);
-  std::printf("  decode                                 %zu tokens            %8.2f ms/token\n", generated.size(),
-              generated.empty() ? 0.0 : t_decode / static_cast<double>(generated.size()));
-  std::printf("\n  KV cache after %zu tokens (per layer):\n", prompt.size() + generated.size());
-  for (std::size_t l = 0; l < layer_state.size(); ++l) {
-    std::printf("    layer %zu %-8s %3zu raw", l, kind_name(llm_cfg.layers[l]), layer_state[l].window.size());
-    if (llm_cfg.layers[l] != vprim::v4::attention_kind::sliding)
-      std::printf(" + %zu compressed (1 per %d tokens)", layer_state[l].main.count, llm_cfg.ratio(llm_cfg.layers[l]));
-    if (llm_cfg.layers[l] == vprim::v4::attention_kind::csa) std::printf(" + %zu indexer keys", layer_state[l].index.count);
+  r.cfg.expert_precision = vprim::weight_precision::bfloat16;
+  r.cfg.head_precision = vprim::weight_precision::bfloat16;
+  const std::size_t steps = opt.tokens > 0 ? static_cast<std::size_t>(opt.tokens) : 8;
+  r.tower = "DeepSeek-ViT, " + std::to_string(tcfg.layers) + " layers, width " + std::to_string(tcfg.width) + ", " +
+            std::to_string(tcfg.heads) + " heads, 3x3 aligner (channel-major) to " + std::to_string(tcfg.out_dim) + ", bf16";
+  r.arrangement = "N-layout image block with START/PAD/NEWLINE/END sentinels, CSA-aligned (the DeepSeek arrangement)";
+  r.merge = 3;
+
+  auto t0 = clock_type::now();
+  r.picture = need(examples::load_image(opt.image.empty() ? std::string(VPRIM_EXAMPLE_SCENE) : opt.image), "reading the image");
+  r.src_w = r.picture.width;
+  r.src_h = r.picture.height;
+  const auto plan = need(vprim::plan_vision_exp(r.src_w, r.src_h), "Vision-Exp resize plan");
+  const auto px = need(vprim::preprocess_vision_exp(r.picture, plan), "preprocessing");
+  r.width = px.width;
+  r.height = px.height;
+  r.grid_h = r.height / 14;
+  r.grid_w = r.width / 14;
+  const auto patches = need(vprim::patchify(px.chw, 3, r.height, r.width, 14), "patchify");
+  r.ms_pixels = ms_since(t0);
+
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    r.arch = decltype(arch)::name();
+    auto tw = clock_type::now();
+    using model_t = vprim::vision_language_model<vprim::presets::deepseek_vit_patch, vprim::presets::deepseek_vit_merge>;
+    const auto no_tables = [](const std::string& name) -> vprim::result<std::vector<std::int64_t>> {
+      return vprim::make_error(vprim::status::not_found, "no hash table '" + name + "' without a checkpoint");
+    };
+    const auto model = need(model_t::load(arch, vprim::random_weights(), tcfg, "vit.", "aligner.", vprim::random_weights(),
+                                          no_tables, r.cfg),
+                            "building the model");
+    r.ms_weights = ms_since(tw);
+    const auto features = image_features(arch, model, patches, pool, r);
+    // Prompt: BOS, the image block, then a question's worth of text tokens (invented ids).
+    const std::int64_t image_id = 129279;  // <｜image｜>; the block's rows are overwritten below
+    const auto block = need(vprim::build_image_block((r.grid_h + 2) / 3, (r.grid_w + 2) / 3, 1, r.cfg.csa_ratio), "image block");
+    std::vector<std::int64_t> ids = {0};
+    ids.insert(ids.end(), block.types.size(), image_id);
+    for (std::int64_t t : {2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007}) ids.push_back(t);
+    r.prompt = ids.size();
+    r.block_begin = 1;
+    r.block_size = block.types.size();
+    auto emb = need(model.decoder().embed(ids.data(), ids.size()), "embedding the prompt");
+    std::vector<float> sentinels(4 * model.hidden());
+    vprim::fill_pattern(sentinels.data(), sentinels.size(), 4242, 0.02f);
+    vprim::error why;
+    if (vprim::splice_image_block(emb, model.hidden(), 1, block, features, sentinels, &why) != vprim::status::ok)
+      fail(why.describe());
+    auto cache = model.decoder().new_cache(ids.size() + steps);
+    r.generated = generate_streaming(arch, model.decoder(), emb, ids, steps, opt, text, cache, pool, r).tokens;
+    r.kv = cache.layers;
+  });
+  return r;
+}
+
+void print_json(const options& opt, const run& r, const vprim::primitives::parse_result& parsed, bool overlay_written) {
+  const bool bundled = !opt.random_weights && opt.image.empty();
+  std::string image_json, overlay_json;
+  vprim::append_json_string(image_json, opt.image.empty() ? (opt.random_weights ? VPRIM_EXAMPLE_SCENE : "bundled") : opt.image);
+  vprim::append_json_string(overlay_json, opt.overlay);
+  std::printf("{\"image\":%s,\"weights\":\"%s\",\"arch\":\"%s\",\"threads\":%d,\"source\":[%d,%d],\"resized\":[%d,%d],"
+              "\"patches\":%d,\"merged_tokens\":%lld,\"prompt_tokens\":%zu,\"generated\":[",
+              image_json.c_str(), opt.random_weights ? "random" : "bundled", r.arch, opt.threads, r.src_w, r.src_h, r.width,
+              r.height, r.grid_h * r.grid_w, static_cast<long long>(r.merged), r.prompt);
+  for (std::size_t i = 0; i < r.generated.size(); ++i) std::printf("%s%lld", i ? "," : "", static_cast<long long>(r.generated[i]));
+  std::printf("],\"matches_golden\":%s,\"primitives\":%s,\"overlay\":%s,\"kv\":[",
+              bundled ? (r.generated == r.golden ? "true" : "false") : "null", vprim::primitives::to_json(parsed).c_str(),
+              overlay_written ? overlay_json.c_str() : "null");
+  for (std::size_t l = 0; l < r.kv.size(); ++l)
+    std::printf("%s{\"layer\":%zu,\"kind\":\"%s\",\"raw\":%zu,\"entries\":%zu,\"indexer_keys\":%zu}", l ? "," : "", l,
+                kind_name(r.cfg.layers[l]), r.kv[l].window.size(), r.kv[l].main.count, r.kv[l].index.count);
+  std::printf("],\"ms\":{\"weights\":%.3f,\"pixels\":%.3f,\"tower\":%.3f,\"prefill\":%.3f,\"decode\":%.3f},"
+              "\"peak_rss_gib\":%.3f}\n",
+              r.ms_weights, r.ms_pixels, r.ms_tower, r.ms_prefill, r.ms_decode, peak_rss_gib());
+}
+
+void print_text(const options& opt, const run& r, const examples::transcript& text, bool overlay_written, bool colour) {
+  const auto& c = r.cfg;
+  std::printf("vprim %d.%d.%d: vision-primitive model on %s, %d threads, %s weights\n", VPRIM_VERSION_MAJOR,
+              VPRIM_VERSION_MINOR, VPRIM_VERSION_PATCH, r.arch, opt.threads, opt.random_weights ? "random" : "bundled");
+  std::printf("  tower    %s\n", r.tower.c_str());
+  std::printf("  decoder  DeepSeek-V4, %zu layer(s) [", c.layers.size());
+  for (std::size_t l = 0; l < c.layers.size(); ++l)
+    std::printf("%s%s%s", l ? ", " : "", kind_name(c.layers[l]),
+                c.layers[l] == vprim::v4::attention_kind::sliding ? "" : (" 1/" + std::to_string(c.ratio(c.layers[l]))).c_str());
+  std::printf("], hidden %d, %d experts top-%d%s, window %d, vocab %d\n", c.hidden, c.routed_experts, c.top_k,
+              c.expert_precision == vprim::weight_precision::bfloat16 ? " (bf16)" : "", c.sliding_window, c.vocab);
+  std::printf("  prompt   %s\n", r.arrangement.c_str());
+  const std::string image = opt.image.empty() ? (opt.random_weights ? VPRIM_EXAMPLE_SCENE : "(bundled tensor)") : opt.image;
+  std::printf("\n  stage                      size                                time\n");
+  std::printf("  weights                    %-35s %9.1f ms\n", opt.random_weights ? "invented, released dimensions" : "read from tests/data", r.ms_weights);
+  std::printf("  image                      %d x %d px  %-22s %9.1f ms (decode, resize, normalise)\n", r.src_w, r.src_h,
+              "", r.ms_pixels);
+  std::printf("  resized                    %d x %d px\n", r.width, r.height);
+  std::printf("  patches (14x14)            %d x %d = %d\n", r.grid_w, r.grid_h, r.grid_w * r.grid_h);
+  std::printf("  merged tokens (%dx%d)        %lld  (%.1f patches per token)  %13.1f ms (tower + merger)\n", r.merge, r.merge,
+              static_cast<long long>(r.merged), static_cast<double>(r.grid_w * r.grid_h) / static_cast<double>(r.merged),
+              r.ms_tower);
+  std::printf("  prompt                     %zu tokens, image positions %zu..%zu %10.1f ms (prefill)\n", r.prompt,
+              r.block_begin, r.block_begin + r.block_size - 1, r.ms_prefill);
+  std::printf("  decode                     %zu tokens  %-23s %9.1f ms/token (%.2f tokens/s)\n", r.generated.size(), "",
+              r.generated.empty() ? 0.0 : r.ms_decode / static_cast<double>(r.generated.size()),
+              r.ms_decode > 0 ? 1000.0 * static_cast<double>(r.generated.size()) / r.ms_decode : 0.0);
+  std::printf("  peak resident memory       %.2f GiB\n", peak_rss_gib());
+
+  const std::size_t total = r.prompt + r.generated.size();
+  std::printf("\n  KV cache after %zu tokens (%zu of them image):\n", total, r.block_size);
+  for (std::size_t l = 0; l < r.kv.size(); ++l) {
+    std::printf("    layer %zu %-7s %4zu raw (window)", l, kind_name(c.layers[l]), r.kv[l].window.size());
+    if (c.layers[l] != vprim::v4::attention_kind::sliding)
+      std::printf(" + %zu compressed entries (1 per %d tokens: %.1fx fewer)", r.kv[l].main.count, c.ratio(c.layers[l]),
+                  r.kv[l].main.count ? static_cast<double>(total) / static_cast<double>(r.kv[l].main.count) : 0.0);
+    if (c.layers[l] == vprim::v4::attention_kind::csa) std::printf(" + %zu indexer keys", r.kv[l].index.count);
     std::printf("\n");
   }
-  std::printf("\n  generated:");
-  for (auto t : generated) std::printf(" %lld", static_cast<long long>(t));
-  std::printf("\n");
-  if (bundled) {
-    std::printf("  golden:   ");
-    for (auto t : golden_tokens) std::printf(" %lld", static_cast<long long>(t));
-    std::printf("\n  %s\n", matches ? "identical to the tokens transformers generated (vlm_public)"
-                                     : "DIFFERENT from the tokens transformers generated");
+  std::printf("    (a dense cache would hold all %zu tokens in every layer; the window keeps the last %d)\n", total,
+              c.sliding_window);
+
+  std::printf("\n  transcript (%zu tokens%s):\n  ", r.generated.size(),
+              text.undecoded() ? ", ids in <> for want of a tokenizer: pass --vocab tokenizer.json" : "");
+  text.print(stdout, colour);
+  const auto& parsed = text.result();
+  std::size_t boxes = 0;
+  for (const auto& ref : parsed.refs) boxes += ref.boxes.size();
+  std::printf("  primitives: %zu reference(s) with %zu box(es), %zu point list(s), %zu error(s); answer: %s\n",
+              parsed.refs.size(), boxes, parsed.points.size(), parsed.errors.size(),
+              parsed.answer ? parsed.answer->c_str() : "(none)");
+  if (overlay_written) std::printf("  overlay: %s (%d x %d)\n", opt.overlay.c_str(), r.picture.width, r.picture.height);
+  if (!opt.random_weights && opt.image.empty()) {
+    std::printf("\n  generated:");
+    for (auto t : r.generated) std::printf(" %lld", static_cast<long long>(t));
+    std::printf("\n  golden:   ");
+    for (auto t : r.golden) std::printf(" %lld", static_cast<long long>(t));
+    std::printf("\n  %s\n", r.generated == r.golden ? "identical to the tokens transformers generated (vlm_public)"
+                                                     : "DIFFERENT from the tokens transformers generated");
   }
-  std::printf("  (the bundled weights are random, so the tokens are ids without a tokenizer; reading primitives\n"
-              "   out of real transcripts and drawing them comes with the primitive toolkit)\n");
-  return bundled && !matches ? 1 : 0;
+  if (parsed.refs.empty() && parsed.points.empty())
+    std::printf("  (random weights write no primitives, so the overlay shows the image as the model saw it; with a\n"
+                "   real checkpoint and --vocab, every box and point is drawn as its closing tag streams in)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options opt = parse_options(argc, argv);
+  std::optional<vprim::vocabulary> vocab;
+  if (!opt.vocab.empty()) {
+    std::FILE* f = std::fopen(opt.vocab.c_str(), "rb");
+    if (f == nullptr) fail("cannot open '" + opt.vocab + "'");
+    std::string bytes;
+    char buf[1 << 16];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.append(buf, n);
+    std::fclose(f);
+    vocab = need(vprim::vocabulary::from_json(bytes), "reading the vocabulary");
+  }
+  examples::transcript text(vocab ? &*vocab : nullptr, {}, !opt.json);
+  vprim::thread_pool_executor pool(opt.threads);
+  const run r = opt.random_weights ? run_random(opt, text, pool) : run_bundled(opt, text, pool);
+  const auto& parsed = text.finish();
+
+  vprim::rgb_image overlay = r.picture;
+  vprim::primitives::draw_transcript(overlay, parsed);
+  const bool written = !opt.overlay.empty() && examples::save_png(overlay, opt.overlay) == vprim::status::ok;
+  if (!opt.overlay.empty() && !written) std::fprintf(stderr, "vision_primitive_model: cannot write '%s'\n", opt.overlay.c_str());
+
+  const bool colour = opt.colour == "always" || (opt.colour == "auto" && isatty(STDOUT_FILENO));
+  if (opt.json) print_json(opt, r, parsed, written);
+  else print_text(opt, r, text, written, colour);
+  const bool bundled = !opt.random_weights && opt.image.empty();
+  return bundled && r.generated != r.golden ? 1 : 0;
 }

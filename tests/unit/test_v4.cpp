@@ -418,3 +418,47 @@ TEST_CASE("sampling: greedy at temperature 0, softmax frequencies, nucleus cut, 
   REQUIRE(vprim::v4::check(vprim::v4::sampling_params{1.0, 0.0, 0}, &why) == vprim::status::invalid_argument);
   REQUIRE(why == "top_p must be within (0, 1]");
 }
+
+TEST_CASE("a prefill may compute the head on its last position only", "[v4][stream]") {
+  const auto g = open_golden();
+  vprim::serial_executor exec;
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    REQUIRE(m);
+    auto emb = m->embed(g.tokens.data(), g.tokens.size());
+    REQUIRE(emb);
+    auto full_cache = m->new_cache(), last_cache = m->new_cache();
+    std::vector<float> full, last;
+    REQUIRE(m->forward(arch, emb->data(), g.tokens.data(), g.tokens.size(), full_cache, full, exec) == vprim::status::ok);
+    REQUIRE(m->forward(arch, emb->data(), g.tokens.data(), g.tokens.size(), last_cache, last, exec, {}, -1, true) ==
+            vprim::status::ok);
+    const auto V = static_cast<std::size_t>(g.cfg.vocab);
+    REQUIRE(last.size() == V);
+    REQUIRE(last == std::vector<float>(full.end() - static_cast<std::ptrdiff_t>(V), full.end()));
+    REQUIRE(last_cache.next_position == full_cache.next_position);
+  });
+}
+
+TEST_CASE("bf16 experts and head stay close to the fp32 model", "[v4][precision]") {
+  const auto g = open_golden();
+  auto cfg16 = g.cfg;
+  cfg16.expert_precision = vprim::weight_precision::bfloat16;
+  cfg16.head_precision = vprim::weight_precision::bfloat16;
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m32 = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    auto m16 = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), cfg16);
+    REQUIRE(m32);
+    REQUIRE(m16);
+    const std::vector<std::size_t> one_call = {g.tokens.size()};
+    const auto a = run_split(arch, *m32, g.tokens, one_call), b = run_split(arch, *m16, g.tokens, one_call);
+    REQUIRE(a.size() == b.size());
+    double worst = 0, scale = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::fabs(a[i] - b[i])));
+      scale = std::max(scale, static_cast<double>(std::fabs(a[i])));
+    }
+    CAPTURE(worst, scale);
+    REQUIRE(worst > 0.0);           // the weights really are rounded
+    REQUIRE(worst < 0.02 * scale);  // bf16 keeps 8 bits of mantissa: well within 2% of the logit range
+  });
+}

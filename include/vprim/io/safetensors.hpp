@@ -301,7 +301,7 @@ inline result<std::vector<float>> safetensors_file::to_f32(std::string_view name
                                                 std::to_string(numel) + " elements",
                       file_offset(*e));
   const auto raw = bytes(*e);
-  std::vector<float> out(count);
+  auto out = detail::large_vector<float>(count);
   auto load = [&]<class U>(U) {
     const std::byte* src = raw.data() + first * sizeof(U);
     for (std::size_t i = 0; i < count; ++i) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "vprim/image/nlayout.hpp"
 #include "vprim/model/v4/generate.hpp"
 #include "vprim/model/vision_tower.hpp"
 
@@ -33,6 +34,40 @@ VPRIM_NAMESPACE_BEGIN
   out.insert(out.end(), count, placeholder);
   out.insert(out.end(), ids.begin() + static_cast<std::ptrdiff_t>(last), ids.end());
   return out;
+}
+
+//! The DeepSeek arrangement (research/visual_primitives.md §2.3): rows [start, start + block
+//! size) of `embeddings` [S, dim] become the image block. IMAGE positions take the merged
+//! features [count, dim] in N-layout order (block.perm); START, PAD, NEWLINE and END take the
+//! learned sentinel vectors, `sentinels` [4, dim] in that order.
+[[nodiscard]] inline status splice_image_block(std::vector<float>& embeddings, std::size_t dim, std::size_t start,
+                                               const image_block& block, const std::vector<float>& features,
+                                               const std::vector<float>& sentinels, error* why = nullptr) {
+  const std::size_t S = embeddings.size() / dim, count = features.size() / dim;
+  auto fail = [&](std::string msg) {
+    if (why) *why = make_error(status::shape_mismatch, "image block: " + std::move(msg));
+    return status::shape_mismatch;
+  };
+  if (sentinels.size() != 4 * dim) return fail("expected 4 sentinel vectors of " + std::to_string(dim));
+  if (start + block.types.size() > S)
+    return fail("positions " + std::to_string(start) + ".." + std::to_string(start + block.types.size()) +
+                " run past the " + std::to_string(S) + "-token prompt");
+  if (block.perm.size() != count)
+    return fail(std::to_string(block.perm.size()) + " image positions for " + std::to_string(count) + " features");
+  std::size_t next_image = 0;
+  for (std::size_t i = 0; i < block.types.size(); ++i) {
+    float* row = embeddings.data() + (start + i) * dim;
+    const image_token t = block.types[i];
+    if (t == image_token::image) {
+      const auto src = static_cast<std::size_t>(block.perm[next_image++]);
+      if (src >= count) return fail("perm names feature " + std::to_string(src) + " of " + std::to_string(count));
+      std::copy_n(features.data() + src * dim, dim, row);
+    } else {
+      const std::size_t k = t == image_token::start ? 0 : t == image_token::pad ? 1 : t == image_token::newline ? 2 : 3;
+      std::copy_n(sentinels.data() + k * dim, dim, row);
+    }
+  }
+  return status::ok;
 }
 
 template <patch_policy P = patch_policy{dynamic, dynamic}, merge_policy M = merge_policy{dynamic, dynamic}>

@@ -18,6 +18,7 @@
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/io/safetensors.hpp"
+#include "vprim/model/precision.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 
@@ -83,9 +84,6 @@ inline result<std::vector<float>> read_weight(const safetensors_file& f, const s
   };
 }
 
-//! How a Linear layer stores its weights: fp32, or bf16 with fp32 accumulation (half the
-//! bytes; the AVX512-BF16 dot product where the CPU has it).
-enum class weight_precision : std::uint8_t { float32, bfloat16 };
 
 //! y[rows, n] = x[rows, k] * W^T (+ bias) (+ y), W packed for one arch at load time.
 struct linear_layer {

@@ -14,6 +14,7 @@
 
 #include "vprim/core/status.hpp"
 #include "vprim/io/json.hpp"
+#include "vprim/model/precision.hpp"
 #include "vprim/policy/dispatch.hpp"
 #include "vprim/policy/policies.hpp"
 #include "vprim/policy/presets.hpp"
@@ -46,6 +47,10 @@ struct config {
   float routed_scale = 1.0f, swiglu_limit = 0.0f;
   int hc_mult = 1, hc_sinkhorn_iters = 1;
   float hc_eps = 1e-6f, norm_eps = 1e-6f;
+  //! Storage of the routed and shared experts, and of the output head (not from the checkpoint's
+  //! config: a choice of the engine; bf16 halves the bytes that decoding streams).
+  weight_precision expert_precision = weight_precision::float32;
+  weight_precision head_precision = weight_precision::float32;
   rope_params main_rope, compress_rope;
 
   [[nodiscard]] int ratio(attention_kind k) const noexcept {

@@ -62,7 +62,8 @@ template <class Arch, executor Exec>
   if (std::string why; check(choose.params(), &why) != status::ok) return make_error(status::invalid_argument, "sampling: " + why);
   const auto V = static_cast<std::size_t>(model.cfg().vocab);
   std::vector<float> logits;
-  if (status s = model.forward(arch, prompt.data(), ids.data(), ids.size(), cache, logits, exec); s != status::ok)
+  if (status s = model.forward(arch, prompt.data(), ids.data(), ids.size(), cache, logits, exec, {}, -1, /*last_logits_only=*/true);
+      s != status::ok)
     return make_error(s, "prefill of " + std::to_string(ids.size()) + " tokens failed");
   generation g;
   g.step_logits.assign(logits.end() - static_cast<std::ptrdiff_t>(V), logits.end());

@@ -43,7 +43,7 @@ class decoder {
     auto norm = src(prefix + "norm.weight", {D});
     if (!norm) return norm.err();
     m.norm_ = std::move(*norm);
-    auto head = linear_layer::load(arch, src, head_name, V, D, false);
+    auto head = linear_layer::load(arch, src, head_name, V, D, false, {}, c.head_precision);
     if (!head) return head.err();
     m.lm_head_ = std::move(*head);
     auto hh = hyper_head::load(src, prefix + "hc_head", static_cast<std::size_t>(c.hc_mult), static_cast<std::size_t>(c.hidden));
@@ -104,11 +104,12 @@ class decoder {
   //! embed(), or with image features spliced in); `ids` feed the hash routers. logits [S, vocab].
   //! With `first_position` >= 0 the call states where it starts; a call that does not continue
   //! the cache (e.g. a decode at position 5 on an empty cache) is refused with out_of_range.
-  //! Non-finite embeddings are refused with non_finite.
+  //! Non-finite embeddings are refused with non_finite. With `last_logits_only` the head runs on
+  //! the last position alone and logits is [1, vocab] (a prefill that only continues decoding).
   template <class Arch, executor Exec>
   [[nodiscard]] status forward(Arch arch, const float* embeddings, const std::int64_t* ids, std::size_t S,
                                sequence_cache& cache, std::vector<float>& logits, Exec& exec, const observer& obs = {},
-                               std::int64_t first_position = -1) const {
+                               std::int64_t first_position = -1, bool last_logits_only = false) const {
     if (S == 0 || embeddings == nullptr) return status::invalid_argument;
     if (cache.layers.size() != layers_.size()) return status::invalid_argument;
     if (first_position >= 0 && first_position != cache.next_position) return status::out_of_range;
@@ -164,8 +165,9 @@ class decoder {
     hc_head_.collapse(X.data(), S, cfg_.norm_eps, cfg_.hc_eps, collapsed.data());
     if (obs) obs.floats("hc_head", "out0", collapsed.data(), {1, s64, d64});
     cpu::rmsnorm(arch, collapsed.data(), normed.data(), norm_.data(), S, D, cfg_.norm_eps, serial);
-    logits.resize(S * static_cast<std::size_t>(cfg_.vocab));
-    if (status s = lm_head_.apply(arch, normed.data(), S, logits.data(), exec); s != status::ok) return s;
+    const std::size_t rows = last_logits_only ? 1 : S;
+    logits.resize(rows * static_cast<std::size_t>(cfg_.vocab));
+    if (status s = lm_head_.apply(arch, normed.data() + (S - rows) * D, rows, logits.data(), exec); s != status::ok) return s;
     cache.next_position += s64;
     return status::ok;
   }

@@ -143,19 +143,19 @@ struct moe_layer {
     for (index_t e = 0; e < E; ++e) {
       auto a = src(slice_name(p + "experts.gate_up_proj", e), {2 * I, D});
       if (!a) return a.err();
-      auto l1 = linear_layer::from_values(arch, *a, 2 * I, D);
+      auto l1 = linear_layer::from_values(arch, *a, 2 * I, D, std::vector<float>{}, c.expert_precision);
       if (!l1) return l1.err();
       m.gate_up.push_back(std::move(*l1));
       auto b = src(slice_name(p + "experts.down_proj", e), {D, I});
       if (!b) return b.err();
-      auto l2 = linear_layer::from_values(arch, *b, D, I);
+      auto l2 = linear_layer::from_values(arch, *b, D, I, std::vector<float>{}, c.expert_precision);
       if (!l2) return l2.err();
       m.down.push_back(std::move(*l2));
     }
     const index_t SI = I * std::max(1, c.shared_experts);
     for (auto [layer, name, n, k] : {std::tuple{&m.shared_gate, "gate_proj", SI, D}, std::tuple{&m.shared_up, "up_proj", SI, D},
                                      std::tuple{&m.shared_down, "down_proj", D, SI}}) {
-      auto l = linear_layer::load(arch, src, p + "shared_experts." + name, n, k, false);
+      auto l = linear_layer::load(arch, src, p + "shared_experts." + name, n, k, false, {}, c.expert_precision);
       if (!l) return l.err();
       *layer = std::move(*l);
     }
