@@ -19,7 +19,7 @@
 //   vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]
 //                          [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]
 //                          [--overlay OUT.png] [--colour auto|always|never]
-//                          [--random-weights [--layers N] [--vit-layers N]]
+//                          [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -53,7 +53,8 @@ struct options {
   bool json = false;
   bool random_weights = false;
   int layers = 1;       // random weights: decoder layers (CSA, HCA, CSA, ...)
-  int vit_layers = -1;  // random weights: ViT depth (-1: the released 32)
+  int vit_layers = -1;  // random weights: ViT depth (-1: the preset's)
+  std::string preset = "released";  // random weights: released | golden (the tiny test dimensions)
   vprim::v4::sampling_params sampling;
 };
 
@@ -107,6 +108,7 @@ options parse_options(int argc, char** argv) {
     else if (a == "--vocab") opt.vocab = value();
     else if (a == "--overlay") opt.overlay = value();
     else if (a == "--colour" || a == "--color") opt.colour = value();
+    else if (a == "--preset") opt.preset = value();
     else if (a == "--tokens") opt.tokens = number(to_int);
     else if (a == "--threads") opt.threads = number(to_int);
     else if (a == "--layers") opt.layers = number(to_int);
@@ -121,7 +123,7 @@ options parse_options(int argc, char** argv) {
           "usage: vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]\n"
           "                              [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]\n"
           "                              [--overlay OUT.png] [--colour auto|always|never]\n"
-          "                              [--random-weights [--layers N] [--vit-layers N]]\n");
+          "                              [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]\n");
       std::exit(0);
     } else {
       fail("unknown option '" + a + "' (see --help)");
@@ -131,6 +133,7 @@ options parse_options(int argc, char** argv) {
   if (opt.threads < 1 || opt.threads > 256) fail("--threads must be within 1..256");
   if (opt.layers < 1 || opt.layers > 43) fail("--layers must be within 1..43");
   if (opt.colour != "auto" && opt.colour != "always" && opt.colour != "never") fail("--colour must be auto, always or never");
+  if (opt.preset != "released" && opt.preset != "golden") fail("--preset must be released or golden");
   return opt;
 }
 
@@ -270,12 +273,13 @@ run run_bundled(const options& opt, examples::transcript& text, vprim::thread_po
 // --- released dimensions with invented weights: DeepSeek-ViT, N-layout block --------------------
 
 run run_random(const options& opt, examples::transcript& text, vprim::thread_pool_executor& pool) {
-  const auto& vit = vprim::presets::deepseek_vit;
+  const bool released = opt.preset == "released";
+  const auto& vit = released ? vprim::presets::deepseek_vit : vprim::presets::golden_dsvit;
   vprim::tower_config tcfg{vprim::tower_kind::deepseek_vit, 14, 3, 3, vit.width, vit.heads,
                            opt.vit_layers > 0 ? opt.vit_layers : vit.layers, vit.intermediate, vit.aligner_out,
                            vit.rope_theta, vit.norm_eps, vprim::weight_precision::bfloat16};
   run r;
-  r.cfg = vprim::v4::flash_config();
+  r.cfg = released ? vprim::v4::flash_config() : vprim::v4::golden_config();
   r.cfg.layers.clear();
   r.cfg.mlps.clear();
   for (int l = 0; l < opt.layers; ++l) {  // CSA first, then alternating as in the released stack
@@ -316,11 +320,12 @@ run run_random(const options& opt, examples::transcript& text, vprim::thread_poo
     r.ms_weights = ms_since(tw);
     const auto features = image_features(arch, model, patches, pool, r);
     // Prompt: BOS, the image block, then a question's worth of text tokens (invented ids).
-    const std::int64_t image_id = 129279;  // <｜image｜>; the block's rows are overwritten below
+    // <｜image｜> (a valid id in any vocabulary); the block's rows are overwritten below
+    const std::int64_t image_id = std::min<std::int64_t>(129279, r.cfg.vocab - 1);
     const auto block = need(vprim::build_image_block((r.grid_h + 2) / 3, (r.grid_w + 2) / 3, 1, r.cfg.csa_ratio), "image block");
     std::vector<std::int64_t> ids = {0};
     ids.insert(ids.end(), block.types.size(), image_id);
-    for (std::int64_t t : {2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007}) ids.push_back(t);
+    for (std::int64_t t = 0; t < 8; ++t) ids.push_back((2000 + t) % r.cfg.vocab);
     r.prompt = ids.size();
     r.block_begin = 1;
     r.block_size = block.types.size();
@@ -372,7 +377,8 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
   std::printf("  prompt   %s\n", r.arrangement.c_str());
   const std::string image = opt.image.empty() ? (opt.random_weights ? VPRIM_EXAMPLE_SCENE : "(bundled tensor)") : opt.image;
   std::printf("\n  stage                      size                                time\n");
-  std::printf("  weights                    %-35s %9.1f ms\n", opt.random_weights ? "invented, released dimensions" : "read from tests/data", r.ms_weights);
+  const std::string weights = opt.random_weights ? "invented, " + opt.preset + " dimensions" : "read from tests/data";
+  std::printf("  weights                    %-35s %9.1f ms\n", weights.c_str(), r.ms_weights);
   std::printf("  image                      %d x %d px  %-22s %9.1f ms (decode, resize, normalise)\n", r.src_w, r.src_h,
               "", r.ms_pixels);
   std::printf("  resized                    %d x %d px\n", r.width, r.height);

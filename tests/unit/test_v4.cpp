@@ -462,3 +462,36 @@ TEST_CASE("bf16 experts and head stay close to the fp32 model", "[v4][precision]
     REQUIRE(worst < 0.02 * scale);  // bf16 keeps 8 bits of mantissa: well within 2% of the logit range
   });
 }
+
+TEST_CASE("the golden preset matches the golden file's config", "[v4][presets]") {
+  const auto g = open_golden();
+  const auto p = vprim::v4::golden_config();
+  const auto& f = g.cfg;
+  REQUIRE(p.vocab == f.vocab);
+  REQUIRE(p.hidden == f.hidden);
+  REQUIRE(p.heads == f.heads);
+  REQUIRE(p.head_dim == f.head_dim);
+  REQUIRE(p.rope_dim == f.rope_dim);
+  REQUIRE(p.q_lora_rank == f.q_lora_rank);
+  REQUIRE(p.o_groups == f.o_groups);
+  REQUIRE(p.o_lora_rank == f.o_lora_rank);
+  REQUIRE(p.sliding_window == f.sliding_window);
+  REQUIRE(p.csa_ratio == f.csa_ratio);
+  REQUIRE(p.hca_ratio == f.hca_ratio);
+  REQUIRE(p.index_heads == f.index_heads);
+  REQUIRE(p.index_head_dim == f.index_head_dim);
+  REQUIRE(p.index_topk == f.index_topk);
+  REQUIRE(p.routed_experts == f.routed_experts);
+  REQUIRE(p.shared_experts == f.shared_experts);
+  REQUIRE(p.top_k == f.top_k);
+  REQUIRE(p.moe_intermediate == f.moe_intermediate);
+  REQUIRE(p.routed_scale == f.routed_scale);
+  REQUIRE(p.swiglu_limit == f.swiglu_limit);
+  REQUIRE(p.hc_mult == f.hc_mult);
+  REQUIRE(p.hc_sinkhorn_iters == f.hc_sinkhorn_iters);
+  REQUIRE(p.scoring == f.scoring);
+  REQUIRE(std::count(f.mlps.begin(), f.mlps.end(), vprim::v4::mlp_kind::hash_moe) ==
+          std::count(p.mlps.begin(), p.mlps.end(), vprim::v4::mlp_kind::hash_moe));
+  REQUIRE(vprim::v4::flash_config().layers.size() == 43);
+  REQUIRE(vprim::v4::flash_config().layers.back() == vprim::v4::attention_kind::csa);
+}

@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
 #include <numeric>
 #include <queue>
 #include <random>
@@ -230,7 +231,7 @@ class maze_layout {
   }
 
  private:
-  static constexpr double pi = 3.14159265358979323846;
+  static constexpr double pi = std::numbers::pi;
   [[nodiscard]] double sector_angle() const noexcept { return 2 * pi / shape_.cols; }
 
   maze_shape shape_;

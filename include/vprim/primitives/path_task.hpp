@@ -15,6 +15,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
 #include <random>
 #include <string>
 #include <vector>
@@ -113,11 +114,11 @@ inline std::vector<pixel_point> waypoints(const path_curve& c, const std::vector
     arc += dist(s[i - 1], s[i]);
     const double h = std::atan2(s[i + 1].y - s[i].y, s[i + 1].x - s[i].x);
     double turn = std::fabs(h - heading);
-    turn = std::min(turn, 2 * 3.14159265358979323846 - turn);
+    turn = std::min(turn, 2 * std::numbers::pi - turn);
     bool crowded = false;
     for (const path_curve& o : all)
       if (&o != &c && distance_to_curve(s[i], o) < near) crowded = true;
-    if (arc >= max_step || (arc >= min_step && (turn > 20.0 * 3.14159265358979323846 / 180.0 || crowded))) {
+    if (arc >= max_step || (arc >= min_step && (turn > std::numbers::pi / 9.0 || crowded))) {
       out.push_back(s[i]);
       arc = 0;
       heading = h;

@@ -165,10 +165,11 @@ struct json_reader {
   return c;
 }
 
-//! The released DeepSeek-V4-Flash decoder (research/deepseek_v4.md §1): 43 layers, 2 sliding,
-//! then CSA and HCA alternating from layer 2 and ending with CSA; hash routing in layers 0-2.
-[[nodiscard]] inline config flash_config() {
-  const auto& d = presets::v4_flash;
+//! A decoder of preset dimensions and policies. Layer kinds follow the released stack: 2 sliding,
+//! then CSA and HCA alternating from layer 2; hash routing in the first experts.hash_layers.
+[[nodiscard]] inline config preset_config(const v4_dims& d, const compression_policy& csa,
+                                          const compression_policy& hca, const sliding_window_policy& window,
+                                          const expert_policy& experts) {
   config c;
   c.vocab = d.vocab;
   c.hidden = d.hidden;
@@ -178,18 +179,18 @@ struct json_reader {
   c.q_lora_rank = d.q_lora_rank;
   c.o_groups = d.o_groups;
   c.o_lora_rank = d.o_lora_rank;
-  c.sliding_window = presets::v4_flash_window.window;
-  c.csa_ratio = presets::v4_flash_csa.ratio;
-  c.hca_ratio = presets::v4_flash_hca.ratio;
+  c.sliding_window = window.window;
+  c.csa_ratio = csa.ratio;
+  c.hca_ratio = hca.ratio;
   c.index_heads = d.index_heads;
   c.index_head_dim = d.index_head_dim;
-  c.index_topk = presets::v4_flash_csa.index_topk;
-  c.routed_experts = presets::v4_flash_experts.routed;
-  c.shared_experts = presets::v4_flash_experts.shared;
-  c.top_k = presets::v4_flash_experts.top_k;
+  c.index_topk = csa.index_topk;
+  c.routed_experts = experts.routed;
+  c.shared_experts = experts.shared;
+  c.top_k = experts.top_k;
   c.moe_intermediate = d.moe_intermediate;
-  c.scoring = presets::v4_flash_experts.scoring;
-  c.routed_scale = presets::v4_flash_experts.routed_scale;
+  c.scoring = experts.scoring;
+  c.routed_scale = experts.routed_scale;
   c.swiglu_limit = d.swiglu_limit;
   c.hc_mult = d.hc_mult;
   c.hc_sinkhorn_iters = d.hc_sinkhorn_iters;
@@ -200,9 +201,21 @@ struct json_reader {
                      d.yarn_beta_slow};
   for (int l = 0; l < d.layers; ++l) {
     c.layers.push_back(l < 2 ? attention_kind::sliding : (l % 2 == 0 ? attention_kind::csa : attention_kind::hca));
-    c.mlps.push_back(l < presets::v4_flash_experts.hash_layers ? mlp_kind::hash_moe : mlp_kind::moe);
+    c.mlps.push_back(l < experts.hash_layers ? mlp_kind::hash_moe : mlp_kind::moe);
   }
   return c;
+}
+
+//! The released DeepSeek-V4-Flash decoder (research/deepseek_v4.md §1): 43 layers ending with CSA.
+[[nodiscard]] inline config flash_config() {
+  return preset_config(presets::v4_flash, presets::v4_flash_csa, presets::v4_flash_hca, presets::v4_flash_window,
+                       presets::v4_flash_experts);
+}
+
+//! The golden files' tiny decoder dimensions (deepseek_v4_public), with the released layer pattern.
+[[nodiscard]] inline config golden_config() {
+  return preset_config(presets::golden_v4, presets::golden_v4_csa, presets::golden_v4_hca, presets::golden_v4_window,
+                       presets::golden_v4_experts);
 }
 
 }  // namespace v4
