@@ -49,9 +49,10 @@ inline std::uint32_t bf16_pair(float lo, float hi) noexcept {
   return static_cast<std::uint32_t>(float_to_bf16_bits(lo)) | (static_cast<std::uint32_t>(float_to_bf16_bits(hi)) << 16);
 }
 
+//! scores[r * sstride + 0..63] = q[r] . k for 64 keys (R rows, 4 registers each).
 template <std::size_t R>
 inline void score_tile_bf16(const std::uint32_t* const* q, std::size_t pairs, const std::uint32_t* kt, std::size_t ld,
-                            float* scores) {
+                            float* scores, std::size_t sstride) {
   __m512 acc[R][4];
   for (std::size_t r = 0; r < R; ++r)
     for (std::size_t c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -68,7 +69,7 @@ inline void score_tile_bf16(const std::uint32_t* const* q, std::size_t pairs, co
     }
   }
   for (std::size_t r = 0; r < R; ++r)
-    for (std::size_t c = 0; c < 4; ++c) _mm512_store_ps(scores + r * 64 + c * 16, acc[r][c]);
+    for (std::size_t c = 0; c < 4; ++c) _mm512_store_ps(scores + r * sstride + c * 16, acc[r][c]);
 }
 
 //! o[r] = o[r] * corr[r] + sum over key pairs of p-pair . v-pair, DV registers per row.
@@ -116,7 +117,9 @@ template <class Arch, executor Exec>
   if (a.tokens == 0 || a.heads == 0) return status::ok;
   using u32buf = std::vector<std::uint32_t, xsimd::aligned_allocator<std::uint32_t, 64>>;
   using fbuf = std::vector<float, xsimd::aligned_allocator<float, 64>>;
-  constexpr std::size_t R = 6, bc = 64, br = 8 * R;
+  // bc keys per block: 128 halves the per-row softmax bookkeeping (reductions, the correction
+  // exponential) per key against 64.
+  constexpr std::size_t R = 6, bc = 128, br = 4 * R;
   const std::size_t N = a.tokens, D = a.head_dim, DP = (D + 1) / 2;  // pairs along the head dim
   const std::size_t Dp = (D + 15) / 16 * 16, DV = Dp / 16;
   const std::size_t Np = (N + bc - 1) / bc * bc;
@@ -180,18 +183,19 @@ template <class Arch, executor Exec>
         for (std::size_t i = 0; i < nq_padded; i += R) {
           const std::uint32_t* qrows[R];
           for (std::size_t r = 0; r < R; ++r) qrows[r] = qs.data() + (i + r) * DP;
-          detail::score_tile_bf16<R>(qrows, DP, kth + k0, Np, s.data() + i * bc);
+          for (std::size_t kk = 0; kk < bc; kk += 64)
+            detail::score_tile_bf16<R>(qrows, DP, kth + k0 + kk, Np, s.data() + i * bc + kk, bc);
         }
         for (std::size_t i = 0; i < nq_padded; ++i) {
           float* srow = s.data() + i * bc;
           for (std::size_t j = nk; j < bc; ++j) srow[j] = -std::numeric_limits<float>::infinity();
           __m512 mx = _mm512_load_ps(srow);
-          for (std::size_t c = 1; c < 4; ++c) mx = _mm512_max_ps(mx, _mm512_load_ps(srow + c * 16));
+          for (std::size_t c = 1; c < bc / 16; ++c) mx = _mm512_max_ps(mx, _mm512_load_ps(srow + c * 16));
           const float m_new = std::max(m[i], _mm512_reduce_max_ps(mx));
           corr[i] = std::exp(m[i] - m_new);
           __m512 psum = _mm512_setzero_ps();
           const __m512 vm = _mm512_set1_ps(m_new);
-          for (std::size_t c = 0; c < 4; ++c) {
+          for (std::size_t c = 0; c < bc / 16; ++c) {
             const __m512 p = detail::fast_exp(_mm512_sub_ps(_mm512_load_ps(srow + c * 16), vm));
             _mm512_store_ps(srow + c * 16, p);
             psum = _mm512_add_ps(psum, p);
@@ -199,10 +203,10 @@ template <class Arch, executor Exec>
           l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(psum);
           m[i] = m_new;
           // probabilities as bf16 pairs of consecutive keys
-          const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_load_ps(srow + 16), _mm512_load_ps(srow));
-          _mm512_storeu_si512(ps.data() + i * (bc / 2), (__m512i)packed);
-          const __m512bh packed2 = _mm512_cvtne2ps_pbh(_mm512_load_ps(srow + 48), _mm512_load_ps(srow + 32));
-          _mm512_storeu_si512(ps.data() + i * (bc / 2) + 16, (__m512i)packed2);
+          for (std::size_t c = 0; c < bc / 32; ++c) {
+            const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_load_ps(srow + 32 * c + 16), _mm512_load_ps(srow + 32 * c));
+            _mm512_storeu_si512(ps.data() + i * (bc / 2) + 16 * c, (__m512i)packed);
+          }
         }
         const std::size_t key_pairs = (nk + 1) / 2;
         for (std::size_t i = 0; i < nq_padded; i += R)
