@@ -6,16 +6,19 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "../reference/compare.hpp"
+#include "../reference/quant_reference.hpp"
 #include "checkpoint_edit.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/model/v4/checkpoint_names.hpp"
 #include "vprim/model/v4/generate.hpp"
+#include "vprim/model/quantized_weights.hpp"
 #include "vprim/model/v4/kv_budget.hpp"
 
 namespace {
@@ -494,4 +497,56 @@ TEST_CASE("the golden preset matches the golden file's config", "[v4][presets]")
           std::count(p.mlps.begin(), p.mlps.end(), vprim::v4::mlp_kind::hash_moe));
   REQUIRE(vprim::v4::flash_config().layers.size() == 43);
   REQUIRE(vprim::v4::flash_config().layers.back() == vprim::v4::attention_kind::csa);
+}
+
+TEST_CASE("a checkpoint stored as DeepSeek ships it (FP8 blocks, MXFP4 experts) loads through the dequantiser", "[v4][checkpoint][quantized]") {
+  const auto g = open_golden();
+  const auto official = official_layout(g.file);
+  // Q: attention and shared-expert linears as FP8 with 128x128 block scales, routed experts as
+  // MXFP4; F: the same numbers, dequantised by the naive reference, stored as F32.
+  vprim::safetensors_writer q, f;
+  std::size_t fp8 = 0, fp4 = 0;
+  for (const auto& e : official.tensors()) {
+    const bool expert = e.name.find(".ffn.experts.") != std::string::npos;
+    const bool linear = e.shape.size() == 2 && e.name.ends_with(".weight") &&
+                        (e.name.find(".attn.w") != std::string::npos || e.name.find(".shared_experts.") != std::string::npos);
+    if (!expert && !linear) {
+      REQUIRE(q.add(e.name, e.type, e.shape, official.bytes(e)) == vprim::status::ok);
+      REQUIRE(f.add(e.name, e.type, e.shape, official.bytes(e)) == vprim::status::ok);
+      continue;
+    }
+    const auto n = static_cast<std::size_t>(e.shape[0]), k = static_cast<std::size_t>(e.shape[1]);
+    const auto w = official.to_f32(e.name);
+    REQUIRE(w);
+    const auto z = expert ? vprim_ref::mxfp4(*w, n, k) : vprim_ref::fp8_blocks(*w, n, k);
+    const std::string scale = e.name.substr(0, e.name.size() - 7) + ".scale";
+    const auto values = std::as_bytes(std::span(z.values)), scales = std::as_bytes(std::span(z.scales));
+    if (expert) {
+      ++fp4;
+      REQUIRE(q.add(e.name, vprim::dtype::i8, {e.shape[0], e.shape[1] / 2}, values) == vprim::status::ok);
+      REQUIRE(q.add(scale, vprim::dtype::f8_e8m0, {e.shape[0], e.shape[1] / 32}, scales) == vprim::status::ok);
+    } else {
+      ++fp8;
+      REQUIRE(q.add(e.name, vprim::dtype::f8_e4m3, e.shape, values) == vprim::status::ok);
+      REQUIRE(q.add(scale, vprim::dtype::f8_e8m0, {static_cast<vprim::index_t>((n + 127) / 128), static_cast<vprim::index_t>((k + 127) / 128)},
+                    scales) == vprim::status::ok);
+    }
+    REQUIRE(f.add<float>(e.name, e.shape, z.dequantized) == vprim::status::ok);
+  }
+  REQUIRE(fp8 == 3 * 8);        // 5 attention and 3 shared-expert linears per layer
+  REQUIRE(fp4 == 3 * 8 * 3);    // 8 experts x w1/w2/w3 per layer
+  auto qf = vprim::safetensors_file::parse(q.serialize());
+  auto ff = vprim::safetensors_file::parse(f.serialize());
+  REQUIRE(qf);
+  REQUIRE(ff);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto ids_q = vprim::v4::ids_from_official_layout([&](const std::string& n) { return qf->to_i64(n); });
+    auto ids_f = vprim::v4::ids_from_official_layout([&](const std::string& n) { return ff->to_i64(n); });
+    auto mq = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::dequantized_weights_from(*qf)), ids_q, g.cfg);
+    auto mf = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::weights_from(*ff)), ids_f, g.cfg);
+    REQUIRE(mq);
+    REQUIRE(mf);
+    const std::vector<std::size_t> one_call = {g.tokens.size()};
+    REQUIRE(run_split(arch, *mq, g.tokens, one_call) == run_split(arch, *mf, g.tokens, one_call));
+  });
 }

@@ -17,7 +17,8 @@
 VPRIM_NAMESPACE_BEGIN
 
 //! Runtime element-type tag.
-enum class dtype : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i32, i16, i8, u64, u32, u16, u8, boolean };
+//! f8_e8m0 is the exponent-only scale format of microscaling (MX) and DeepSeek's block scales.
+enum class dtype : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e8m0 };
 
 //! Bytes per element.
 [[nodiscard]] constexpr int size_of(dtype t) noexcept {
@@ -25,7 +26,7 @@ enum class dtype : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i3
     case dtype::f64: case dtype::i64: case dtype::u64: return 8;
     case dtype::f32: case dtype::i32: case dtype::u32: return 4;
     case dtype::f16: case dtype::bf16: case dtype::i16: case dtype::u16: return 2;
-    case dtype::f8_e4m3: case dtype::f8_e5m2: case dtype::i8: case dtype::u8: case dtype::boolean: return 1;
+    case dtype::f8_e4m3: case dtype::f8_e5m2: case dtype::f8_e8m0: case dtype::i8: case dtype::u8: case dtype::boolean: return 1;
   }
   return 0;
 }
@@ -48,6 +49,7 @@ enum class dtype : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i3
     case dtype::u16: return "U16";
     case dtype::u8: return "U8";
     case dtype::boolean: return "BOOL";
+    case dtype::f8_e8m0: return "F8_E8M0";
   }
   return "?";
 }
@@ -56,7 +58,7 @@ enum class dtype : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i3
 [[nodiscard]] constexpr std::optional<dtype> parse_dtype(std::string_view name) noexcept {
   constexpr dtype all[] = {dtype::f64, dtype::f32, dtype::f16, dtype::bf16, dtype::f8_e4m3,
                            dtype::f8_e5m2, dtype::i64, dtype::i32, dtype::i16, dtype::i8,
-                           dtype::u64, dtype::u32, dtype::u16, dtype::u8, dtype::boolean};
+                           dtype::u64, dtype::u32, dtype::u16, dtype::u8, dtype::boolean, dtype::f8_e8m0};
   for (dtype t : all)
     if (to_string(t) == name) return t;
   return std::nullopt;
@@ -64,7 +66,7 @@ enum class dtype : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i3
 
 [[nodiscard]] constexpr bool is_floating(dtype t) noexcept {
   return t == dtype::f64 || t == dtype::f32 || t == dtype::f16 || t == dtype::bf16 ||
-         t == dtype::f8_e4m3 || t == dtype::f8_e5m2;
+         t == dtype::f8_e4m3 || t == dtype::f8_e5m2 || t == dtype::f8_e8m0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +172,24 @@ template <class To, class From>
   return sign ? -magnitude : magnitude;
 }
 
+//! e8m0 (MX scale): 2^(v - 127); 0xFF is NaN. No sign, no zero.
+[[nodiscard]] VPRIM_HOST_DEVICE constexpr float e8m0_bits_to_float(std::uint8_t v) noexcept {
+  if (v == 0xffu) return detail::bit_cast<float>(0x7fc00000u);
+  if (v == 0) return detail::bit_cast<float>(0x00400000u);  // 2^-127, a float subnormal
+  return detail::bit_cast<float>(static_cast<std::uint32_t>(v) << 23);
+}
+//! The e8m0 scale at or above |f|: the next power of two up, so that values divided by it never
+//! grow past the element format's range (how DeepSeek's ue8m0 scales are chosen). NaN, 0 and
+//! values past 2^127 give 0xFF; values below 2^-127 give 0.
+[[nodiscard]] VPRIM_HOST_DEVICE constexpr std::uint8_t float_to_e8m0_bits(float f) noexcept {
+  const std::uint32_t b = detail::bit_cast<std::uint32_t>(f) & 0x7fffffffu;
+  if (b == 0 || b >= 0x7f800000u) return 0xffu;
+  std::uint32_t e = b >> 23;
+  if (e == 0) return 0;  // subnormal: below 2^-126, at most 2^-127 after rounding up
+  if ((b & 0x7fffffu) != 0) ++e;  // not a power of two: round up
+  return e > 254 ? 0xffu : static_cast<std::uint8_t>(e);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Storage types: a 16- or 8-bit payload that converts to and from float.
 
@@ -191,6 +211,7 @@ struct narrow_float {
 struct bf16_tag {};
 struct f16_tag {};
 struct e4m3_tag {};
+struct e8m0_tag {};
 }  // namespace detail
 
 //! bfloat16 storage (1-8-7).
@@ -200,7 +221,9 @@ using f16 = detail::narrow_float<detail::f16_tag, std::uint16_t, float_to_f16_bi
 //! fp8 e4m3fn storage (1-4-3), saturating.
 using e4m3 = detail::narrow_float<detail::e4m3_tag, std::uint8_t, float_to_e4m3_bits, e4m3_bits_to_float>;
 
-static_assert(sizeof(bf16) == 2 && sizeof(f16) == 2 && sizeof(e4m3) == 1);
+//! MX / DeepSeek block-scale storage (exponent only).
+using e8m0 = detail::narrow_float<detail::e8m0_tag, std::uint8_t, float_to_e8m0_bits, e8m0_bits_to_float>;
+static_assert(sizeof(bf16) == 2 && sizeof(f16) == 2 && sizeof(e4m3) == 1 && sizeof(e8m0) == 1);
 
 //! Compile-time element type -> runtime tag.
 template <class T> inline constexpr std::optional<dtype> dtype_of = std::nullopt;

@@ -317,9 +317,10 @@ inline result<std::vector<float>> safetensors_file::to_f32(std::string_view name
     case dtype::f16: load(f16{}); break;
     case dtype::bf16: load(bf16{}); break;
     case dtype::f8_e4m3: load(e4m3{}); break;
+    case dtype::f8_e8m0: load(e8m0{}); break;
     default:
       return make_error(status::dtype_mismatch, "tensor '" + e->name + "' has dtype " + std::string(to_string(e->type)) +
-                                                    ", expected a floating type (F64, F32, F16, BF16, F8_E4M3)",
+                                                    ", expected a floating type (F64, F32, F16, BF16, F8_E4M3, F8_E8M0)",
                         file_offset(*e));
   }
   return result<std::vector<float>>(std::move(out));
