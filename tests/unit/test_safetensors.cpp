@@ -90,6 +90,7 @@ TEST_CASE("every malformed safetensors file is rejected with its byte offset", "
       {"bad JSON", R"({"t":{"dtype" "F32"}})", 0, "\"F32", 0, 0, "expected ':'"},
       {"header not an object", "[1,2]", 0, "[", 0, 0, "must be a JSON object"},
       {"unknown dtype", R"({"t":{"dtype":"F9","shape":[1],"data_offsets":[0,1]}})", 1, "\"F9", 0, 0, "unknown dtype 'F9'"},
+      {"empty tensor name", R"({"":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})", 4, "{\"dtype", 0, 0, "a tensor has an empty name"},
       {"missing field", R"({"t":{"dtype":"F32","shape":[1]}})", 4, "{\"dtype", 0, 0, "needs 'dtype', 'shape' and 'data_offsets'"},
       {"extra field", R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}})", 4, "1}", 0, 0, "unexpected field 'x'"},
       {"negative shape", R"({"t":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4, "-1", 0, 0, "non-negative integers"},

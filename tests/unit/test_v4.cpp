@@ -3,8 +3,12 @@
 // The DeepSeek-V4 decoder's contracts beyond the golden file: streaming equals one prefill for
 // any split, the causal key sets at window and block boundaries, top-k selection, YaRN, KV
 // accounting, and the errors misuse gets.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <span>
 #include <string>
@@ -549,4 +553,60 @@ TEST_CASE("a checkpoint stored as DeepSeek ships it (FP8 blocks, MXFP4 experts) 
     const std::vector<std::size_t> one_call = {g.tokens.size()};
     REQUIRE(run_split(arch, *mq, g.tokens, one_call) == run_split(arch, *mf, g.tokens, one_call));
   });
+}
+
+TEST_CASE("a sharded checkpoint with an index loads as one, mapped", "[v4][checkpoint][shards]") {
+  const auto g = open_golden();
+  const auto official = official_layout(g.file);
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("vprim_shards_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // layers 0 and 2 (and the globals) in one shard, layer 1 in the other
+  vprim::safetensors_writer a, b;
+  std::string index = "{\"metadata\": {}, \"weight_map\": {";
+  bool first = true;
+  for (const auto& e : official.tensors()) {
+    const bool second = e.name.rfind("layers.1.", 0) == 0;
+    REQUIRE((second ? b : a).add(e.name, e.type, e.shape, official.bytes(e)) == vprim::status::ok);
+    index += std::string(first ? "" : ", ") + "\"" + e.name + "\": \"" + (second ? "part-2.safetensors" : "part-1.safetensors") + "\"";
+    first = false;
+  }
+  index += "}}";
+  REQUIRE(a.write((dir / "part-1.safetensors").string()) == vprim::status::ok);
+  REQUIRE(b.write((dir / "part-2.safetensors").string()) == vprim::status::ok);
+  std::ofstream(dir / "model.safetensors.index.json") << index;
+
+  auto ckpt = vprim::checkpoint::open(dir.string());
+  REQUIRE(ckpt);
+  REQUIRE(ckpt->shards() == 2);
+  REQUIRE(ckpt->tensors() == official.tensors().size());
+  const vprim::v4::index_source ids = [&](const std::string& n) -> vprim::result<std::vector<std::int64_t>> {
+    const auto* shard = ckpt->shard_of(n);
+    if (shard == nullptr) return vprim::make_error(vprim::status::not_found, "no " + n);
+    return shard->to_i64(n);
+  };
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto sharded = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::dequantized_weights_from(*ckpt)),
+                                            vprim::v4::ids_from_official_layout(ids), g.cfg);
+    auto hf = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    REQUIRE(sharded);
+    REQUIRE(hf);
+    const std::vector<std::size_t> one_call = {g.tokens.size()};
+    REQUIRE(run_split(arch, *sharded, g.tokens, one_call) == run_split(arch, *hf, g.tokens, one_call));
+  });
+  // an index that puts a tensor in the wrong shard, and one that names a missing shard
+  std::ofstream(dir / "wrong.index.json") << "{\"weight_map\": {\"layers.1.attn.wq_a.weight\": \"part-1.safetensors\"}}";
+  auto wrong = vprim::checkpoint::open((dir / "wrong.index.json").string());
+  REQUIRE_FALSE(wrong);
+  REQUIRE_THAT(wrong.err().message, Catch::Contains("lists 'layers.1.attn.wq_a.weight' in part-1.safetensors, which does not hold it"));
+  std::ofstream(dir / "missing.index.json") << "{\"weight_map\": {\"x\": \"part-9.safetensors\"}}";
+  auto missing = vprim::checkpoint::open((dir / "missing.index.json").string());
+  REQUIRE_FALSE(missing);
+  REQUIRE_THAT(missing.err().message, Catch::Contains("cannot open"));
+  REQUIRE_THAT(missing.err().message, Catch::Contains("part-9.safetensors"));
+  // a single file opens the same way; a folder is not a safetensors file
+  REQUIRE(vprim::checkpoint::open((dir / "part-2.safetensors").string())->shards() == 1);
+  REQUIRE_THAT(vprim::safetensors_file::open(dir.string()).err().message, Catch::Contains("not a regular file"));
+  fs::remove_all(dir);
 }

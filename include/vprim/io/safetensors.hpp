@@ -17,11 +17,22 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define VPRIM_SAFETENSORS_MMAP 1
+#else
+#define VPRIM_SAFETENSORS_MMAP 0
+#endif
 
 #include "vprim/core/aligned_buffer.hpp"
 #include "vprim/core/dtype.hpp"
@@ -60,15 +71,18 @@ struct tensor_entry {
   [[nodiscard]] std::string shape_string() const { return vprim::shape_string(shape); }
 };
 
-//! A parsed safetensors file that owns its bytes (64-byte aligned). Views into it stay valid
-//! while the object lives.
+//! A parsed safetensors file that keeps its bytes alive: an aligned copy, or (open() on
+//! POSIX) a read-only mapping of the file, so that a checkpoint of any size costs address space,
+//! not memory, until its tensors are read. Views into it stay valid while the object lives.
 class safetensors_file {
  public:
   //! Parses a copy of `bytes`.
   [[nodiscard]] static result<safetensors_file> parse(std::span<const std::byte> bytes);
   //! Parses bytes already held in an aligned buffer (no copy).
   [[nodiscard]] static result<safetensors_file> parse(aligned_buffer<std::byte> bytes);
-  //! Reads and parses a file.
+  //! Parses bytes kept alive by `owner` (no copy).
+  [[nodiscard]] static result<safetensors_file> parse(std::span<const std::byte> bytes, std::shared_ptr<const void> owner);
+  //! Maps (or, where mapping is unavailable, reads) and parses a file.
   [[nodiscard]] static result<safetensors_file> open(const std::string& path);
 
   [[nodiscard]] const std::vector<tensor_entry>& tensors() const noexcept { return entries_; }
@@ -106,7 +120,8 @@ class safetensors_file {
   error missing(std::string_view name) const {
     return make_error(status::not_found, "no tensor named '" + std::string(name) + "'");
   }
-  aligned_buffer<std::byte> bytes_;
+  std::shared_ptr<const void> owner_;  //!< keeps bytes_ alive
+  std::span<const std::byte> bytes_;
   std::size_t data_start_ = 0;
   std::vector<tensor_entry> entries_;
   std::vector<std::pair<std::string, std::string>> metadata_;
@@ -181,8 +196,12 @@ inline result<safetensors_file> safetensors_file::parse(std::span<const std::byt
 }
 
 inline result<safetensors_file> safetensors_file::parse(aligned_buffer<std::byte> owned) {
-  using detail::st_error;
   const std::span<const std::byte> bytes = owned.span();
+  return parse(bytes, std::make_shared<const aligned_buffer<std::byte>>(std::move(owned)));
+}
+
+inline result<safetensors_file> safetensors_file::parse(std::span<const std::byte> bytes, std::shared_ptr<const void> owner) {
+  using detail::st_error;
   if (bytes.size() < 8)
     return st_error(0, "file is " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
   std::uint64_t n = 0;
@@ -195,11 +214,12 @@ inline result<safetensors_file> safetensors_file::parse(aligned_buffer<std::byte
   if (n < 2) return st_error(8, "header of " + std::to_string(n) + " bytes cannot hold a JSON object");
 
   safetensors_file f;
-  f.bytes_ = std::move(owned);
+  f.owner_ = std::move(owner);
+  f.bytes_ = bytes;
   f.data_start_ = 8 + static_cast<std::size_t>(n);
   const std::size_t data_size = bytes.size() - f.data_start_;
 
-  const std::string_view header(reinterpret_cast<const char*>(f.bytes_.data()) + 8, static_cast<std::size_t>(n));
+  const std::string_view header(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(n));
   auto root = parse_json(header, 8);
   if (!root) return make_error(status::parse_error, "safetensors header: " + root.err().message, root.err().offset);
   if (!root->is_object()) return st_error(8, "header must be a JSON object");
@@ -229,6 +249,8 @@ inline result<safetensors_file> safetensors_file::parse(aligned_buffer<std::byte
           return st_error(v.offset(), "duplicate __metadata__ key '" + sorted[i].first + "'");
       continue;
     }
+    // The writer refuses an empty name, so the reader does too: what it accepts it can write back.
+    if (name.empty()) return st_error(v.offset(), "a tensor has an empty name");
     if (auto e = detail::read_entry(name, v, data_size, f.entries_)) return std::move(*e);
   }
 
@@ -257,7 +279,9 @@ inline result<safetensors_file> safetensors_file::parse(aligned_buffer<std::byte
   return result<safetensors_file>(std::move(f));
 }
 
-inline result<safetensors_file> safetensors_file::open(const std::string& path) {
+namespace detail {
+//! The whole file in an aligned buffer (where it cannot be mapped).
+inline result<aligned_buffer<std::byte>> read_whole_file(const std::string& path) {
   std::FILE* fp = std::fopen(path.c_str(), "rb");
   if (fp == nullptr) return make_error(status::io_error, "cannot open '" + path + "': " + std::strerror(errno));
   // Read straight into the aligned buffer the parsed file will own: one copy of the bytes.
@@ -276,12 +300,38 @@ inline result<safetensors_file> safetensors_file::open(const std::string& path) 
   const bool failed = got != buf->size() || std::ferror(fp) != 0;
   std::fclose(fp);
   if (failed) return make_error(status::io_error, "short read from '" + path + "'");
-  auto r = parse(std::move(*buf));
-  if (!r) {
-    error e = r.err();
-    e.message = path + ": " + e.message;
-    return e;
+  return std::move(*buf);
+}
+
+inline error with_path(const std::string& path, error e) {
+  e.message = path + ": " + e.message;
+  return e;
+}
+}  // namespace detail
+
+inline result<safetensors_file> safetensors_file::open(const std::string& path) {
+#if VPRIM_SAFETENSORS_MMAP
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(status::io_error, "cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(status::io_error, "cannot determine the size of '" + path + "' (not a regular file?)");
   }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* p = size == 0 ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p != MAP_FAILED) {
+    std::shared_ptr<const void> mapping(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
+    auto r = parse(std::span<const std::byte>(static_cast<const std::byte*>(p), size), std::move(mapping));
+    if (!r) return detail::with_path(path, r.err());
+    return r;
+  }
+#endif
+  auto buf = detail::read_whole_file(path);
+  if (!buf) return buf.err();
+  auto r = parse(std::move(*buf));
+  if (!r) return detail::with_path(path, r.err());
   return r;
 }
 

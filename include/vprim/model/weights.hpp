@@ -17,6 +17,7 @@
 #include "vprim/core/executor.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
+#include "vprim/io/checkpoint.hpp"
 #include "vprim/io/safetensors.hpp"
 #include "vprim/model/precision.hpp"
 
@@ -81,6 +82,16 @@ inline result<std::vector<float>> read_weight(const safetensors_file& f, const s
 [[nodiscard]] inline weight_source weights_from(const safetensors_file& file, std::string prefix = {}) {
   return [&file, prefix = std::move(prefix)](const std::string& name, const std::vector<index_t>& shape) {
     return detail::read_weight(file, prefix + name, shape);
+  };
+}
+
+//! The same over a sharded checkpoint (which must outlive the source).
+[[nodiscard]] inline weight_source weights_from(const checkpoint& ckpt, std::string prefix = {}) {
+  return [&ckpt, prefix = std::move(prefix)](const std::string& name, const std::vector<index_t>& shape) -> result<std::vector<float>> {
+    const std::string full = prefix + name;
+    const safetensors_file* shard = ckpt.shard_of(detail::split_slice(full).first);
+    if (shard == nullptr) return make_error(status::not_found, "missing weight '" + detail::split_slice(full).first + "'");
+    return detail::read_weight(*shard, full, shape);
   };
 }
 
