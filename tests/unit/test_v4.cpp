@@ -581,11 +581,8 @@ TEST_CASE("a sharded checkpoint with an index loads as one, mapped", "[v4][check
   REQUIRE(ckpt);
   REQUIRE(ckpt->shards() == 2);
   REQUIRE(ckpt->tensors() == official.tensors().size());
-  const vprim::v4::index_source ids = [&](const std::string& n) -> vprim::result<std::vector<std::int64_t>> {
-    const auto* shard = ckpt->shard_of(n);
-    if (shard == nullptr) return vprim::make_error(vprim::status::not_found, "no " + n);
-    return shard->to_i64(n);
-  };
+  const vprim::v4::index_source ids = [&](const std::string& n) { return ckpt->to_i64(n); };
+  REQUIRE_THAT(ckpt->to_i64("nope").err().message, Catch::Contains("no tensor named 'nope' in the checkpoint"));
   vprim::cpu::dispatch_cpu([&](auto arch) {
     auto sharded = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::dequantized_weights_from(*ckpt)),
                                             vprim::v4::ids_from_official_layout(ids), g.cfg);

@@ -10,6 +10,7 @@
 //! but that shard lacks is reported with both names.
 
 #include <filesystem>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -76,6 +77,12 @@ class checkpoint {
   [[nodiscard]] const safetensors_file* shard_of(const std::string& name) const {
     const auto it = where_.find(name);
     return it == where_.end() ? nullptr : &shards_[it->second];
+  }
+  //! An integer tensor from whichever shard holds it.
+  [[nodiscard]] result<std::vector<std::int64_t>> to_i64(const std::string& name) const {
+    const safetensors_file* f = shard_of(name);
+    if (f == nullptr) return make_error(status::not_found, "no tensor named '" + name + "' in the checkpoint");
+    return f->to_i64(name);
   }
   [[nodiscard]] const std::string& shard_name(const safetensors_file* f) const {
     return shard_names_[static_cast<std::size_t>(f - shards_.data())];
