@@ -90,7 +90,7 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
     return v;
   };
   unsigned seed = 100;
-  for (std::size_t m : {1u, 7u, 13u, 100u})
+  for (std::size_t m : {1u, 4u, 5u, 7u, 8u, 13u, 100u})  // the 4-, 8- and 12-row tiles and their edges
     for (std::size_t n : {1u, 33u, 100u})
       for (std::size_t k : {1u, 2u, 13u, 600u, 1100u})
         for (int mode = 0; mode < 3; ++mode) {

@@ -109,10 +109,13 @@ inline void convert_rows_bf16(const float* a, std::size_t lda, std::size_t rows,
   }
 }
 
-//! One 12 x 32 tile over `pairs` k pairs: rows of bf16 A (stride kp values) times a W panel.
-inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
-                            std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
-  constexpr std::size_t MR = bf16_tile::mr, NR = bf16_tile::nr;
+//! One MR x 32 tile over `pairs` k pairs: rows of bf16 A (stride kp values) times a W panel.
+//! MR is 12 for full tiles; 8 and 4 serve short ones (a MoE expert sees about 8 tokens at a
+//! prefill of 324), so that no dot products are spent on padding rows.
+template <std::size_t MR>
+inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
+                                 std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
+  constexpr std::size_t NR = bf16_tile::nr;
   const std::uint32_t* ar[MR];
   for (std::size_t i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const std::uint32_t*>(a + (i < rows ? i : 0) * kp);
   __m512 acc0[MR], acc1[MR];
@@ -154,6 +157,13 @@ inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::u
     _mm512_store_ps(tile + i * NR + 16, acc1[i]);
   }
   for (std::size_t i = 0; i < rows; ++i) std::memcpy(c + i * ldc, tile + i * NR, cols * sizeof(float));
+}
+
+inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
+                            std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
+  if (rows <= 4) gemm_bf16_micro_rows<4>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
+  else if (rows <= 8) gemm_bf16_micro_rows<8>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
+  else gemm_bf16_micro_rows<bf16_tile::mr>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
 }
 #endif
 
