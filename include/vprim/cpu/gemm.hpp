@@ -155,16 +155,19 @@ inline void gemm_micro_rows(const float* a, std::size_t lda, const float* wp, st
 
 //! Arguments of one GEMM call. A is row-major [m, k] with row stride lda; C is [m, n] with row
 //! stride ldc. bias (length n) may be null. With accumulate, C += A * W^T (bias still added).
-struct gemm_args {
+//! W is a packed weight of the GEMM's storage type (fp32 here, bf16 in gemm_bf16.hpp).
+template <class PackedWeight>
+struct basic_gemm_args {
   std::size_t m = 0;
   const float* a = nullptr;
   std::size_t lda = 0;
-  const packed_weight* w = nullptr;
+  const PackedWeight* w = nullptr;
   const float* bias = nullptr;
   float* c = nullptr;
   std::size_t ldc = 0;
   bool accumulate = false;
 };
+using gemm_args = basic_gemm_args<packed_weight>;
 
 namespace detail {
 //! The checks every GEMM shares, for arguments whose weight is present: empty problems are ok,

@@ -69,16 +69,7 @@ struct packed_weight_bf16 {
   return result<packed_weight_bf16>(std::move(pw));
 }
 
-struct gemm_bf16_args {
-  std::size_t m = 0;
-  const float* a = nullptr;
-  std::size_t lda = 0;
-  const packed_weight_bf16* w = nullptr;
-  const float* bias = nullptr;
-  float* c = nullptr;
-  std::size_t ldc = 0;
-  bool accumulate = false;
-};
+using gemm_bf16_args = basic_gemm_args<packed_weight_bf16>;
 
 [[nodiscard]] inline status gemm_bf16_can_implement(const gemm_bf16_args& g) noexcept {
   if (g.w == nullptr) return status::invalid_argument;
