@@ -185,9 +185,16 @@ TEST_CASE("bf16 attention equals softmax(QK^T)V of bf16-rounded operands", "[cpu
     for (auto& v : x) v = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(v * scale));
     return x;
   };
-  for (std::size_t tokens : {1u, 7u, 65u, 130u})
-    for (std::size_t heads : {1u, 3u})
-      for (std::size_t d : {16u, 20u, 64u}) {
+  // One scratch for every call, largest first and poisoned with NaN: a reused scratch keeps the
+  // last call's values in its padding, which the kernel must never let into a result.
+  vprim::cpu::attention_bf16_scratch scratch;
+  REQUIRE(scratch.kt.ensure_size(1 << 16) == vprim::status::ok);
+  REQUIRE(scratch.vp.ensure_size(1 << 16) == vprim::status::ok);
+  std::fill(scratch.kt.begin(), scratch.kt.end(), 0x7fc07fc0u);
+  std::fill(scratch.vp.begin(), scratch.vp.end(), 0x7fc07fc0u);
+  for (std::size_t tokens : {130u, 1u, 65u, 7u})
+    for (std::size_t heads : {3u, 1u})
+      for (std::size_t d : {64u, 20u, 16u}) {
         CAPTURE(tokens, heads, d, arch::name());
         const auto q = random_vector(tokens * heads * d, 61, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 62, -2.0f, 2.0f),
                    v = random_vector(tokens * heads * d, 63);
@@ -195,7 +202,7 @@ TEST_CASE("bf16 attention equals softmax(QK^T)V of bf16-rounded operands", "[cpu
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
         vprim::cpu::attention_args args{tokens, heads, d, q.data(), k.data(), v.data(), heads * d, heads * d, heads * d,
                                         o.data(), heads * d, scale};
-        REQUIRE(vprim::cpu::attention_bidirectional_bf16(arch{}, args, pool) == vprim::status::ok);
+        REQUIRE(vprim::cpu::attention_bidirectional_bf16(arch{}, args, pool, scratch) == vprim::status::ok);
         // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
         vprim_ref::require_close("attention_bf16", o,
                                  vprim_ref::attention(round_bf16(q, scale), round_bf16(k, 1.0f), round_bf16(v, 1.0f), tokens,

@@ -131,3 +131,30 @@ TEST_CASE("tower configs: missing fields and unsupported activations", "[model][
       "vision_patch_size":14,"vision_rope_theta":10000.0,"vision_downsample_ratio":3,"hidden_size":64})");
   REQUIRE_FALSE(vprim::tower_config_from_json(*zero_heads, vprim::tower_kind::deepseek_vit));
 }
+
+TEST_CASE("a workspace reused across images of other sizes changes no result", "[model][tower]") {
+  const auto f = open_dsvit();
+  auto cfg = dsvit_config(f);
+  auto pix = f.to_f32("pixels_chw");
+  auto patches = vprim::patchify(*pix, 3, 140, 182, 14);
+  REQUIRE(patches);
+  vprim::thread_pool_executor exec(2);
+  for (auto precision : {vprim::weight_precision::float32, vprim::weight_precision::bfloat16}) {
+    cfg.precision = precision;
+    vprim::cpu::dispatch_cpu([&](auto arch) {
+      auto tower = vprim::vision_tower<>::load(arch, f, cfg, "weight.vit.", "weight.aligner.");
+      REQUIRE(tower);
+      vprim::tower_workspace shared;
+      // large, small, large again: the small image runs in buffers left full by the large one
+      for (auto [gh, gw] : {std::pair{10, 13}, {7, 9}, {10, 13}}) {
+        CAPTURE(gh, gw, static_cast<int>(precision));
+        std::vector<float> fresh_f, fresh_m, reused_f, reused_m;
+        REQUIRE(tower->encode(arch, patches->data(), gh, gw, fresh_f, exec) == vprim::status::ok);
+        REQUIRE(tower->merge(arch, fresh_f, gh, gw, fresh_m, exec) == vprim::status::ok);
+        REQUIRE(tower->encode(arch, patches->data(), gh, gw, reused_f, shared, exec) == vprim::status::ok);
+        REQUIRE(tower->merge(arch, reused_f, gh, gw, reused_m, shared, exec) == vprim::status::ok);
+        REQUIRE(reused_m == fresh_m);
+      }
+    });
+  }
+}

@@ -89,6 +89,16 @@ class aligned_buffer {
     return result<aligned_buffer>(std::move(buf));
   }
 
+  //! Workspace use: keeps the storage when it already holds `count` elements (contents are
+  //! left as they are), else replaces it with `count` zeroed ones. size() is then >= count.
+  [[nodiscard]] status ensure_size(std::size_t count) {
+    if (size_ >= count) return status::ok;
+    auto fresh = allocate(count);
+    if (!fresh) return fresh.code();
+    *this = std::move(*fresh);
+    return status::ok;
+  }
+
   [[nodiscard]] T* data() noexcept { return data_; }
   [[nodiscard]] const T* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "vprim/core/aligned_buffer.hpp"
 #include "vprim/core/dtype.hpp"
 #include "vprim/cpu/attention.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
@@ -108,9 +109,17 @@ inline void pv_any_bf16(std::size_t DV, const std::uint32_t* p, std::size_t pstr
 }  // namespace detail
 #endif
 
+//! K^T and V of every head as bf16 pairs: the scratch of attention_bidirectional_bf16. Keep one
+//! across calls (the vision tower keeps one per workspace) so that the 4 * heads * tokens *
+//! head_dim bytes are not faulted in afresh by every call.
+struct attention_bf16_scratch {
+  aligned_buffer<std::uint32_t> kt, vp;
+};
+
 //! Same contract as attention_bidirectional; operands in bf16, accumulation in fp32.
 template <class Arch, executor Exec>
-[[nodiscard]] status attention_bidirectional_bf16(Arch arch, const attention_args& a, Exec& exec) {
+[[nodiscard]] status attention_bidirectional_bf16(Arch arch, const attention_args& a, Exec& exec,
+                                                  attention_bf16_scratch& scratch) {
 #if VPRIM_HAS_AVX512BF16_KERNEL
   if (!cpu_has_avx512bf16()) return attention_bidirectional(arch, a, exec);
   if (const status s = attention_can_implement(a); s != status::ok) return s;
@@ -123,8 +132,13 @@ template <class Arch, executor Exec>
   const std::size_t N = a.tokens, D = a.head_dim, DP = (D + 1) / 2;  // pairs along the head dim
   const std::size_t Dp = (D + 15) / 16 * 16, DV = Dp / 16;
   const std::size_t Np = (N + bc - 1) / bc * bc;
-  // K^T as d-pairs [DP][Np]; V as key pairs [Np/2][Dp]; zero padded.
-  u32buf kt(a.heads * DP * Np, 0u), vp(a.heads * (Np / 2) * Dp, 0u);
+  // K^T as d-pairs [DP][Np]; V as key pairs [Np/2][Dp]. A reused scratch holds the last call's
+  // values in the padding, which is never used: scores of keys past N are overwritten with
+  // -inf, P*V stops at the last key pair, and only D output columns are written.
+  if (const status s = scratch.kt.ensure_size(a.heads * DP * Np); s != status::ok) return s;
+  if (const status s = scratch.vp.ensure_size(a.heads * (Np / 2) * Dp); s != status::ok) return s;
+  std::uint32_t* const kt = scratch.kt.data();
+  std::uint32_t* const vp = scratch.vp.data();
   exec.parallel_for(static_cast<std::int64_t>(a.heads), [&](std::int64_t h0, std::int64_t h1) {
     // lane i of the interleave takes 16-bit element i of row 2jp and of row 2jp+1
     alignas(64) static const std::uint16_t interleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
@@ -144,7 +158,7 @@ template <class Arch, executor Exec>
       for (std::size_t jp = 0; jp < (N + 1) / 2; ++jp) {
         const float* v0 = a.v + (2 * jp) * a.v_stride + h * D;
         const float* v1 = 2 * jp + 1 < N ? a.v + (2 * jp + 1) * a.v_stride + h * D : nullptr;
-        std::uint32_t* dst = vp.data() + (h * (Np / 2) + jp) * Dp;
+        std::uint32_t* dst = vp + (h * (Np / 2) + jp) * Dp;
         std::size_t d = 0;
         for (; v1 != nullptr && d + 16 <= D; d += 16) {
           const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(v1 + d), _mm512_loadu_ps(v0 + d));
@@ -156,9 +170,11 @@ template <class Arch, executor Exec>
   });
   const std::size_t qblocks = (N + br - 1) / br;
   exec.parallel_for(static_cast<std::int64_t>(a.heads * qblocks), [&](std::int64_t t0, std::int64_t t1) {
+    // rows rounded up to 16 for the per-row state, which is updated 16 rows at a time
+    constexpr std::size_t rows16 = (br + 15) / 16 * 16;
     u32buf qs(br * DP), ps(br * (bc / 2));
-    fbuf s(br * bc), acc(br * Dp);
-    std::vector<float> m(br), l(br), corr(br);
+    fbuf s(br * bc), acc(br * Dp), lanes(br * 16), m_new(rows16), corr(rows16);
+    std::vector<float> m(rows16), l(rows16);
     for (auto task = static_cast<std::size_t>(t0); task < static_cast<std::size_t>(t1); ++task) {
       const std::size_t h = task / qblocks, q0 = (task % qblocks) * br, nq = std::min(br, N - q0);
       const std::size_t nq_padded = (nq + R - 1) / R * R;
@@ -176,8 +192,9 @@ template <class Arch, executor Exec>
           qs[i * DP + p] = detail::bf16_pair(qr[2 * p] * a.scale, 2 * p + 1 < D ? qr[2 * p + 1] * a.scale : 0.0f);
       }
       detail::reset_online_softmax(acc, m, l);
-      const std::uint32_t* kth = kt.data() + h * DP * Np;
-      const std::uint32_t* vph = vp.data() + h * (Np / 2) * Dp;
+      std::fill(lanes.begin(), lanes.end(), 0.0f);
+      const std::uint32_t* kth = kt + h * DP * Np;
+      const std::uint32_t* vph = vp + h * (Np / 2) * Dp;
       for (std::size_t k0 = 0; k0 < N; k0 += bc) {
         const std::size_t nk = std::min(bc, N - k0);
         for (std::size_t i = 0; i < nq_padded; i += R) {
@@ -186,40 +203,56 @@ template <class Arch, executor Exec>
           for (std::size_t kk = 0; kk < bc; kk += 64)
             detail::score_tile_bf16<R>(qrows, DP, kth + k0 + kk, Np, s.data() + i * bc + kk, bc);
         }
+        // Online softmax. The steps that would serialise on one row at a time are batched: the
+        // rescale factors of 16 rows are one vector exponential, and each row's running sum
+        // stays 16 partial sums until the last block, so a block has one horizontal reduction
+        // per row (the max), not three.
         for (std::size_t i = 0; i < nq_padded; ++i) {
           float* srow = s.data() + i * bc;
           for (std::size_t j = nk; j < bc; ++j) srow[j] = -std::numeric_limits<float>::infinity();
           __m512 mx = _mm512_load_ps(srow);
           for (std::size_t c = 1; c < bc / 16; ++c) mx = _mm512_max_ps(mx, _mm512_load_ps(srow + c * 16));
-          const float m_new = std::max(m[i], _mm512_reduce_max_ps(mx));
-          corr[i] = std::exp(m[i] - m_new);
-          __m512 psum = _mm512_setzero_ps();
-          const __m512 vm = _mm512_set1_ps(m_new);
-          for (std::size_t c = 0; c < bc / 16; ++c) {
-            const __m512 p = detail::fast_exp(_mm512_sub_ps(_mm512_load_ps(srow + c * 16), vm));
-            _mm512_store_ps(srow + c * 16, p);
-            psum = _mm512_add_ps(psum, p);
-          }
-          l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(psum);
-          m[i] = m_new;
-          // probabilities as bf16 pairs of consecutive keys
+          m_new[i] = std::max(m[i], _mm512_reduce_max_ps(mx));
+        }
+        for (std::size_t i = 0; i < nq_padded; i += 16) {
+          const __m512 mn = _mm512_load_ps(m_new.data() + i);
+          _mm512_store_ps(corr.data() + i, detail::fast_exp(_mm512_sub_ps(_mm512_loadu_ps(m.data() + i), mn)));
+          _mm512_storeu_ps(m.data() + i, mn);
+        }
+        for (std::size_t i = 0; i < nq_padded; ++i) {
+          const float* srow = s.data() + i * bc;
+          const __m512 vm = _mm512_set1_ps(m_new[i]);
+          __m512 sum = _mm512_mul_ps(_mm512_load_ps(lanes.data() + i * 16), _mm512_set1_ps(corr[i]));
+          // probabilities as bf16 pairs of consecutive keys, straight from registers
           for (std::size_t c = 0; c < bc / 32; ++c) {
-            const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_load_ps(srow + 32 * c + 16), _mm512_load_ps(srow + 32 * c));
-            _mm512_storeu_si512(ps.data() + i * (bc / 2) + 16 * c, (__m512i)packed);
+            const __m512 p0 = detail::fast_exp(_mm512_sub_ps(_mm512_load_ps(srow + 32 * c), vm));
+            const __m512 p1 = detail::fast_exp(_mm512_sub_ps(_mm512_load_ps(srow + 32 * c + 16), vm));
+            sum = _mm512_add_ps(sum, _mm512_add_ps(p0, p1));
+            _mm512_storeu_si512(ps.data() + i * (bc / 2) + 16 * c, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
           }
+          _mm512_store_ps(lanes.data() + i * 16, sum);
         }
         const std::size_t key_pairs = (nk + 1) / 2;
         for (std::size_t i = 0; i < nq_padded; i += R)
           detail::pv_any_bf16<R>(DV, ps.data() + i * (bc / 2), bc / 2, corr.data() + i, key_pairs, vph + (k0 / 2) * Dp, Dp,
                                  acc.data() + i * Dp, Dp);
       }
+      for (std::size_t i = 0; i < nq; ++i) l[i] = _mm512_reduce_add_ps(_mm512_load_ps(lanes.data() + i * 16));
       detail::write_normalized_rows(a, acc.data(), Dp, l, q0, nq, h);
     }
   });
   return status::ok;
 #else
+  (void)scratch;
   return attention_bidirectional(arch, a, exec);
 #endif
+}
+
+//! As above with a scratch of its own for this call.
+template <class Arch, executor Exec>
+[[nodiscard]] status attention_bidirectional_bf16(Arch arch, const attention_args& a, Exec& exec) {
+  attention_bf16_scratch scratch;
+  return attention_bidirectional_bf16(arch, a, exec, scratch);
 }
 
 }  // namespace cpu

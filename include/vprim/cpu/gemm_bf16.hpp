@@ -111,7 +111,13 @@ inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const s
   for (std::size_t i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const std::uint32_t*>(a + (i < rows ? i : 0) * kp);
   __m512 acc0[MR], acc1[MR];
   alignas(64) float tile[MR * NR];
-  if (init_c != nullptr) {
+  const bool full = rows == MR && cols == NR;
+  if (init_c != nullptr && full) {
+    for (std::size_t i = 0; i < MR; ++i) {
+      acc0[i] = _mm512_loadu_ps(init_c + i * ldc);
+      acc1[i] = _mm512_loadu_ps(init_c + i * ldc + 16);
+    }
+  } else if (init_c != nullptr) {
     std::memset(tile, 0, sizeof tile);
     for (std::size_t i = 0; i < rows; ++i) std::memcpy(tile + i * NR, init_c + i * ldc, cols * sizeof(float));
     for (std::size_t i = 0; i < MR; ++i) {
@@ -136,7 +142,7 @@ inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const s
       acc1[i] = _mm512_dpbf16_ps(acc1[i], x, w1);
     }
   }
-  if (rows == MR && cols == NR) {
+  if (full) {
     for (std::size_t i = 0; i < MR; ++i) {
       _mm512_storeu_ps(c + i * ldc, acc0[i]);
       _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);

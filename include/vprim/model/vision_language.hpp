@@ -94,20 +94,27 @@ class vision_language_model {
   [[nodiscard]] const v4::decoder& decoder() const noexcept { return decoder_; }
   [[nodiscard]] std::size_t hidden() const noexcept { return static_cast<std::size_t>(decoder_.cfg().hidden); }
 
-  //! Patches [grid_h * grid_w, patch values] -> merged image features [count, hidden].
+  //! Patches [grid_h * grid_w, patch values] -> merged image features [count, hidden]. Pass one
+  //! workspace to every image of a stream (see tower_workspace).
   template <class Arch, executor Exec>
   [[nodiscard]] result<std::vector<float>> image_features(Arch arch, const float* patches, int grid_h, int grid_w,
-                                                          Exec& exec) const {
+                                                          tower_workspace& ws, Exec& exec) const {
     std::vector<float> features, merged;
-    if (status s = tower_.encode(arch, patches, grid_h, grid_w, features, exec); s != status::ok)
+    if (status s = tower_.encode(arch, patches, grid_h, grid_w, features, ws, exec); s != status::ok)
       return make_error(s, "vision tower on a " + std::to_string(grid_h) + "x" + std::to_string(grid_w) + " patch grid");
-    if (status s = tower_.merge(arch, features, grid_h, grid_w, merged, exec); s != status::ok)
+    if (status s = tower_.merge(arch, features, grid_h, grid_w, merged, ws, exec); s != status::ok)
       return make_error(s, "merger on a " + std::to_string(grid_h) + "x" + std::to_string(grid_w) + " patch grid");
     if (merged.size() % hidden() != 0)
       return make_error(status::shape_mismatch, "the merger's width (" + std::to_string(merged.size()) +
                                                     " values) is not a multiple of the decoder's hidden size " +
                                                     std::to_string(hidden()));
     return merged;
+  }
+  template <class Arch, executor Exec>
+  [[nodiscard]] result<std::vector<float>> image_features(Arch arch, const float* patches, int grid_h, int grid_w,
+                                                          Exec& exec) const {
+    tower_workspace ws;
+    return image_features(arch, patches, grid_h, grid_w, ws, exec);
   }
 
   //! The prompt `ids` (whose placeholders are exactly the features' positions) with `features`
