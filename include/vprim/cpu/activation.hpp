@@ -4,13 +4,16 @@
 
 //! \file activation.hpp
 //! Elementwise activations of the towers' MLPs:
-//! - swiglu: out[r, i] = silu(x[r, i]) * x[r, inter + i] over packed [gate | up] rows;
+//! - swiglu: out[r, i] = silu(x[r, i]) * x[r, inter + i] over packed [gate | up] rows, and
+//!   DeepSeek-V4's clamped form;
 //! - gelu_exact: 0.5 x (1 + erf(x / sqrt 2)) (torch's default GELU);
 //! - quick_gelu: x * sigmoid(1.702 x) (CLIP / Qwen2-VL).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "vprim/core/executor.hpp"
 #include "vprim/cpu/arch.hpp"
@@ -18,24 +21,41 @@
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
 
-//! out[r, 0:inter] = silu(in[r, 0:inter]) * in[r, inter:2*inter].
+//! out[r, 0:width] = silu(min(g, limit)) * clamp(u, -limit, limit), with g and u rows of stride
+//! ld: DeepSeek-V4's clamped SwiGLU. No clamping when limit is +inf.
 template <class Arch, executor Exec>
-void swiglu(Arch, const float* in, float* out, std::size_t rows, std::size_t inter, Exec& exec) {
+void swiglu_clamped(Arch, const float* gate, const float* up, std::size_t ld, float* out, std::size_t rows,
+                    std::size_t width, float limit, Exec& exec) {
   using B = xsimd::batch<float, Arch>;
   constexpr std::size_t V = B::size;
+  const bool clamp = !std::isinf(limit);
   exec.parallel_for(static_cast<std::int64_t>(rows), [&](std::int64_t r0, std::int64_t r1) {
+    const B hi(limit), lo(-limit), one(1.0f);
     for (auto r = static_cast<std::size_t>(r0); r < static_cast<std::size_t>(r1); ++r) {
-      const float* g = in + r * 2 * inter;
-      const float* u = g + inter;
-      float* y = out + r * inter;
+      const float* g = gate + r * ld;
+      const float* u = up + r * ld;
+      float* y = out + r * width;
       std::size_t i = 0;
-      for (; i + V <= inter; i += V) {
-        const B x = B::load_unaligned(g + i);
-        (x / (B(1.0f) + xsimd::exp(-x)) * B::load_unaligned(u + i)).store_unaligned(y + i);
+      for (; i + V <= width; i += V) {
+        B x = B::load_unaligned(g + i), v = B::load_unaligned(u + i);
+        if (clamp) {
+          x = xsimd::min(x, hi);
+          v = xsimd::clip(v, lo, hi);
+        }
+        (x / (one + xsimd::exp(-x)) * v).store_unaligned(y + i);
       }
-      for (; i < inter; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      for (; i < width; ++i) {
+        const float x = clamp ? std::min(g[i], limit) : g[i], v = clamp ? std::clamp(u[i], -limit, limit) : u[i];
+        y[i] = x / (1.0f + std::exp(-x)) * v;
+      }
     }
   });
+}
+
+//! out[r, 0:inter] = silu(in[r, 0:inter]) * in[r, inter:2*inter].
+template <class Arch, executor Exec>
+void swiglu(Arch arch, const float* in, float* out, std::size_t rows, std::size_t inter, Exec& exec) {
+  swiglu_clamped(arch, in, in + inter, 2 * inter, out, rows, inter, std::numeric_limits<float>::infinity(), exec);
 }
 
 enum class gelu_kind : std::uint8_t { exact, quick };

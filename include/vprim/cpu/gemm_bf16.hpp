@@ -103,7 +103,10 @@ inline void convert_rows_bf16(const float* a, std::size_t lda, std::size_t rows,
 //! One MR x 32 tile over `pairs` k pairs: rows of bf16 A (stride kp values) times a W panel.
 //! MR is 12 for full tiles; 8 and 4 serve short ones (a MoE expert sees about 8 tokens at a
 //! prefill of 324), so that no dot products are spent on padding rows.
-template <std::size_t MR>
+//! How far ahead (in k pairs of a panel, 128 bytes each) a streaming kernel prefetches W.
+inline constexpr std::size_t prefetch_pairs = 64;
+
+template <std::size_t MR, bool Stream = false>
 inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
                                  std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
   constexpr std::size_t NR = bf16_tile::nr;
@@ -134,6 +137,10 @@ inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const s
     }
   }
   for (std::size_t q = 0; q < pairs; ++q) {
+    if constexpr (Stream) {
+      _mm_prefetch(reinterpret_cast<const char*>(wp + (q + prefetch_pairs) * 2 * NR), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wp + (q + prefetch_pairs) * 2 * NR + NR), _MM_HINT_T0);
+    }
     const __m512bh w0 = (__m512bh)_mm512_load_si512(wp + q * 2 * NR);
     const __m512bh w1 = (__m512bh)_mm512_load_si512(wp + q * 2 * NR + NR);
     for (std::size_t i = 0; i < MR; ++i) {
@@ -156,11 +163,12 @@ inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const s
   for (std::size_t i = 0; i < rows; ++i) std::memcpy(c + i * ldc, tile + i * NR, cols * sizeof(float));
 }
 
+template <bool Stream = false>
 inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
                             std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
-  if (rows <= 4) gemm_bf16_micro_rows<4>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
-  else if (rows <= 8) gemm_bf16_micro_rows<8>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
-  else gemm_bf16_micro_rows<bf16_tile::mr>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
+  if (rows <= 4) gemm_bf16_micro_rows<4, Stream>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
+  else if (rows <= 8) gemm_bf16_micro_rows<8, Stream>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
+  else gemm_bf16_micro_rows<bf16_tile::mr, Stream>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
 }
 #endif
 
@@ -179,6 +187,24 @@ template <class Arch, executor Exec>
   using T = detail::bf16_tile;
   constexpr std::size_t NR = T::nr;
 #if VPRIM_HAS_AVX512BF16_KERNEL
+  if (cpu_has_avx512bf16() && g.m <= T::mr) {
+    // Skinny A (a decode step, a MoE expert's few rows): one row tile, so K blocks buy no reuse.
+    // Each W panel is streamed whole, front to back, which the hardware prefetcher serves best;
+    // weight bandwidth is all that bounds this case.
+    const std::size_t kp = (k + 1) / 2 * 2;
+    std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> abf(g.m * kp);
+    detail::convert_rows_bf16(g.a, g.lda, g.m, k, kp, abf.data());
+    exec.parallel_for(static_cast<std::int64_t>((n + NR - 1) / NR), [&](std::int64_t p0, std::int64_t p1) {
+      for (auto p = static_cast<std::size_t>(p0); p < static_cast<std::size_t>(p1); ++p) {
+        const std::size_t j = p * NR, cols = std::min(NR, n - j);
+        float* c = g.c + j;
+        detail::gemm_bf16_micro<true>(abf.data(), kp, g.w->panel(p), kp / 2, c, g.ldc, g.m, cols, g.accumulate ? c : nullptr,
+                                g.bias ? g.bias + j : nullptr);
+        if (g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, g.m, cols);
+      }
+    });
+    return status::ok;
+  }
   if (cpu_has_avx512bf16()) {
     // Each A block is rounded to bf16 once per (tile, K block) and shared by every W panel.
     const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;

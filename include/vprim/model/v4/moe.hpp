@@ -20,6 +20,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "vprim/cpu/activation.hpp"
 #include "vprim/model/v4/config.hpp"
 #include "vprim/model/weights.hpp"
 
@@ -207,47 +208,98 @@ struct moe_layer {
     for (std::size_t e = 0; e < experts; ++e) count[e + 1] += count[e];
     std::vector<std::size_t> order(S * top_k), fill(count.begin(), count.end() - 1);
     for (std::size_t i = 0; i < S * top_k; ++i) order[fill[static_cast<std::size_t>(indices[i])]++] = i;
-    std::vector<float> rows, hidden, act, out;
-    std::fill(y, y + S * dim, 0.0f);
-    for (std::size_t e = 0; e < experts; ++e) {
-      const std::size_t n = count[e + 1] - count[e];
-      if (n == 0) continue;
-      rows.resize(n * dim);
-      for (std::size_t r = 0; r < n; ++r) {
-        const std::size_t t = order[count[e] + r] / top_k;
-        std::copy(x + t * dim, x + (t + 1) * dim, rows.data() + r * dim);
-      }
-      hidden.resize(n * 2 * inter);
-      act.resize(n * inter);
-      out.resize(n * dim);
-      if (status s = gate_up[e].apply(arch, rows.data(), n, hidden.data(), exec); s != status::ok) return s;
-      swiglu_clamped(hidden.data(), hidden.data() + inter, 2 * inter, n, inter, act.data());
-      if (status s = down[e].apply(arch, act.data(), n, out.data(), exec); s != status::ok) return s;
-      for (std::size_t r = 0; r < n; ++r) {
-        const std::size_t slot = order[count[e] + r], t = slot / top_k;
-        for (std::size_t d = 0; d < dim; ++d) y[t * dim + d] += weights[slot] * out[r * dim + d];
-      }
+    std::vector<std::size_t> active;
+    for (std::size_t e = 0; e < experts; ++e)
+      if (count[e + 1] > count[e]) active.push_back(e);
+    std::vector<float> slot_out(S * top_k * dim);
+    auto run = [&](std::size_t e, expert_scratch& scratch, auto& ex) {
+      return run_expert(arch, e, x, order.data() + count[e], count[e + 1] - count[e], slot_out.data(), scratch, ex);
+    };
+    const auto parts = static_cast<std::size_t>(std::max(1, exec.concurrency()));
+    if (parts > 1 && active.size() >= 2 * parts) {
+      // Threads take whole experts. A prefill sends ~8 rows to each of 256 experts and is bound
+      // by reading 12.9 GB of weights: each thread streams its own experts with no barrier
+      // between them, instead of all threads splitting every small GEMM.
+      const auto bounds = balanced_runs(active, count, parts);
+      std::vector<status> failed(parts, status::ok);
+      exec.parallel_for(static_cast<std::int64_t>(parts), [&](std::int64_t p0, std::int64_t p1) {
+        serial_executor one;
+        expert_scratch scratch;
+        for (auto p = static_cast<std::size_t>(p0); p < static_cast<std::size_t>(p1); ++p)
+          for (std::size_t i = bounds[p]; i < bounds[p + 1] && failed[p] == status::ok; ++i)
+            failed[p] = run(active[i], scratch, one);
+      });
+      for (status s : failed)
+        if (s != status::ok) return s;
+    } else {
+      expert_scratch scratch;
+      for (std::size_t e : active)
+        if (status s = run(e, scratch, exec); s != status::ok) return s;
     }
+    exec.parallel_for(static_cast<std::int64_t>(S), [&](std::int64_t t0, std::int64_t t1) {
+      for (auto t = static_cast<std::size_t>(t0); t < static_cast<std::size_t>(t1); ++t) {
+        float* yt = y + t * dim;
+        std::fill(yt, yt + dim, 0.0f);
+        for (std::size_t k = 0; k < top_k; ++k) {
+          const float w = weights[t * top_k + k];
+          const float* o = slot_out.data() + (t * top_k + k) * dim;
+          for (std::size_t d = 0; d < dim; ++d) yt[d] += w * o[d];
+        }
+      }
+    });
     // Shared expert, added on top.
     const std::size_t si = shared_gate.out_features();
     std::vector<float> g(S * si), u(S * si), a(S * si), o(S * dim);
     if (status s = shared_gate.apply(arch, x, S, g.data(), exec); s != status::ok) return s;
     if (status s = shared_up.apply(arch, x, S, u.data(), exec); s != status::ok) return s;
-    swiglu_clamped(g.data(), u.data(), si, S, si, a.data());
+    cpu::swiglu_clamped(arch, g.data(), u.data(), si, a.data(), S, si, limit, exec);
     if (status s = shared_down.apply(arch, a.data(), S, o.data(), exec); s != status::ok) return s;
     for (std::size_t i = 0; i < S * dim; ++i) y[i] += o[i];
     return status::ok;
   }
 
  private:
-  //! act[r, i] = silu(min(g, limit)) * clamp(u, -limit, limit) for `width` values per row;
-  //! g/u rows have stride `ld`.
-  void swiglu_clamped(const float* g, const float* u, std::size_t ld, std::size_t rows, std::size_t width, float* act) const {
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t i = 0; i < width; ++i) {
-        const float gi = std::min(g[r * ld + i], limit), ui = std::clamp(u[r * ld + i], -limit, limit);
-        act[r * width + i] = gi / (1.0f + std::exp(-gi)) * ui;
-      }
+  struct expert_scratch {
+    std::vector<float> rows, hidden, act, out;
+  };
+
+  //! Expert e over the n rows of x named by `slots` (token * top_k + k); row r's output goes to
+  //! slot_out[slots[r]].
+  template <class Arch, executor Exec>
+  status run_expert(Arch arch, std::size_t e, const float* x, const std::size_t* slots, std::size_t n, float* slot_out,
+                    expert_scratch& b, Exec& exec) const {
+    b.rows.resize(n * dim);
+    b.hidden.resize(n * 2 * inter);
+    b.act.resize(n * inter);
+    b.out.resize(n * dim);
+    for (std::size_t r = 0; r < n; ++r) {
+      const std::size_t t = slots[r] / top_k;
+      std::copy(x + t * dim, x + (t + 1) * dim, b.rows.data() + r * dim);
+    }
+    if (status s = gate_up[e].apply(arch, b.rows.data(), n, b.hidden.data(), exec); s != status::ok) return s;
+    cpu::swiglu_clamped(arch, b.hidden.data(), b.hidden.data() + inter, 2 * inter, b.act.data(), n, inter, limit, exec);
+    if (status s = down[e].apply(arch, b.act.data(), n, b.out.data(), exec); s != status::ok) return s;
+    for (std::size_t r = 0; r < n; ++r)
+      std::copy(b.out.data() + r * dim, b.out.data() + (r + 1) * dim, slot_out + slots[r] * dim);
+    return status::ok;
+  }
+
+  //! Splits the active experts into `parts` contiguous runs of about equal cost; bounds[p] ..
+  //! bounds[p+1] is run p. An expert costs about as much as 8 rows however few it has: its
+  //! weights are read once either way.
+  [[nodiscard]] static std::vector<std::size_t> balanced_runs(const std::vector<std::size_t>& active,
+                                                              const std::vector<std::size_t>& count, std::size_t parts) {
+    auto cost = [&](std::size_t e) { return std::max<std::size_t>(8, count[e + 1] - count[e]); };
+    std::size_t total = 0;
+    for (std::size_t e : active) total += cost(e);
+    std::vector<std::size_t> bounds(parts + 1, active.size());
+    bounds[0] = 0;
+    std::size_t done = 0, p = 1;
+    for (std::size_t i = 0; i < active.size() && p < parts; ++i) {
+      done += cost(active[i]);
+      while (p < parts && done * parts >= total * p) bounds[p++] = i + 1;
+    }
+    return bounds;
   }
 };
 
