@@ -1,0 +1,81 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file embedding.cuh
+//! Embedding gather: out[t, :] = table[ids[t], :] for fp32 tables. An id outside [0, vocab)
+//! writes a zero row and is reported: the kernel keeps the first bad token index in a word of the
+//! caller's workspace, and embedding_check() turns it into an error that names the token and
+//! its id (it synchronises the stream; call it where a check is wanted).
+
+#include <cstdint>
+#include <string>
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+struct embedding_args {
+  const float* table = nullptr;    //!< [vocab, dim]
+  const std::int64_t* ids = nullptr;  //!< [tokens], device memory
+  float* out = nullptr;            //!< [tokens, dim]
+  std::size_t tokens = 0, vocab = 0, dim = 0;
+};
+
+[[nodiscard]] inline status embedding_can_implement(const embedding_args& a) noexcept {
+  if (a.tokens == 0) return status::ok;
+  if (a.table == nullptr || a.ids == nullptr || a.out == nullptr || a.vocab == 0 || a.dim == 0) return status::invalid_argument;
+  if (a.tokens > 0x7fffffffu) return status::invalid_argument;
+  return status::ok;
+}
+
+namespace detail {
+inline constexpr unsigned long long no_bad_token = ~0ull;
+
+VPRIM_KERNEL void embedding_kernel(embedding_args a, unsigned long long* first_bad) {
+  const std::size_t t = blockIdx.x;
+  const std::int64_t id = a.ids[t];
+  const bool ok = id >= 0 && static_cast<std::size_t>(id) < a.vocab;
+  if (!ok && threadIdx.x == 0) atomicMin(first_bad, static_cast<unsigned long long>(t));
+  const float* src = ok ? a.table + static_cast<std::size_t>(id) * a.dim : nullptr;
+  float* dst = a.out + t * a.dim;
+  for (std::size_t i = threadIdx.x; i < a.dim; i += blockDim.x) dst[i] = ok ? src[i] : 0.0f;
+}
+
+VPRIM_KERNEL void reset_word_kernel(unsigned long long* word) { *word = no_bad_token; }
+}  // namespace detail
+
+//! Gathers on `stream`. Workspace: 8 bytes (query with ws.ptr == nullptr).
+[[nodiscard]] inline status embedding_gather(const embedding_args& a, workspace& ws, cudaStream_t stream) {
+  detail::carve c(ws);
+  auto* first_bad = c.take<unsigned long long>(1);
+  if (c.query()) {
+    ws.bytes = c.need();
+    return status::ok;
+  }
+  if (!c.fits()) return status::invalid_argument;
+  if (const status s = embedding_can_implement(a); s != status::ok) return s;
+  detail::reset_word_kernel<<<1, 1, 0, stream>>>(first_bad);
+  if (const status s = detail::launched(); s != status::ok || a.tokens == 0) return s;
+  detail::embedding_kernel<<<static_cast<unsigned>(a.tokens), 128, 0, stream>>>(a, first_bad);
+  return detail::launched();
+}
+
+//! After embedding_gather on the same workspace: ok, or an error naming the first token whose
+//! id is out of range. Synchronises `stream`.
+[[nodiscard]] inline result<bool> embedding_check(const embedding_args& a, const workspace& ws, cudaStream_t stream) {
+  unsigned long long first_bad = detail::no_bad_token;
+  std::int64_t id = 0;
+  if (cudaError_t e = cudaMemcpyAsync(&first_bad, ws.ptr, sizeof first_bad, cudaMemcpyDeviceToHost, stream); e != cudaSuccess)
+    return to_error(e, "embedding_check: reading the flag");
+  if (cudaError_t e = cudaStreamSynchronize(stream); e != cudaSuccess) return to_error(e, "embedding_check");
+  if (first_bad == detail::no_bad_token) return true;
+  if (cudaError_t e = cudaMemcpy(&id, a.ids + first_bad, sizeof id, cudaMemcpyDeviceToHost); e != cudaSuccess)
+    return to_error(e, "embedding_check: reading the bad id");
+  return make_error(status::out_of_range, "embedding: token index " + std::to_string(first_bad) + " has id " +
+                                              std::to_string(id) + ", outside [0, " + std::to_string(a.vocab) + ")");
+}
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END

@@ -1,0 +1,151 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file gemm.cuh
+//! bf16 tensor-core GEMM with a fused epilogue, the Linear layout of vprim/cpu/gemm_bf16.hpp:
+//!   C[M,N] (fp32) = act(A[M,K] * W[N,K]^T + bias) (+ C when accumulating, the residual)
+//! A and W in bf16, products summed in fp32. This first kernel uses the WMMA API (HMMA
+//! mma.sync, sm_80+): 64 x 64 block tiles, four warps of 32 x 32, K steps of 32 through shared
+//! memory, every load bounds-checked so that any M, N, K works. It is the correctness baseline;
+//! the Hopper wgmma/TMA kernel is to come (see BENCHMARKS.md for what has been measured).
+//! Also here: fp32 -> bf16 conversion of activations.
+
+#include <algorithm>
+
+#include <cuda_bf16.h>
+#include <mma.h>
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+enum class epilogue : std::uint8_t { none, gelu_exact, gelu_quick, silu };
+
+struct gemm_args {
+  std::size_t m = 0, n = 0, k = 0;
+  const __nv_bfloat16* a = nullptr;  //!< [m, k], row stride lda
+  std::size_t lda = 0;
+  const __nv_bfloat16* w = nullptr;  //!< [n, k], row stride ldw
+  std::size_t ldw = 0;
+  const float* bias = nullptr;       //!< [n] or null
+  float* c = nullptr;                //!< [m, n], row stride ldc
+  std::size_t ldc = 0;
+  epilogue act = epilogue::none;
+  bool accumulate = false;           //!< C += result (the residual add)
+};
+
+[[nodiscard]] inline status gemm_can_implement(const gemm_args& g) noexcept {
+  if (g.m == 0 || g.n == 0) return status::ok;
+  if (g.c == nullptr || (g.k > 0 && (g.a == nullptr || g.w == nullptr))) return status::invalid_argument;
+  if (g.lda < g.k || g.ldw < g.k || g.ldc < g.n) return status::shape_mismatch;
+  if (ceil_div(g.m, 64) > 0x7fffffffu || ceil_div(g.n, 64) > 65535u) return status::not_supported;
+  return status::ok;
+}
+
+namespace detail {
+struct gemm_tile {
+  static constexpr int bm = 64, bn = 64, bk = 32, threads = 128;
+  static constexpr int lds = bk + 8;   // bf16 row stride in shared memory (a multiple of 8)
+  static constexpr int ldc = bn + 4;   // fp32 row stride of the epilogue tile
+};
+
+__device__ inline float apply_epilogue(float v, epilogue act) {
+  switch (act) {
+    case epilogue::gelu_exact: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case epilogue::gelu_quick: return v / (1.0f + __expf(-1.702f * v));
+    case epilogue::silu: return v / (1.0f + __expf(-v));
+    default: return v;
+  }
+}
+
+VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
+  namespace wmma = nvcuda::wmma;
+  using T = gemm_tile;
+  __shared__ __align__(32) __nv_bfloat16 as[T::bm * T::lds];
+  __shared__ __align__(32) __nv_bfloat16 ws[T::bn * T::lds];
+  __shared__ __align__(32) float cs[T::bm * T::ldc];
+  const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * T::bm, col0 = static_cast<std::size_t>(blockIdx.y) * T::bn;
+  const int warp = static_cast<int>(threadIdx.x) / 32, wy = warp / 2, wx = warp % 2;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+  for (auto& r : acc)
+    for (auto& f : r) wmma::fill_fragment(f, 0.0f);
+  const __nv_bfloat16 zero = __float2bfloat16(0.0f);
+  for (std::size_t k0 = 0; k0 < g.k; k0 += T::bk) {
+    // Stage the A and W tiles; out-of-range elements are zero, which adds nothing.
+    for (int e = static_cast<int>(threadIdx.x); e < T::bm * T::bk; e += T::threads) {
+      const int r = e / T::bk, kk = e % T::bk;
+      const std::size_t gr = row0 + static_cast<std::size_t>(r), gn = col0 + static_cast<std::size_t>(r),
+                        gk = k0 + static_cast<std::size_t>(kk);
+      as[r * T::lds + kk] = gr < g.m && gk < g.k ? g.a[gr * g.lda + gk] : zero;
+      ws[r * T::lds + kk] = gn < g.n && gk < g.k ? g.w[gn * g.ldw + gk] : zero;
+    }
+    __syncthreads();
+    for (int kk = 0; kk < T::bk; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb[2];
+      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], as + (wy * 32 + i * 16) * T::lds + kk, T::lds);
+      // B = W^T: element (k, n) sits at ws[n * lds + k], which is column-major B.
+      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], ws + (wx * 32 + j * 16) * T::lds + kk, T::lds);
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(cs + (wy * 32 + i * 16) * T::ldc + wx * 32 + j * 16, acc[i][j], T::ldc, wmma::mem_row_major);
+  __syncthreads();
+  for (int e = static_cast<int>(threadIdx.x); e < T::bm * T::bn; e += T::threads) {
+    const int r = e / T::bn, cidx = e % T::bn;
+    const std::size_t gr = row0 + static_cast<std::size_t>(r), gc = col0 + static_cast<std::size_t>(cidx);
+    if (gr >= g.m || gc >= g.n) continue;
+    float v = cs[r * T::ldc + cidx] + (g.bias != nullptr ? g.bias[gc] : 0.0f);
+    v = apply_epilogue(v, g.act);
+    float* out = g.c + gr * g.ldc + gc;
+    *out = g.accumulate ? *out + v : v;
+  }
+}
+
+VPRIM_KERNEL void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t n) {
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(in[i]);
+}
+
+// An empty K leaves act(bias) (+ C): the product of nothing is zero.
+VPRIM_KERNEL void gemm_empty_k_kernel(gemm_args g) {
+  const std::size_t r = blockIdx.x;
+  for (std::size_t j = threadIdx.x; j < g.n; j += blockDim.x) {
+    const float v = apply_epilogue(g.bias != nullptr ? g.bias[j] : 0.0f, g.act);
+    float* out = g.c + r * g.ldc + j;
+    *out = g.accumulate ? *out + v : v;
+  }
+}
+}  // namespace detail
+
+//! Runs the GEMM on `stream`.
+[[nodiscard]] inline status gemm_bf16(const gemm_args& g, cudaStream_t stream) {
+  if (const status s = gemm_can_implement(g); s != status::ok || g.m == 0 || g.n == 0) return s;
+  using T = detail::gemm_tile;
+  if (g.k == 0) {
+    detail::gemm_empty_k_kernel<<<static_cast<unsigned>(g.m), 128, 0, stream>>>(g);
+    return detail::launched();
+  }
+  const dim3 grid(static_cast<unsigned>(ceil_div(g.m, T::bm)), static_cast<unsigned>(ceil_div(g.n, T::bn)));
+  detail::gemm_bf16_wmma_kernel<<<grid, T::threads, 0, stream>>>(g);
+  return detail::launched();
+}
+
+//! out[i] = bf16(in[i]), rounding to nearest even.
+[[nodiscard]] inline status to_bf16(const float* in, __nv_bfloat16* out, std::size_t n, cudaStream_t stream) {
+  if (n == 0) return status::ok;
+  if (in == nullptr || out == nullptr) return status::invalid_argument;
+  const auto blocks = static_cast<unsigned>(std::min<std::size_t>(ceil_div(n, 256), 65535));
+  detail::to_bf16_kernel<<<blocks, 256, 0, stream>>>(in, out, n);
+  return detail::launched();
+}
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END

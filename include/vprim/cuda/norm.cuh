@@ -1,0 +1,85 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file norm.cuh
+//! Row-wise RMSNorm and LayerNorm over [rows, dim] fp32 on the GPU, accumulated in fp32: the
+//! contract of vprim/cpu/norm.hpp (in place allowed, weight may be null for RMSNorm). One block
+//! per row; the row's sums go through cub::BlockReduce.
+
+#include <cub/block/block_reduce.cuh>
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+struct norm_args {
+  const float* in = nullptr;
+  float* out = nullptr;
+  const float* weight = nullptr;  //!< [dim]; RMSNorm may leave it null (unweighted)
+  const float* bias = nullptr;    //!< [dim]; LayerNorm only
+  std::size_t rows = 0, dim = 0;
+  float eps = 1e-6f;
+};
+
+[[nodiscard]] inline status norm_can_implement(const norm_args& a, bool layer) noexcept {
+  if (a.rows == 0) return status::ok;
+  if (a.in == nullptr || a.out == nullptr || a.dim == 0) return status::invalid_argument;
+  if (layer && (a.weight == nullptr || a.bias == nullptr)) return status::invalid_argument;
+  if (a.rows > 0x7fffffffu || !(a.eps >= 0.0f)) return status::invalid_argument;
+  return status::ok;
+}
+
+namespace detail {
+inline constexpr int norm_threads = 256;
+
+template <bool Layer>
+VPRIM_KERNEL void norm_kernel(norm_args a) {
+  using reduce = cub::BlockReduce<float, norm_threads>;
+  __shared__ typename reduce::TempStorage scratch;
+  __shared__ float shared_mean, shared_inv;
+  const float* x = a.in + static_cast<std::size_t>(blockIdx.x) * a.dim;
+  float* y = a.out + static_cast<std::size_t>(blockIdx.x) * a.dim;
+  float mean = 0.0f;
+  if constexpr (Layer) {
+    float s = 0.0f;
+    for (std::size_t i = threadIdx.x; i < a.dim; i += norm_threads) s += x[i];
+    const float total = reduce(scratch).Sum(s);
+    if (threadIdx.x == 0) shared_mean = total / static_cast<float>(a.dim);
+    __syncthreads();
+    mean = shared_mean;
+  }
+  float ss = 0.0f;
+  for (std::size_t i = threadIdx.x; i < a.dim; i += norm_threads) {
+    const float d = x[i] - mean;
+    ss += d * d;
+  }
+  const float total = reduce(scratch).Sum(ss);
+  if (threadIdx.x == 0) shared_inv = rsqrtf(total / static_cast<float>(a.dim) + a.eps);
+  __syncthreads();
+  const float inv = shared_inv;
+  for (std::size_t i = threadIdx.x; i < a.dim; i += norm_threads) {
+    float v = (x[i] - mean) * inv;
+    if (a.weight != nullptr) v *= a.weight[i];
+    if constexpr (Layer) v += a.bias[i];
+    y[i] = v;
+  }
+}
+
+template <bool Layer>
+[[nodiscard]] status launch_norm(const norm_args& a, cudaStream_t stream) {
+  if (const status s = norm_can_implement(a, Layer); s != status::ok || a.rows == 0) return s;
+  norm_kernel<Layer><<<static_cast<unsigned>(a.rows), norm_threads, 0, stream>>>(a);
+  return launched();
+}
+}  // namespace detail
+
+//! out[r] = in[r] / sqrt(mean(in[r]^2) + eps) * weight, on `stream`.
+[[nodiscard]] inline status rmsnorm(const norm_args& a, cudaStream_t stream) { return detail::launch_norm<false>(a, stream); }
+
+//! out[r] = (in[r] - mean) / sqrt(var + eps) * weight + bias (biased variance, as torch).
+[[nodiscard]] inline status layernorm(const norm_args& a, cudaStream_t stream) { return detail::launch_norm<true>(a, stream); }
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END

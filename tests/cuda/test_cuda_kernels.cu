@@ -1,0 +1,201 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// The CUDA kernels against the same naive references as the CPU kernels. Without a device the
+// binary says so and exits with 77, which CTest reports as skipped.
+#define CATCH_CONFIG_RUNNER
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "../reference/compare.hpp"
+#include "../reference/kernels_reference.hpp"
+#include "vprim/core/dtype.hpp"
+#include "vprim/vprim.cuh"
+
+namespace {
+
+// Device memory holding a copy of a host vector; freed on scope exit.
+template <class T>
+struct device_vector {
+  T* ptr = nullptr;
+  std::size_t size = 0;
+  explicit device_vector(std::size_t n) : size(n) { REQUIRE(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T)) == cudaSuccess); }
+  explicit device_vector(const std::vector<T>& h) : device_vector(h.size()) {
+    REQUIRE(cudaMemcpy(ptr, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  device_vector(const device_vector&) = delete;
+  device_vector& operator=(const device_vector&) = delete;
+  ~device_vector() { cudaFree(ptr); }
+  std::vector<T> get() const {
+    std::vector<T> h(size);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    REQUIRE(cudaMemcpy(h.data(), ptr, size * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return h;
+  }
+};
+
+std::vector<float> random_vector(std::size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<float> round_bf16(std::vector<float> v) {
+  for (auto& x : v) x = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(x));
+  return v;
+}
+
+// The workspace protocol: query, allocate, run.
+template <class Call>
+vprim::status with_workspace(Call call) {
+  vprim::cuda::workspace ws;
+  if (const auto s = call(ws); s != vprim::status::ok) return s;
+  void* p = nullptr;
+  REQUIRE(cudaMalloc(&p, std::max<std::size_t>(ws.bytes, 1)) == cudaSuccess);
+  ws.ptr = p;
+  const auto s = call(ws);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  cudaFree(p);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("cuda RMSNorm and LayerNorm equal the naive norms", "[cuda][norm]") {
+  for (std::size_t rows : {1u, 7u, 100u})
+    for (std::size_t dim : {1u, 13u, 256u, 1000u}) {
+      CAPTURE(rows, dim);
+      const auto x = random_vector(rows * dim, 1, -3.0f, 3.0f), w = random_vector(dim, 2), b = random_vector(dim, 3);
+      device_vector<float> dx(x), dw(w), db(b), out(rows * dim);
+      REQUIRE(vprim::cuda::rmsnorm({dx.ptr, out.ptr, dw.ptr, nullptr, rows, dim, 1e-6f}, nullptr) == vprim::status::ok);
+      vprim_ref::require_close("rmsnorm", out.get(), vprim_ref::rmsnorm(x, w, rows, dim, 1e-6), [](std::size_t) { return 1e-5; });
+      REQUIRE(vprim::cuda::rmsnorm({dx.ptr, out.ptr, nullptr, nullptr, rows, dim, 1e-6f}, nullptr) == vprim::status::ok);
+      vprim_ref::require_close("rmsnorm unweighted", out.get(), vprim_ref::rmsnorm(x, {}, rows, dim, 1e-6),
+                               [](std::size_t) { return 1e-5; });
+      REQUIRE(vprim::cuda::layernorm({dx.ptr, out.ptr, dw.ptr, db.ptr, rows, dim, 1e-6f}, nullptr) == vprim::status::ok);
+      vprim_ref::require_close("layernorm", out.get(), vprim_ref::layernorm(x, w, b, rows, dim, 1e-6), [](std::size_t) { return 1e-5; });
+    }
+  REQUIRE(vprim::cuda::layernorm({nullptr, nullptr, nullptr, nullptr, 2, 4, 1e-6f}, nullptr) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("cuda bf16 GEMM equals the naive product of bf16-rounded operands, every epilogue", "[cuda][gemm]") {
+  for (std::size_t m : {1u, 13u, 100u})
+    for (std::size_t n : {1u, 33u, 130u})
+      for (std::size_t k : {0u, 7u, 16u, 100u})
+        for (auto act : {vprim::cuda::epilogue::none, vprim::cuda::epilogue::gelu_exact, vprim::cuda::epilogue::gelu_quick,
+                         vprim::cuda::epilogue::silu})
+          for (bool accumulate : {false, true}) {
+            CAPTURE(m, n, k, static_cast<int>(act), accumulate);
+            const auto a = round_bf16(random_vector(m * k, 4)), w = round_bf16(random_vector(n * k, 5));
+            const auto bias = random_vector(n, 6), c0 = random_vector(m * n, 7);
+            device_vector<float> da(a), dw(w), dbias(bias), dc(c0);
+            device_vector<__nv_bfloat16> ab(m * k), wb(n * k);
+            REQUIRE(vprim::cuda::to_bf16(da.ptr, ab.ptr, m * k, nullptr) == vprim::status::ok);
+            REQUIRE(vprim::cuda::to_bf16(dw.ptr, wb.ptr, n * k, nullptr) == vprim::status::ok);
+            vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, wb.ptr, k, dbias.ptr, dc.ptr, n, act, accumulate};
+            REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
+            std::vector<double> ref, mag;
+            vprim_ref::gemm_nt(a, w, bias.data(), m, n, k, ref, mag);
+            for (std::size_t i = 0; i < ref.size(); ++i) {
+              double v = ref[i];
+              if (act == vprim::cuda::epilogue::gelu_exact) v = vprim_ref::gelu_exact(v);
+              if (act == vprim::cuda::epilogue::gelu_quick) v = vprim_ref::gelu_quick(v);
+              if (act == vprim::cuda::epilogue::silu) v = vprim_ref::silu(v);
+              ref[i] = accumulate ? v + c0[i] : v;
+            }
+            // exact products, fp32 sums: error below K ulps of the magnitude sum (+ the activation's few ulps)
+            vprim_ref::require_close("gemm_bf16", dc.get(), ref,
+                                     [&](std::size_t i) { return 1e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; });
+          }
+  vprim::cuda::gemm_args bad{4, 4, 4, nullptr, 4, nullptr, 4, nullptr, nullptr, 4};
+  REQUIRE(vprim::cuda::gemm_bf16(bad, nullptr) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("cuda embedding gather, and an out-of-range id named with its token", "[cuda][embedding]") {
+  const std::size_t vocab = 50, dim = 37;
+  const auto table = random_vector(vocab * dim, 8);
+  std::vector<std::int64_t> ids = {3, 0, 49, 7, 7};
+  device_vector<float> dt(table), out(ids.size() * dim);
+  device_vector<std::int64_t> did(ids);
+  vprim::cuda::embedding_args a{dt.ptr, did.ptr, out.ptr, ids.size(), vocab, dim};
+  vprim::cuda::workspace ws;
+  REQUIRE(vprim::cuda::embedding_gather(a, ws, nullptr) == vprim::status::ok);
+  device_vector<char> scratch(ws.bytes);
+  ws.ptr = scratch.ptr;
+  REQUIRE(vprim::cuda::embedding_gather(a, ws, nullptr) == vprim::status::ok);
+  REQUIRE(vprim::cuda::embedding_check(a, ws, nullptr));
+  const auto got = out.get();
+  for (std::size_t t = 0; t < ids.size(); ++t)
+    for (std::size_t d = 0; d < dim; ++d) REQUIRE(got[t * dim + d] == table[static_cast<std::size_t>(ids[t]) * dim + d]);
+  ids[3] = 50;
+  device_vector<std::int64_t> bad_ids(ids);
+  a.ids = bad_ids.ptr;
+  REQUIRE(vprim::cuda::embedding_gather(a, ws, nullptr) == vprim::status::ok);
+  const auto check = vprim::cuda::embedding_check(a, ws, nullptr);
+  REQUIRE_FALSE(check);
+  REQUIRE_THAT(check.err().message, Catch::Contains("token index 3 has id 50"));
+}
+
+TEST_CASE("cuda top-k equals a stable descending sort, with the causal limit and -1 slots", "[cuda][topk]") {
+  for (std::size_t rows : {1u, 5u})
+    for (std::size_t n : {1u, 100u, 5000u})
+      for (std::size_t k : {1u, 64u, 512u}) {
+        CAPTURE(rows, n, k);
+        auto scores = random_vector(rows * n, 9, -10.0f, 10.0f);
+        if (n > 10) scores[3] = scores[7];  // a tie: the lower index wins
+        std::vector<std::int32_t> visible(rows);
+        for (std::size_t r = 0; r < rows; ++r) visible[r] = static_cast<std::int32_t>((r * 37 + n / 2) % (n + 1));
+        device_vector<float> ds(scores);
+        device_vector<std::int32_t> dv(visible);
+        device_vector<std::int64_t> di(rows * k);
+        const vprim::cuda::topk_args a{ds.ptr, dv.ptr, di.ptr, rows, n, k};
+        REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::topk(a, ws, nullptr); }) == vprim::status::ok);
+        const auto got = di.get();
+        for (std::size_t r = 0; r < rows; ++r) {
+          std::vector<std::int64_t> order(static_cast<std::size_t>(visible[r]));
+          std::iota(order.begin(), order.end(), 0);
+          std::stable_sort(order.begin(), order.end(),
+                           [&](auto x, auto y) { return scores[r * n + static_cast<std::size_t>(x)] > scores[r * n + static_cast<std::size_t>(y)]; });
+          order.resize(k, -1);
+          REQUIRE(std::vector<std::int64_t>(got.begin() + static_cast<std::ptrdiff_t>(r * k),
+                                            got.begin() + static_cast<std::ptrdiff_t>((r + 1) * k)) == order);
+        }
+      }
+}
+
+TEST_CASE("cuda MoE permutation equals the counting sort of the CPU layer", "[cuda][moe]") {
+  for (std::size_t experts : {1u, 5u, 256u})
+    for (std::size_t slots : {0u, 6u, 1944u}) {
+      CAPTURE(experts, slots);
+      std::mt19937 rng(10);
+      std::vector<std::int64_t> idx(slots);
+      for (auto& e : idx) e = static_cast<std::int64_t>(rng() % experts);
+      device_vector<std::int64_t> di(idx);
+      device_vector<std::int32_t> order(slots), offsets(experts + 1);
+      const vprim::cuda::moe_permute_args a{di.ptr, order.ptr, offsets.ptr, slots, experts};
+      REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_permute(a, ws, nullptr); }) ==
+              vprim::status::ok);
+      std::vector<std::int32_t> count(experts + 1, 0), want(slots);
+      for (auto e : idx) ++count[static_cast<std::size_t>(e) + 1];
+      for (std::size_t e = 0; e < experts; ++e) count[e + 1] += count[e];
+      std::vector<std::int32_t> fill(count.begin(), count.end() - 1);
+      for (std::size_t i = 0; i < slots; ++i) want[static_cast<std::size_t>(fill[static_cast<std::size_t>(idx[i])]++)] = static_cast<std::int32_t>(i);
+      REQUIRE(offsets.get() == count);
+      REQUIRE(order.get() == want);
+    }
+}
+
+int main(int argc, char** argv) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("vprim CUDA tests: no CUDA device here, so every GPU test is SKIPPED (compiled for this build only)\n");
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
+}
