@@ -13,6 +13,7 @@
 
 #include "../reference/compare.hpp"
 #include "../reference/kernels_reference.hpp"
+#include "../reference/random_input.hpp"
 #include "vprim/core/dtype.hpp"
 #include "vprim/vprim.cuh"
 
@@ -38,13 +39,7 @@ struct device_vector {
   }
 };
 
-std::vector<float> random_vector(std::size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using vprim_ref::random_vector;
 
 std::vector<float> round_bf16(std::vector<float> v) {
   for (auto& x : v) x = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(x));

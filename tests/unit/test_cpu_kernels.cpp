@@ -11,6 +11,7 @@
 
 #include "../reference/compare.hpp"
 #include "../reference/kernels_reference.hpp"
+#include "../reference/random_input.hpp"
 #include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/attention.hpp"
 #include "vprim/cpu/attention_bf16.hpp"
@@ -29,13 +30,7 @@ namespace {
 using arch = VPRIM_TEST_ARCH;
 constexpr double eps32 = 1.1920929e-7;
 
-std::vector<float> random_vector(std::size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
+using vprim_ref::random_vector;
 
 bool usable() {
   if (vprim::cpu::arch_usable<arch>()) return true;
