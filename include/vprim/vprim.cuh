@@ -5,11 +5,14 @@
 //! \file vprim.cuh
 //! The host library plus the CUDA backend. Include from .cu files compiled by nvcc.
 
+#include "vprim/cuda/activation.cuh"
+#include "vprim/cuda/attention.cuh"
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/error.cuh"
 #include "vprim/cuda/gemm.cuh"
 #include "vprim/cuda/launch.cuh"
 #include "vprim/cuda/moe_permute.cuh"
 #include "vprim/cuda/norm.cuh"
+#include "vprim/cuda/rope.cuh"
 #include "vprim/cuda/topk.cuh"
 #include "vprim/vprim.hpp"

@@ -4,6 +4,7 @@
 // binary says so and exits with 77, which CTest reports as skipped.
 #define CATCH_CONFIG_RUNNER
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <random>
@@ -184,6 +185,60 @@ TEST_CASE("cuda MoE permutation equals the counting sort of the CPU layer", "[cu
       REQUIRE(offsets.get() == count);
       REQUIRE(order.get() == want);
     }
+}
+
+TEST_CASE("cuda bf16 attention equals softmax(QK^T)V of bf16-rounded operands", "[cuda][attention]") {
+  for (std::size_t tokens : {1u, 7u, 65u, 130u})
+    for (std::size_t heads : {1u, 3u})
+      for (std::size_t d : {16u, 64u, 128u}) {
+        CAPTURE(tokens, heads, d);
+        const auto q = random_vector(tokens * heads * d, 61, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 62, -2.0f, 2.0f),
+                   v = random_vector(tokens * heads * d, 63);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        device_vector<float> dq(q), dk(k), dv(v), out(q.size());
+        const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
+                                            out.ptr, heads * d, scale};
+        REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr) == vprim::status::ok);
+        std::vector<float> qs(q);
+        for (auto& x : qs) x *= scale;
+        // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
+        vprim_ref::require_close("attention_bf16", out.get(),
+                                 vprim_ref::attention(round_bf16(qs), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0),
+                                 [](std::size_t) { return 4e-3; });
+      }
+  const vprim::cuda::attention_args odd{4, 1, 24, nullptr, nullptr, nullptr, 24, 24, 24, nullptr, 24, 1.0f};
+  REQUIRE(vprim::cuda::attention_bidirectional_bf16(odd, nullptr) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("cuda 2D RoPE equals the naive rotation", "[cuda][rope]") {
+  for (auto [gh, gw] : {std::pair<std::size_t, std::size_t>{1, 1}, {3, 5}, {54, 54}})
+    for (std::size_t d : {4u, 64u}) {
+      CAPTURE(gh, gw, d);
+      const std::size_t heads = 3, tokens = gh * gw;
+      const auto x = random_vector(tokens * heads * d, 11, -2.0f, 2.0f);
+      device_vector<float> dx(x);
+      REQUIRE(vprim::cuda::rope_2d({dx.ptr, tokens, heads, d, heads * d, gw, 10000.0}, nullptr) == vprim::status::ok);
+      vprim_ref::require_close("rope_2d", dx.get(), vprim_ref::rope_2d(x, gh, gw, heads, d, 10000.0),
+                               [](std::size_t) { return 2e-6; });
+    }
+}
+
+TEST_CASE("cuda SwiGLU, plain and clamped", "[cuda][activation]") {
+  const std::size_t rows = 7, width = 300;
+  const auto hidden = random_vector(rows * 2 * width, 12, -15.0f, 15.0f);
+  device_vector<float> dh(hidden), out(rows * width);
+  for (float limit : {INFINITY, 10.0f}) {
+    CAPTURE(limit);
+    REQUIRE(vprim::cuda::swiglu({dh.ptr, dh.ptr + width, 2 * width, out.ptr, rows, width, limit}, nullptr) == vprim::status::ok);
+    std::vector<double> ref(rows * width);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < width; ++i) {
+        const double g = std::min<double>(hidden[r * 2 * width + i], limit);
+        const double u = std::clamp<double>(hidden[r * 2 * width + width + i], -limit, limit);
+        ref[r * width + i] = vprim_ref::silu(g) * u;
+      }
+    vprim_ref::require_close("swiglu", out.get(), ref, [&](std::size_t i) { return 1e-6 * (std::fabs(ref[i]) + 1.0); });
+  }
 }
 
 int main(int argc, char** argv) {

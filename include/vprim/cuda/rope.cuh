@@ -1,0 +1,59 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file rope.cuh
+//! DeepSeek-ViT's 2D RoPE on the GPU, in place, the contract of cpu::apply_rope_2d: token t of a
+//! row-major grid (row t / grid_w, column t % grid_w); in each head of size d the pair
+//! (i, i + d/2) turns by row * f_i for i < d/4 and by column * f_{i - d/4} otherwise, with
+//! f_k = theta^(-2k / (d/2)). Angles are computed in double, as the CPU tables are, so both
+//! backends rotate by the same fp32-rounded cosines and sines.
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+struct rope_2d_args {
+  float* x = nullptr;            //!< [tokens] rows of `heads` heads of head_dim, row stride `stride`
+  std::size_t tokens = 0, heads = 0, head_dim = 0, stride = 0, grid_w = 0;
+  double theta = 10000.0;
+};
+
+[[nodiscard]] inline status rope_2d_can_implement(const rope_2d_args& a) noexcept {
+  if (a.tokens == 0 || a.heads == 0) return status::ok;
+  if (a.x == nullptr || a.grid_w == 0 || !(a.theta > 0.0)) return status::invalid_argument;
+  if (a.head_dim == 0 || a.head_dim % 4 != 0) return status::not_supported;
+  if (a.stride < a.heads * a.head_dim || a.tokens % a.grid_w != 0) return status::shape_mismatch;
+  if (a.tokens > 0x7fffffffu) return status::not_supported;
+  return status::ok;
+}
+
+namespace detail {
+VPRIM_KERNEL void rope_2d_kernel(rope_2d_args a) {
+  const std::size_t t = blockIdx.x, half = a.head_dim / 2, quarter = a.head_dim / 4;
+  float* row = a.x + t * a.stride;
+  for (std::size_t e = threadIdx.x; e < a.heads * half; e += blockDim.x) {
+    const std::size_t h = e / half, i = e % half;
+    const double pos = i < quarter ? static_cast<double>(t / a.grid_w) : static_cast<double>(t % a.grid_w);
+    const double f = pow(a.theta, -2.0 * static_cast<double>(i % quarter) / static_cast<double>(half));
+    double s = 0.0, c = 0.0;
+    sincos(pos * f, &s, &c);
+    const auto cf = static_cast<float>(c), sf = static_cast<float>(s);
+    float* head = row + h * a.head_dim;
+    const float x0 = head[i], x1 = head[i + half];
+    head[i] = x0 * cf - x1 * sf;
+    head[i + half] = x1 * cf + x0 * sf;
+  }
+}
+}  // namespace detail
+
+//! Rotates in place on `stream`.
+[[nodiscard]] inline status rope_2d(const rope_2d_args& a, cudaStream_t stream) {
+  if (const status s = rope_2d_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
+  detail::rope_2d_kernel<<<static_cast<unsigned>(a.tokens), 128, 0, stream>>>(a);
+  return detail::launched();
+}
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END
