@@ -241,6 +241,50 @@ TEST_CASE("cuda SwiGLU, plain and clamped", "[cuda][activation]") {
   }
 }
 
+TEST_CASE("cuda routed experts equal the naive mixture of bf16 experts", "[cuda][moe]") {
+  const std::size_t tokens = 37, dim = 40, inter = 24, experts = 5, top_k = 2;
+  for (float limit : {INFINITY, 1.5f}) {
+    CAPTURE(limit);
+    const auto x = round_bf16(random_vector(tokens * dim, 20)), gate_up = round_bf16(random_vector(experts * 2 * inter * dim, 21)),
+               down = round_bf16(random_vector(experts * dim * inter, 22)), weights = random_vector(tokens * top_k, 23, 0.0f, 1.0f);
+    std::vector<std::int64_t> idx(tokens * top_k);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      idx[t * top_k] = static_cast<std::int64_t>(t % experts);
+      idx[t * top_k + 1] = static_cast<std::int64_t>((t * 3 + 1) % experts == t % experts ? (t + 1) % experts : (t * 3 + 1) % experts);
+    }
+    device_vector<float> dx(x), dgu(gate_up), ddown(down), dw(weights), y(tokens * dim);
+    device_vector<__nv_bfloat16> xb(x.size()), gub(gate_up.size()), downb(down.size());
+    REQUIRE(vprim::cuda::to_bf16(dx.ptr, xb.ptr, x.size(), nullptr) == vprim::status::ok);
+    REQUIRE(vprim::cuda::to_bf16(dgu.ptr, gub.ptr, gate_up.size(), nullptr) == vprim::status::ok);
+    REQUIRE(vprim::cuda::to_bf16(ddown.ptr, downb.ptr, down.size(), nullptr) == vprim::status::ok);
+    device_vector<std::int64_t> didx(idx);
+    const vprim::cuda::moe_experts_args a{xb.ptr, didx.ptr, dw.ptr, gub.ptr, downb.ptr, y.ptr, tokens, dim, inter, experts, top_k, limit};
+    REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_experts(a, ws, nullptr); }) == vprim::status::ok);
+    std::vector<double> ref(tokens * dim, 0.0), mag(tokens * dim, 0.0);
+    for (std::size_t t = 0; t < tokens; ++t)
+      for (std::size_t k = 0; k < top_k; ++k) {
+        const auto e = static_cast<std::size_t>(idx[t * top_k + k]);
+        std::vector<double> act(inter);
+        for (std::size_t i = 0; i < inter; ++i) {
+          double g = 0, u = 0;
+          for (std::size_t d = 0; d < dim; ++d) {
+            g += static_cast<double>(gate_up[(e * 2 * inter + i) * dim + d]) * x[t * dim + d];
+            u += static_cast<double>(gate_up[(e * 2 * inter + inter + i) * dim + d]) * x[t * dim + d];
+          }
+          act[i] = vprim_ref::silu(std::min<double>(g, limit)) * std::clamp<double>(u, -limit, limit);
+        }
+        for (std::size_t d = 0; d < dim; ++d)
+          for (std::size_t i = 0; i < inter; ++i) {
+            const double p = static_cast<double>(down[(e * dim + d) * inter + i]) * act[i] * weights[t * top_k + k];
+            ref[t * dim + d] += p;
+            mag[t * dim + d] += std::fabs(p);
+          }
+      }
+    // the activations are rounded to bf16 before the down projection: 2^-9 of each term
+    vprim_ref::require_close("moe_experts", y.get(), ref, [&](std::size_t i) { return 4e-3 * mag[i] + 1e-5; });
+  }
+}
+
 int main(int argc, char** argv) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {

@@ -60,13 +60,17 @@ __device__ inline float apply_epilogue(float v, epilogue act) {
   }
 }
 
-VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
+//! One 64 x 64 tile of C at (row0, col0) of the logical problem g (g.m logical rows). a_row(r)
+//! and c_row(r) map logical row r to the row of A and of C it reads and writes: the identity
+//! for a plain GEMM, the MoE permutation for a grouped one (gather and scatter fused into the
+//! tile's loads and stores).
+template <class ARow, class CRow>
+__device__ void gemm_tile_wmma(const gemm_args& g, std::size_t row0, std::size_t col0, ARow a_row, CRow c_row) {
   namespace wmma = nvcuda::wmma;
   using T = gemm_tile;
   __shared__ __align__(32) __nv_bfloat16 as[T::bm * T::lds];
   __shared__ __align__(32) __nv_bfloat16 ws[T::bn * T::lds];
   __shared__ __align__(32) float cs[T::bm * T::ldc];
-  const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * T::bm, col0 = static_cast<std::size_t>(blockIdx.y) * T::bn;
   const int warp = static_cast<int>(threadIdx.x) / 32, wy = warp / 2, wx = warp % 2;
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
   for (auto& r : acc)
@@ -78,7 +82,7 @@ VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
       const int r = e / T::bk, kk = e % T::bk;
       const std::size_t gr = row0 + static_cast<std::size_t>(r), gn = col0 + static_cast<std::size_t>(r),
                         gk = k0 + static_cast<std::size_t>(kk);
-      as[r * T::lds + kk] = gr < g.m && gk < g.k ? g.a[gr * g.lda + gk] : zero;
+      as[r * T::lds + kk] = gr < g.m && gk < g.k ? g.a[a_row(gr) * g.lda + gk] : zero;
       ws[r * T::lds + kk] = gn < g.n && gk < g.k ? g.w[gn * g.ldw + gk] : zero;
     }
     __syncthreads();
@@ -103,9 +107,18 @@ VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
     if (gr >= g.m || gc >= g.n) continue;
     float v = cs[r * T::ldc + cidx] + (g.bias != nullptr ? g.bias[gc] : 0.0f);
     v = apply_epilogue(v, g.act);
-    float* out = g.c + gr * g.ldc + gc;
+    float* out = g.c + c_row(gr) * g.ldc + gc;
     *out = g.accumulate ? *out + v : v;
   }
+}
+
+struct identity_row {
+  __device__ std::size_t operator()(std::size_t r) const { return r; }
+};
+
+VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
+  gemm_tile_wmma(g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
+                 identity_row{}, identity_row{});
 }
 
 VPRIM_KERNEL void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t n) {
@@ -135,6 +148,62 @@ VPRIM_KERNEL void gemm_empty_k_kernel(gemm_args g) {
   }
   const dim3 grid(static_cast<unsigned>(ceil_div(g.m, T::bm)), static_cast<unsigned>(ceil_div(g.n, T::bn)));
   detail::gemm_bf16_wmma_kernel<<<grid, T::threads, 0, stream>>>(g);
+  return detail::launched();
+}
+
+//! The experts of a MoE layer as one launch. Expert e multiplies the rows that
+//! moe_permute assigned to it, order[offsets[e] .. offsets[e+1]) (slot ids token * top_k + k),
+//! by its weight w + e * n * ldw (experts stacked as the checkpoints store them, [E, n, k]).
+//! A's rows are tokens (a_by_token, the gate/up projection reading the layer input) or slots
+//! (the down projection reading the activations); C's rows are slots.
+struct grouped_gemm_args {
+  gemm_args base;                 //!< n, k, a, lda, w (expert 0), ldw, bias ([E, n] or null), c, ldc, act, accumulate
+  const std::int32_t* order = nullptr;
+  const std::int32_t* offsets = nullptr;  //!< [experts + 1]
+  std::size_t experts = 0, top_k = 1;
+  std::size_t max_rows = 0;       //!< bound on any expert's rows (the token count: top-k picks distinct experts)
+  bool a_by_token = true;
+};
+
+[[nodiscard]] inline status grouped_gemm_can_implement(const grouped_gemm_args& g) noexcept {
+  if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
+  gemm_args one = g.base;
+  one.m = g.max_rows;
+  if (const status s = gemm_can_implement(one); s != status::ok) return s;
+  if (g.order == nullptr || g.offsets == nullptr || g.top_k == 0) return status::invalid_argument;
+  if (g.experts > 65535u) return status::not_supported;
+  return status::ok;
+}
+
+namespace detail {
+VPRIM_KERNEL void grouped_gemm_kernel(grouped_gemm_args gg) {
+  const std::size_t e = blockIdx.z;
+  const auto begin = static_cast<std::size_t>(gg.offsets[e]);
+  const auto rows = static_cast<std::size_t>(gg.offsets[e + 1]) - begin;
+  const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm;
+  if (row0 >= rows) return;  // the grid covers max_rows; most experts have fewer
+  gemm_args g = gg.base;
+  g.m = rows;
+  g.w = gg.base.w + e * gg.base.n * gg.base.ldw;
+  g.bias = gg.base.bias != nullptr ? gg.base.bias + e * gg.base.n : nullptr;
+  const std::int32_t* slots = gg.order + begin;
+  const std::size_t per = gg.a_by_token ? gg.top_k : 1;
+  gemm_tile_wmma(
+      g, row0, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
+      [=](std::size_t r) { return static_cast<std::size_t>(slots[r]) / per; },
+      [=](std::size_t r) { return static_cast<std::size_t>(slots[r]); });
+}
+}  // namespace detail
+
+//! Every expert's GEMM on `stream` (k > 0).
+[[nodiscard]] inline status grouped_gemm_bf16(const grouped_gemm_args& g, cudaStream_t stream) {
+  if (const status s = grouped_gemm_can_implement(g); s != status::ok) return s;
+  if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
+  if (g.base.k == 0) return status::not_supported;
+  using T = detail::gemm_tile;
+  const dim3 grid(static_cast<unsigned>(ceil_div(g.max_rows, T::bm)), static_cast<unsigned>(ceil_div(g.base.n, T::bn)),
+                  static_cast<unsigned>(g.experts));
+  detail::grouped_gemm_kernel<<<grid, T::threads, 0, stream>>>(g);
   return detail::launched();
 }
 

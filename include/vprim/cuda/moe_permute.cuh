@@ -65,7 +65,9 @@ VPRIM_KERNEL void moe_reset_kernel(std::int32_t* counts, std::size_t n, unsigned
 //! The permutation on `stream`, two-phase workspace (see launch.cuh). The first 8 bytes of the
 //! workspace are the bad-id flag (read it as embedding_check reads its own).
 [[nodiscard]] inline status moe_permute(const moe_permute_args& a, workspace& ws, cudaStream_t stream) {
-  if (const status s = moe_permute_can_implement(a); s != status::ok) return s;
+  // The size query needs only the sizes; the pointers are checked when it runs.
+  if (a.experts == 0) return status::invalid_argument;
+  if (a.slots > 0x7fffffffu || a.experts > 0x7ffffffeu) return status::not_supported;
   const int n = static_cast<int>(a.slots);
   const int bits = std::bit_width(a.experts);  // ids 0..experts, the last for bad ones
   detail::carve c(ws);
@@ -88,6 +90,7 @@ VPRIM_KERNEL void moe_reset_kernel(std::int32_t* counts, std::size_t n, unsigned
     return status::ok;
   }
   if (!c.fits()) return status::invalid_argument;
+  if (const status s = moe_permute_can_implement(a); s != status::ok) return s;
   const auto blocks = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(ceil_div(a.slots + a.experts + 1, 256), 4096)));
   detail::moe_reset_kernel<<<blocks, 256, 0, stream>>>(counts, a.experts + 1, first_bad);
   if (const status s = detail::launched(); s != status::ok) return s;
