@@ -11,6 +11,7 @@
 #include "vprim/cuda/error.cuh"
 #include "vprim/cuda/gemm.cuh"
 #include "vprim/cuda/launch.cuh"
+#include "vprim/cuda/mhc.cuh"
 #include "vprim/cuda/moe.cuh"
 #include "vprim/cuda/moe_permute.cuh"
 #include "vprim/cuda/norm.cuh"

@@ -16,6 +16,7 @@
 #include "../reference/kernels_reference.hpp"
 #include "../reference/random_input.hpp"
 #include "vprim/core/dtype.hpp"
+#include "vprim/model/v4/mhc.hpp"
 #include "vprim/vprim.cuh"
 
 namespace {
@@ -283,6 +284,36 @@ TEST_CASE("cuda routed experts equal the naive mixture of bf16 experts", "[cuda]
     // the activations are rounded to bf16 before the down projection: 2^-9 of each term
     vprim_ref::require_close("moe_experts", y.get(), ref, [&](std::size_t i) { return 4e-3 * mag[i] + 1e-5; });
   }
+}
+
+TEST_CASE("cuda hyper-connection equals the CPU one: post, Sinkhorn comb, collapse, expand", "[cuda][mhc]") {
+  for (std::size_t n : {1u, 4u})
+    for (std::size_t dim : {7u, 300u}) {
+      CAPTURE(n, dim);
+      const std::size_t tokens = 5, rows = (2 + n) * n;
+      vprim::v4::hyper_connection hc;
+      hc.n = n;
+      hc.dim = dim;
+      hc.fn = random_vector(rows * n * dim, 30, -0.2f, 0.2f);
+      hc.base = random_vector(rows, 31);
+      hc.scale = random_vector(3, 32, 0.5f, 2.0f);
+      const auto x = random_vector(tokens * n * dim, 33, -2.0f, 2.0f), f = random_vector(tokens * dim, 34);
+      std::vector<float> post(tokens * n), comb(tokens * n * n), collapsed(tokens * dim);
+      hc.compute(x.data(), tokens, 1e-6f, 1e-6f, 20, post.data(), comb.data(), collapsed.data());
+      std::vector<float> expanded(x);
+      hc.expand(expanded.data(), tokens, f.data(), post.data(), comb.data());
+      device_vector<float> dx(x), dfn(hc.fn), dbase(hc.base), dscale(hc.scale), dpost(post.size()), dcomb(comb.size()),
+          dcol(collapsed.size()), df(f);
+      const vprim::cuda::hc_args a{dx.ptr, dfn.ptr, dbase.ptr, dscale.ptr, dpost.ptr, dcomb.ptr, dcol.ptr, tokens, n, dim,
+                                   1e-6f, 1e-6f, 20};
+      REQUIRE(vprim::cuda::hc_compute(a, nullptr) == vprim::status::ok);
+      const auto rel = [](const std::vector<float>& ref) { return vprim_ref::scaled_tolerance(ref, 1e-5); };
+      vprim_ref::require_close("post", dpost.get(), post, rel(post));
+      vprim_ref::require_close("comb", dcomb.get(), comb, rel(comb));
+      vprim_ref::require_close("collapsed", dcol.get(), collapsed, rel(collapsed));
+      REQUIRE(vprim::cuda::hc_expand(dx.ptr, df.ptr, dpost.ptr, dcomb.ptr, tokens, n, dim, nullptr) == vprim::status::ok);
+      vprim_ref::require_close("expanded", dx.get(), expanded, rel(expanded));
+    }
 }
 
 int main(int argc, char** argv) {

@@ -1,0 +1,135 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file mhc.cuh
+//! DeepSeek-V4's manifold-constrained hyper-connection on the GPU, the contract of
+//! v4::hyper_connection (model/v4/mhc.hpp): per token, the mix projection of the RMS-normalised
+//! streams, pre/post, the comb matrix made doubly stochastic by Sinkhorn-Knopp, and the collapse
+//! (hc_compute); then the rebuild X'_k = post_k F + sum_j comb[j][k] X_j in place (hc_expand).
+//! One block per token; fp32 throughout. Stream counts up to 8 (the released model has 4).
+
+#include <cub/block/block_reduce.cuh>
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+inline constexpr std::size_t max_hc_streams = 8;
+
+struct hc_args {
+  const float* x = nullptr;      //!< [tokens, n, dim] streams
+  const float* fn = nullptr;     //!< [(2 + n) * n, n * dim]
+  const float* base = nullptr;   //!< [(2 + n) * n]
+  const float* scale = nullptr;  //!< [3]
+  float* post = nullptr;         //!< [tokens, n]
+  float* comb = nullptr;         //!< [tokens, n, n]
+  float* collapsed = nullptr;    //!< [tokens, dim]
+  std::size_t tokens = 0, n = 0, dim = 0;
+  float norm_eps = 1e-6f, hc_eps = 1e-6f;
+  int sinkhorn_iters = 20;
+};
+
+[[nodiscard]] inline status hc_can_implement(const hc_args& a) noexcept {
+  if (a.tokens == 0) return status::ok;
+  if (!a.x || !a.fn || !a.base || !a.scale || !a.post || !a.comb || !a.collapsed || a.dim == 0) return status::invalid_argument;
+  if (a.n == 0 || a.n > max_hc_streams) return status::not_supported;
+  if (a.sinkhorn_iters < 1 || a.tokens > 0x7fffffffu) return status::invalid_argument;
+  return status::ok;
+}
+
+namespace detail {
+inline constexpr int hc_threads = 256;
+
+VPRIM_KERNEL void hc_compute_kernel(hc_args a) {
+  using reduce = cub::BlockReduce<float, hc_threads>;
+  __shared__ typename reduce::TempStorage scratch;
+  constexpr std::size_t N = max_hc_streams, rows_max = (2 + N) * N;
+  __shared__ float mix[rows_max], pre[N], c[N * N];
+  __shared__ float inv_rms;
+  const std::size_t t = blockIdx.x, n = a.n, flat = n * a.dim, rows = (2 + n) * n;
+  const float* x = a.x + t * flat;
+  float ss = 0.0f;
+  for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) ss += x[i] * x[i];
+  const float total = reduce(scratch).Sum(ss);
+  if (threadIdx.x == 0) inv_rms = rsqrtf(total / static_cast<float>(flat) + a.norm_eps);
+  __syncthreads();
+  for (std::size_t r = 0; r < rows; ++r) {  // one block reduction per mix row
+    float acc = 0.0f;
+    for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) acc += a.fn[r * flat + i] * x[i];
+    const float dot = reduce(scratch).Sum(acc);
+    if (threadIdx.x == 0) mix[r] = dot * inv_rms;
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    auto sigmoid = [](float v) { return 1.0f / (1.0f + expf(-v)); };
+    for (std::size_t k = 0; k < n; ++k) {
+      pre[k] = sigmoid(mix[k] * a.scale[0] + a.base[k]) + a.hc_eps;
+      a.post[t * n + k] = 2.0f * sigmoid(mix[n + k] * a.scale[1] + a.base[n + k]);
+    }
+    for (std::size_t j = 0; j < n; ++j) {  // row softmax
+      float mx = -INFINITY;
+      for (std::size_t k = 0; k < n; ++k) mx = fmaxf(mx, c[j * n + k] = mix[2 * n + j * n + k] * a.scale[2] + a.base[2 * n + j * n + k]);
+      float sum = 0.0f;
+      for (std::size_t k = 0; k < n; ++k) sum += (c[j * n + k] = expf(c[j * n + k] - mx));
+      for (std::size_t k = 0; k < n; ++k) c[j * n + k] = c[j * n + k] / sum + a.hc_eps;
+    }
+    for (int it = 0; it < a.sinkhorn_iters; ++it) {
+      if (it > 0)
+        for (std::size_t j = 0; j < n; ++j) {
+          float s = 0.0f;
+          for (std::size_t k = 0; k < n; ++k) s += c[j * n + k];
+          for (std::size_t k = 0; k < n; ++k) c[j * n + k] /= s + a.hc_eps;
+        }
+      for (std::size_t k = 0; k < n; ++k) {
+        float s = 0.0f;
+        for (std::size_t j = 0; j < n; ++j) s += c[j * n + k];
+        for (std::size_t j = 0; j < n; ++j) c[j * n + k] /= s + a.hc_eps;
+      }
+    }
+    for (std::size_t i = 0; i < n * n; ++i) a.comb[t * n * n + i] = c[i];
+  }
+  __syncthreads();
+  for (std::size_t d = threadIdx.x; d < a.dim; d += hc_threads) {
+    float acc = 0.0f;
+    for (std::size_t j = 0; j < n; ++j) acc += pre[j] * x[j * a.dim + d];
+    a.collapsed[t * a.dim + d] = acc;
+  }
+}
+
+VPRIM_KERNEL void hc_expand_kernel(float* x, const float* f, const float* post, const float* comb, std::size_t n, std::size_t dim) {
+  const std::size_t t = blockIdx.x;
+  float* xt = x + t * n * dim;
+  const float* c = comb + t * n * n;
+  for (std::size_t d = threadIdx.x; d < dim; d += blockDim.x) {
+    float in[max_hc_streams];  // this thread owns column d of every stream: in place is safe
+    for (std::size_t j = 0; j < n; ++j) in[j] = xt[j * dim + d];
+    for (std::size_t k = 0; k < n; ++k) {
+      float acc = post[t * n + k] * f[t * dim + d];
+      for (std::size_t j = 0; j < n; ++j) acc += c[j * n + k] * in[j];
+      xt[k * dim + d] = acc;
+    }
+  }
+}
+}  // namespace detail
+
+//! post, comb and the collapsed input of the sub-block, on `stream`.
+[[nodiscard]] inline status hc_compute(const hc_args& a, cudaStream_t stream) {
+  if (const status s = hc_can_implement(a); s != status::ok || a.tokens == 0) return s;
+  detail::hc_compute_kernel<<<static_cast<unsigned>(a.tokens), detail::hc_threads, 0, stream>>>(a);
+  return detail::launched();
+}
+
+//! x[t, k] = post[t, k] * f[t] + sum_j comb[t, j, k] * x[t, j], in place, on `stream`.
+[[nodiscard]] inline status hc_expand(float* x, const float* f, const float* post, const float* comb, std::size_t tokens,
+                                      std::size_t n, std::size_t dim, cudaStream_t stream) {
+  if (tokens == 0) return status::ok;
+  if (!x || !f || !post || !comb || dim == 0) return status::invalid_argument;
+  if (n == 0 || n > max_hc_streams || tokens > 0x7fffffffu) return status::not_supported;
+  detail::hc_expand_kernel<<<static_cast<unsigned>(tokens), 256, 0, stream>>>(x, f, post, comb, n, dim);
+  return detail::launched();
+}
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END
