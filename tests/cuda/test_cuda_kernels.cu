@@ -15,6 +15,7 @@
 #include "../reference/compare.hpp"
 #include "../reference/kernels_reference.hpp"
 #include "../reference/random_input.hpp"
+#include "../reference/v4_reference.hpp"
 #include "vprim/core/dtype.hpp"
 #include "vprim/model/v4/mhc.hpp"
 #include "vprim/vprim.cuh"
@@ -314,6 +315,41 @@ TEST_CASE("cuda hyper-connection equals the CPU one: post, Sinkhorn comb, collap
       REQUIRE(vprim::cuda::hc_expand(dx.ptr, df.ptr, dpost.ptr, dcomb.ptr, tokens, n, dim, nullptr) == vprim::status::ok);
       vprim_ref::require_close("expanded", dx.get(), expanded, rel(expanded));
     }
+}
+
+TEST_CASE("cuda compressor windows equal the naive compressed entries, CSA and HCA", "[cuda][compressor]") {
+  const std::size_t D = 16, m = 4, c = 8, windows = 5, T = windows * m;
+  for (bool overlap : {true, false}) {
+    CAPTURE(overlap);
+    const std::size_t P = overlap ? 2 * c : c;
+    const auto x = random_vector(T * D, 40), wkv = random_vector(P * D, 41), wgate = random_vector(P * D, 42),
+               bias = random_vector(m * P, 43), norm_w = random_vector(c, 44, 0.5f, 1.5f);
+    const std::vector<float> inv_freq = {1.0f, 0.05f};
+    std::vector<float> kv(T * P), gate(T * P);
+    for (std::size_t t = 0; t < T; ++t)
+      for (std::size_t ch = 0; ch < P; ++ch) {
+        double sk = 0, sg = 0;
+        for (std::size_t d = 0; d < D; ++d) {
+          sk += static_cast<double>(wkv[ch * D + d]) * x[t * D + d];
+          sg += static_cast<double>(wgate[ch * D + d]) * x[t * D + d];
+        }
+        kv[t * P + ch] = static_cast<float>(sk);
+        gate[t * P + ch] = static_cast<float>(sg);
+      }
+    device_vector<float> dkv(kv), dgate(gate), dbias(bias), dnorm(norm_w), dfreq(inv_freq), out(windows * c);
+    vprim::cuda::compress_args a{dkv.ptr, dgate.ptr, dbias.ptr, dnorm.ptr, dfreq.ptr, nullptr, nullptr, out.ptr,
+                                 windows, m, c, inv_freq.size(), 0, overlap, 1e-6f};
+    REQUIRE(vprim::cuda::compress_windows(a, nullptr) == vprim::status::ok);
+    const auto got = out.get();
+    const std::vector<double> freq(inv_freq.begin(), inv_freq.end());
+    for (std::size_t w = 0; w < windows; ++w) {
+      CAPTURE(w);
+      const auto ref = vprim_ref::compressed_entry(x, D, w, m, c, overlap, wkv, wgate, bias, norm_w, freq, 1e-6);
+      vprim_ref::require_close("entry", std::vector<float>(got.begin() + static_cast<std::ptrdiff_t>(w * c),
+                                                           got.begin() + static_cast<std::ptrdiff_t>((w + 1) * c)),
+                               ref, vprim_ref::scaled_tolerance(ref, 1e-5));
+    }
+  }
 }
 
 int main(int argc, char** argv) {
