@@ -7,6 +7,7 @@
 
 #include "vprim/cuda/activation.cuh"
 #include "vprim/cuda/attention.cuh"
+#include "vprim/cuda/block_sum.cuh"
 #include "vprim/cuda/compressor.cuh"
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/error.cuh"

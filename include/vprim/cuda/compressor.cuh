@@ -10,9 +10,7 @@
 //! (gemm.cuh); the streaming buffers stay with the caller, who passes the previous window's
 //! overlap half when the first window of a call continues an earlier one.
 
-#include <cub/block/block_reduce.cuh>
-
-#include "vprim/cuda/launch.cuh"
+#include "vprim/cuda/block_sum.cuh"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
@@ -46,9 +44,6 @@ namespace detail {
 inline constexpr int compress_threads = 128;
 
 VPRIM_KERNEL void compress_kernel(compress_args a) {
-  using reduce = cub::BlockReduce<float, compress_threads>;
-  __shared__ typename reduce::TempStorage scratch;
-  __shared__ float inv_rms;
   extern __shared__ float entry[];
   const std::size_t w = blockIdx.x, c = a.width, P = a.overlap ? 2 * c : c;
   float ss = 0.0f;
@@ -83,9 +78,7 @@ VPRIM_KERNEL void compress_kernel(compress_args a) {
     entry[e] = acc / sum;
     ss += entry[e] * entry[e];
   }
-  const float total = reduce(scratch).Sum(ss);
-  if (threadIdx.x == 0) inv_rms = rsqrtf(total / static_cast<float>(c) + a.eps);
-  __syncthreads();
+  const float inv_rms = rsqrtf(block_sum<compress_threads>(ss) / static_cast<float>(c) + a.eps);
   for (std::size_t e = threadIdx.x; e < c; e += compress_threads) entry[e] = a.norm_w[e] * (entry[e] * inv_rms);
   __syncthreads();
   const std::size_t nope = c - 2 * a.rope_half;

@@ -9,9 +9,7 @@
 //! (hc_compute); then the rebuild X'_k = post_k F + sum_j comb[j][k] X_j in place (hc_expand).
 //! One block per token; fp32 throughout. Stream counts up to 8 (the released model has 4).
 
-#include <cub/block/block_reduce.cuh>
-
-#include "vprim/cuda/launch.cuh"
+#include "vprim/cuda/block_sum.cuh"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
@@ -43,25 +41,20 @@ namespace detail {
 inline constexpr int hc_threads = 256;
 
 VPRIM_KERNEL void hc_compute_kernel(hc_args a) {
-  using reduce = cub::BlockReduce<float, hc_threads>;
-  __shared__ typename reduce::TempStorage scratch;
   constexpr std::size_t N = max_hc_streams, rows_max = (2 + N) * N;
   __shared__ float mix[rows_max], pre[N], c[N * N];
-  __shared__ float inv_rms;
   const std::size_t t = blockIdx.x, n = a.n, flat = n * a.dim, rows = (2 + n) * n;
   const float* x = a.x + t * flat;
   float ss = 0.0f;
   for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) ss += x[i] * x[i];
-  const float total = reduce(scratch).Sum(ss);
-  if (threadIdx.x == 0) inv_rms = rsqrtf(total / static_cast<float>(flat) + a.norm_eps);
-  __syncthreads();
+  const float inv_rms = rsqrtf(block_sum<hc_threads>(ss) / static_cast<float>(flat) + a.norm_eps);
   for (std::size_t r = 0; r < rows; ++r) {  // one block reduction per mix row
     float acc = 0.0f;
     for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) acc += a.fn[r * flat + i] * x[i];
-    const float dot = reduce(scratch).Sum(acc);
+    const float dot = block_sum<hc_threads>(acc);
     if (threadIdx.x == 0) mix[r] = dot * inv_rms;
-    __syncthreads();
   }
+  __syncthreads();
   if (threadIdx.x == 0) {
     auto sigmoid = [](float v) { return 1.0f / (1.0f + expf(-v)); };
     for (std::size_t k = 0; k < n; ++k) {

@@ -5,11 +5,9 @@
 //! \file norm.cuh
 //! Row-wise RMSNorm and LayerNorm over [rows, dim] fp32 on the GPU, accumulated in fp32: the
 //! contract of vprim/cpu/norm.hpp (in place allowed, weight may be null for RMSNorm). One block
-//! per row; the row's sums go through cub::BlockReduce.
+//! per row; the row's sums go through block_sum (cub::BlockReduce).
 
-#include <cub/block/block_reduce.cuh>
-
-#include "vprim/cuda/launch.cuh"
+#include "vprim/cuda/block_sum.cuh"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
@@ -36,29 +34,20 @@ inline constexpr int norm_threads = 256;
 
 template <bool Layer>
 VPRIM_KERNEL void norm_kernel(norm_args a) {
-  using reduce = cub::BlockReduce<float, norm_threads>;
-  __shared__ typename reduce::TempStorage scratch;
-  __shared__ float shared_mean, shared_inv;
   const float* x = a.in + static_cast<std::size_t>(blockIdx.x) * a.dim;
   float* y = a.out + static_cast<std::size_t>(blockIdx.x) * a.dim;
   float mean = 0.0f;
   if constexpr (Layer) {
     float s = 0.0f;
     for (std::size_t i = threadIdx.x; i < a.dim; i += norm_threads) s += x[i];
-    const float total = reduce(scratch).Sum(s);
-    if (threadIdx.x == 0) shared_mean = total / static_cast<float>(a.dim);
-    __syncthreads();
-    mean = shared_mean;
+    mean = block_sum<norm_threads>(s) / static_cast<float>(a.dim);
   }
   float ss = 0.0f;
   for (std::size_t i = threadIdx.x; i < a.dim; i += norm_threads) {
     const float d = x[i] - mean;
     ss += d * d;
   }
-  const float total = reduce(scratch).Sum(ss);
-  if (threadIdx.x == 0) shared_inv = rsqrtf(total / static_cast<float>(a.dim) + a.eps);
-  __syncthreads();
-  const float inv = shared_inv;
+  const float inv = rsqrtf(block_sum<norm_threads>(ss) / static_cast<float>(a.dim) + a.eps);
   for (std::size_t i = threadIdx.x; i < a.dim; i += norm_threads) {
     float v = (x[i] - mean) * inv;
     if (a.weight != nullptr) v *= a.weight[i];
