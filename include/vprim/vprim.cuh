@@ -12,6 +12,7 @@
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/error.cuh"
 #include "vprim/cuda/gemm.cuh"
+#include "vprim/cuda/indexer.cuh"
 #include "vprim/cuda/launch.cuh"
 #include "vprim/cuda/mhc.cuh"
 #include "vprim/cuda/moe.cuh"

@@ -352,6 +352,29 @@ TEST_CASE("cuda compressor windows equal the naive compressed entries, CSA and H
   }
 }
 
+TEST_CASE("cuda indexer scores equal the naive weighted ReLU sums", "[cuda][indexer]") {
+  for (std::size_t visible : {1u, 31u, 33u, 300u}) {
+    CAPTURE(visible);
+    const std::size_t queries = 3, heads = 5, d = 24;
+    const auto q = random_vector(queries * heads * d, 50), keys = random_vector(visible * d, 51), w = random_vector(queries * heads, 52);
+    std::vector<float> hw(w);  // the CPU folds d^-1/2 H^-1/2 into the head weights; so does this input
+    for (auto& v : hw) v = v / std::sqrt(static_cast<float>(d)) / std::sqrt(static_cast<float>(heads));
+    device_vector<float> dq(q), dk(keys), dhw(hw), scores(queries * visible);
+    REQUIRE(vprim::cuda::indexer_scores({dq.ptr, dhw.ptr, dk.ptr, scores.ptr, queries, heads, d, visible}, nullptr) ==
+            vprim::status::ok);
+    const auto got = scores.get();
+    for (std::size_t t = 0; t < queries; ++t) {
+      CAPTURE(t);
+      const std::vector<float> qt(q.begin() + static_cast<std::ptrdiff_t>(t * heads * d), q.begin() + static_cast<std::ptrdiff_t>((t + 1) * heads * d));
+      const std::vector<float> wt(w.begin() + static_cast<std::ptrdiff_t>(t * heads), w.begin() + static_cast<std::ptrdiff_t>((t + 1) * heads));
+      const auto ref = vprim_ref::indexer_scores(qt, wt, keys, visible, heads, d);
+      vprim_ref::require_close("indexer", std::vector<float>(got.begin() + static_cast<std::ptrdiff_t>(t * visible),
+                                                             got.begin() + static_cast<std::ptrdiff_t>((t + 1) * visible)),
+                               ref, vprim_ref::scaled_tolerance(ref, 1e-5));
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
