@@ -18,6 +18,7 @@
 #include "../reference/v4_reference.hpp"
 #include "vprim/core/dtype.hpp"
 #include "vprim/model/v4/mhc.hpp"
+#include "vprim/model/v4/rope.hpp"
 #include "vprim/vprim.cuh"
 
 namespace {
@@ -82,37 +83,51 @@ TEST_CASE("cuda RMSNorm and LayerNorm equal the naive norms", "[cuda][norm]") {
   REQUIRE(vprim::cuda::layernorm({nullptr, nullptr, nullptr, nullptr, 2, 4, 1e-6f}, nullptr) == vprim::status::invalid_argument);
 }
 
-TEST_CASE("cuda bf16 GEMM equals the naive product of bf16-rounded operands, every epilogue", "[cuda][gemm]") {
+TEST_CASE("cuda GEMMs (bf16 tensor cores, fp32) equal the naive product, every epilogue", "[cuda][gemm]") {
   for (std::size_t m : {1u, 13u, 100u})
     for (std::size_t n : {1u, 33u, 130u})
       for (std::size_t k : {0u, 7u, 16u, 100u})
         for (auto act : {vprim::cuda::epilogue::none, vprim::cuda::epilogue::gelu_exact, vprim::cuda::epilogue::gelu_quick,
                          vprim::cuda::epilogue::silu})
-          for (bool accumulate : {false, true}) {
-            CAPTURE(m, n, k, static_cast<int>(act), accumulate);
-            const auto a = round_bf16(random_vector(m * k, 4)), w = round_bf16(random_vector(n * k, 5));
-            const auto bias = random_vector(n, 6), c0 = random_vector(m * n, 7);
-            device_vector<float> da(a), dw(w), dbias(bias), dc(c0);
-            device_vector<__nv_bfloat16> ab(m * k), wb(n * k);
-            REQUIRE(vprim::cuda::to_bf16(da.ptr, ab.ptr, m * k, nullptr) == vprim::status::ok);
-            REQUIRE(vprim::cuda::to_bf16(dw.ptr, wb.ptr, n * k, nullptr) == vprim::status::ok);
-            vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, wb.ptr, k, dbias.ptr, dc.ptr, n, act, accumulate};
-            REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
-            std::vector<double> ref, mag;
-            vprim_ref::gemm_nt(a, w, bias.data(), m, n, k, ref, mag);
-            for (std::size_t i = 0; i < ref.size(); ++i) {
-              double v = ref[i];
-              if (act == vprim::cuda::epilogue::gelu_exact) v = vprim_ref::gelu_exact(v);
-              if (act == vprim::cuda::epilogue::gelu_quick) v = vprim_ref::gelu_quick(v);
-              if (act == vprim::cuda::epilogue::silu) v = vprim_ref::silu(v);
-              ref[i] = accumulate ? v + c0[i] : v;
+          for (bool accumulate : {false, true})
+            for (bool f32 : {false, true}) {
+              CAPTURE(m, n, k, static_cast<int>(act), accumulate, f32);
+              // the bf16 kernel sees bf16 operands, so the reference takes them rounded
+              auto a = random_vector(m * k, 4), w = random_vector(n * k, 5);
+              if (!f32) {
+                a = round_bf16(a);
+                w = round_bf16(w);
+              }
+              const auto bias = random_vector(n, 6), c0 = random_vector(m * n, 7);
+              device_vector<float> da(a), dw(w), dbias(bias), dc(c0);
+              if (f32) {
+                const vprim::cuda::gemm_f32_args g{m, n, k, da.ptr, k, dw.ptr, k, dbias.ptr, dc.ptr, n, act, accumulate};
+                REQUIRE(vprim::cuda::gemm_f32(g, nullptr) == vprim::status::ok);
+              } else {
+                device_vector<__nv_bfloat16> ab(m * k), wb(n * k);
+                REQUIRE(vprim::cuda::to_bf16(da.ptr, ab.ptr, m * k, nullptr) == vprim::status::ok);
+                REQUIRE(vprim::cuda::to_bf16(dw.ptr, wb.ptr, n * k, nullptr) == vprim::status::ok);
+                const vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, wb.ptr, k, dbias.ptr, dc.ptr, n, act, accumulate};
+                REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
+              }
+              std::vector<double> ref, mag;
+              vprim_ref::gemm_nt(a, w, bias.data(), m, n, k, ref, mag);
+              for (std::size_t i = 0; i < ref.size(); ++i) {
+                double v = ref[i];
+                if (act == vprim::cuda::epilogue::gelu_exact) v = vprim_ref::gelu_exact(v);
+                if (act == vprim::cuda::epilogue::gelu_quick) v = vprim_ref::gelu_quick(v);
+                if (act == vprim::cuda::epilogue::silu) v = vprim_ref::silu(v);
+                ref[i] = accumulate ? v + c0[i] : v;
+              }
+              // fp32 sums (and fp32 products in the fp32 kernel): below K ulps of the magnitude
+              // sum, plus the activation's few ulps
+              vprim_ref::require_close("gemm", dc.get(), ref,
+                                       [&](std::size_t i) { return 1e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; });
             }
-            // exact products, fp32 sums: error below K ulps of the magnitude sum (+ the activation's few ulps)
-            vprim_ref::require_close("gemm_bf16", dc.get(), ref,
-                                     [&](std::size_t i) { return 1e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; });
-          }
   vprim::cuda::gemm_args bad{4, 4, 4, nullptr, 4, nullptr, 4, nullptr, nullptr, 4};
   REQUIRE(vprim::cuda::gemm_bf16(bad, nullptr) == vprim::status::invalid_argument);
+  vprim::cuda::gemm_f32_args bad32{4, 4, 4, nullptr, 4, nullptr, 4, nullptr, nullptr, 4};
+  REQUIRE(vprim::cuda::gemm_f32(bad32, nullptr) == vprim::status::invalid_argument);
 }
 
 TEST_CASE("cuda embedding gather, and an out-of-range id named with its token", "[cuda][embedding]") {
@@ -223,6 +238,24 @@ TEST_CASE("cuda 2D RoPE equals the naive rotation", "[cuda][rope]") {
       vprim_ref::require_close("rope_2d", dx.get(), vprim_ref::rope_2d(x, gh, gw, heads, d, 10000.0),
                                [](std::size_t) { return 2e-6; });
     }
+}
+
+TEST_CASE("cuda interleaved partial RoPE equals the CPU rotation, forward and inverse", "[cuda][rope]") {
+  const std::size_t tokens = 9, heads = 3, d = 24, half = 4;
+  const auto x = random_vector(tokens * heads * d, 13, -2.0f, 2.0f);
+  const std::vector<float> inv_freq = {1.0f, 0.3f, 0.01f, 1e-4f};
+  const std::vector<std::int64_t> pos = {0, 1, 2, 3, 127, 128, 4095, 65536, 1000000};
+  for (bool inverse : {false, true}) {
+    CAPTURE(inverse);
+    std::vector<float> ref(x);
+    for (std::size_t t = 0; t < tokens; ++t)
+      vprim::v4::apply_rope(ref.data() + t * heads * d, heads, d, inv_freq, static_cast<double>(pos[t]), inverse);
+    device_vector<float> dx(x), dfreq(inv_freq);
+    device_vector<std::int64_t> dpos(pos);
+    REQUIRE(vprim::cuda::rope_partial({dx.ptr, dpos.ptr, dfreq.ptr, tokens, heads, d, heads * d, half, inverse}, nullptr) ==
+            vprim::status::ok);
+    vprim_ref::require_close("rope_partial", dx.get(), ref, [](std::size_t) { return 2e-6; });
+  }
 }
 
 TEST_CASE("cuda SwiGLU, plain and clamped", "[cuda][activation]") {

@@ -23,20 +23,25 @@ namespace cuda {
 
 enum class epilogue : std::uint8_t { none, gelu_exact, gelu_quick, silu };
 
-struct gemm_args {
+//! A GEMM over operands of type T (bf16 for the tensor-core kernels, float for the fp32 one).
+template <class T>
+struct basic_gemm_args {
   std::size_t m = 0, n = 0, k = 0;
-  const __nv_bfloat16* a = nullptr;  //!< [m, k], row stride lda
+  const T* a = nullptr;         //!< [m, k], row stride lda
   std::size_t lda = 0;
-  const __nv_bfloat16* w = nullptr;  //!< [n, k], row stride ldw
+  const T* w = nullptr;         //!< [n, k], row stride ldw
   std::size_t ldw = 0;
-  const float* bias = nullptr;       //!< [n] or null
-  float* c = nullptr;                //!< [m, n], row stride ldc
+  const float* bias = nullptr;  //!< [n] or null
+  float* c = nullptr;           //!< [m, n], row stride ldc
   std::size_t ldc = 0;
   epilogue act = epilogue::none;
-  bool accumulate = false;           //!< C += result (the residual add)
+  bool accumulate = false;      //!< C += result (the residual add)
 };
+using gemm_args = basic_gemm_args<__nv_bfloat16>;
+using gemm_f32_args = basic_gemm_args<float>;
 
-[[nodiscard]] inline status gemm_can_implement(const gemm_args& g) noexcept {
+template <class T>
+[[nodiscard]] status gemm_can_implement(const basic_gemm_args<T>& g) noexcept {
   if (g.m == 0 || g.n == 0) return status::ok;
   if (g.c == nullptr || (g.k > 0 && (g.a == nullptr || g.w == nullptr))) return status::invalid_argument;
   if (g.lda < g.k || g.ldw < g.k || g.ldc < g.n) return status::shape_mismatch;
@@ -58,6 +63,15 @@ __device__ inline float apply_epilogue(float v, epilogue act) {
     case epilogue::silu: return v / (1.0f + __expf(-v));
     default: return v;
   }
+}
+
+//! C's element (row, col) of the logical problem from its sum: + bias, activation, + C.
+template <class Args, class CRow>
+__device__ inline void store_epilogue(const Args& g, std::size_t row, std::size_t col, float sum, CRow c_row) {
+  if (row >= g.m || col >= g.n) return;
+  const float v = apply_epilogue(sum + (g.bias != nullptr ? g.bias[col] : 0.0f), g.act);
+  float* out = g.c + c_row(row) * g.ldc + col;
+  *out = g.accumulate ? *out + v : v;
 }
 
 //! One 64 x 64 tile of C at (row0, col0) of the logical problem g (g.m logical rows). a_row(r)
@@ -103,12 +117,7 @@ __device__ void gemm_tile_wmma(const gemm_args& g, std::size_t row0, std::size_t
   __syncthreads();
   for (int e = static_cast<int>(threadIdx.x); e < T::bm * T::bn; e += T::threads) {
     const int r = e / T::bn, cidx = e % T::bn;
-    const std::size_t gr = row0 + static_cast<std::size_t>(r), gc = col0 + static_cast<std::size_t>(cidx);
-    if (gr >= g.m || gc >= g.n) continue;
-    float v = cs[r * T::ldc + cidx] + (g.bias != nullptr ? g.bias[gc] : 0.0f);
-    v = apply_epilogue(v, g.act);
-    float* out = g.c + c_row(gr) * g.ldc + gc;
-    *out = g.accumulate ? *out + v : v;
+    store_epilogue(g, row0 + static_cast<std::size_t>(r), col0 + static_cast<std::size_t>(cidx), cs[r * T::ldc + cidx], c_row);
   }
 }
 
@@ -121,6 +130,34 @@ VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
                  identity_row{}, identity_row{});
 }
 
+//! The fp32 GEMM (SIMT FMA): 64 x 64 tiles, 256 threads of 4 x 4 outputs, K steps of 16. The
+//! reference path wherever results must match fp32 peers within 1e-4 (the goldens).
+VPRIM_KERNEL void gemm_f32_kernel(gemm_f32_args g) {
+  constexpr int bm = 64, bn = 64, bk = 16;
+  __shared__ float as[bk][bm + 4], ws[bk][bn + 4];
+  const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * bm, col0 = static_cast<std::size_t>(blockIdx.y) * bn;
+  const int tr = static_cast<int>(threadIdx.x) / 16, tc = static_cast<int>(threadIdx.x) % 16;
+  float acc[4][4] = {};
+  for (std::size_t k0 = 0; k0 < g.k; k0 += bk) {
+    for (int e = static_cast<int>(threadIdx.x); e < bm * bk; e += 256) {
+      const int r = e / bk, kk = e % bk;
+      const std::size_t gr = row0 + static_cast<std::size_t>(r), gn = col0 + static_cast<std::size_t>(r),
+                        gk = k0 + static_cast<std::size_t>(kk);
+      as[kk][r] = gr < g.m && gk < g.k ? g.a[gr * g.lda + gk] : 0.0f;
+      ws[kk][r] = gn < g.n && gk < g.k ? g.w[gn * g.ldw + gk] : 0.0f;
+    }
+    __syncthreads();
+    for (int kk = 0; kk < bk; ++kk)
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) acc[i][j] += as[kk][tr * 4 + i] * ws[kk][tc * 4 + j];
+    __syncthreads();
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j)
+      store_epilogue(g, row0 + static_cast<std::size_t>(tr * 4 + i), col0 + static_cast<std::size_t>(tc * 4 + j), acc[i][j],
+                     identity_row{});
+}
+
 VPRIM_KERNEL void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t n) {
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
@@ -128,26 +165,39 @@ VPRIM_KERNEL void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_
 }
 
 // An empty K leaves act(bias) (+ C): the product of nothing is zero.
-VPRIM_KERNEL void gemm_empty_k_kernel(gemm_args g) {
-  const std::size_t r = blockIdx.x;
-  for (std::size_t j = threadIdx.x; j < g.n; j += blockDim.x) {
-    const float v = apply_epilogue(g.bias != nullptr ? g.bias[j] : 0.0f, g.act);
-    float* out = g.c + r * g.ldc + j;
-    *out = g.accumulate ? *out + v : v;
-  }
+template <class Args>
+VPRIM_KERNEL void gemm_empty_k_kernel(Args g) {
+  for (std::size_t j = threadIdx.x; j < g.n; j += blockDim.x) store_epilogue(g, blockIdx.x, j, 0.0f, identity_row{});
 }
 }  // namespace detail
 
-//! Runs the GEMM on `stream`.
+namespace detail {
+//! The checks and the empty-K case every GEMM entry point shares; true when nothing is left to do.
+template <class Args>
+[[nodiscard]] bool gemm_prologue(const Args& g, cudaStream_t stream, status& st) {
+  st = gemm_can_implement(g);
+  if (st != status::ok || g.m == 0 || g.n == 0) return true;
+  if (g.k > 0) return false;
+  gemm_empty_k_kernel<<<static_cast<unsigned>(g.m), 128, 0, stream>>>(g);
+  st = launched();
+  return true;
+}
+}  // namespace detail
+
+//! Runs the bf16 GEMM on `stream`.
 [[nodiscard]] inline status gemm_bf16(const gemm_args& g, cudaStream_t stream) {
-  if (const status s = gemm_can_implement(g); s != status::ok || g.m == 0 || g.n == 0) return s;
+  if (status st; detail::gemm_prologue(g, stream, st)) return st;
   using T = detail::gemm_tile;
-  if (g.k == 0) {
-    detail::gemm_empty_k_kernel<<<static_cast<unsigned>(g.m), 128, 0, stream>>>(g);
-    return detail::launched();
-  }
   const dim3 grid(static_cast<unsigned>(ceil_div(g.m, T::bm)), static_cast<unsigned>(ceil_div(g.n, T::bn)));
   detail::gemm_bf16_wmma_kernel<<<grid, T::threads, 0, stream>>>(g);
+  return detail::launched();
+}
+
+//! Runs the fp32 GEMM on `stream`.
+[[nodiscard]] inline status gemm_f32(const gemm_f32_args& g, cudaStream_t stream) {
+  if (status st; detail::gemm_prologue(g, stream, st)) return st;
+  const dim3 grid(static_cast<unsigned>(ceil_div(g.m, 64)), static_cast<unsigned>(ceil_div(g.n, 64)));
+  detail::gemm_f32_kernel<<<grid, 256, 0, stream>>>(g);
   return detail::launched();
 }
 

@@ -3,11 +3,15 @@
 #pragma once
 
 //! \file rope.cuh
-//! DeepSeek-ViT's 2D RoPE on the GPU, in place, the contract of cpu::apply_rope_2d: token t of a
+//! The two rotary embeddings on the GPU, in place.
+//!
+//! DeepSeek-ViT's 2D RoPE, the contract of cpu::apply_rope_2d: token t of a
 //! row-major grid (row t / grid_w, column t % grid_w); in each head of size d the pair
 //! (i, i + d/2) turns by row * f_i for i < d/4 and by column * f_{i - d/4} otherwise, with
 //! f_k = theta^(-2k / (d/2)). Angles are computed in double, as the CPU tables are, so both
 //! backends rotate by the same fp32-rounded cosines and sines.
+
+#include <cstdint>
 
 #include "vprim/cuda/launch.cuh"
 
@@ -52,6 +56,50 @@ VPRIM_KERNEL void rope_2d_kernel(rope_2d_args a) {
 [[nodiscard]] inline status rope_2d(const rope_2d_args& a, cudaStream_t stream) {
   if (const status s = rope_2d_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
   detail::rope_2d_kernel<<<static_cast<unsigned>(a.tokens), 128, 0, stream>>>(a);
+  return detail::launched();
+}
+
+//! DeepSeek-V4's interleaved partial RoPE, the contract of v4::apply_rope: in each head the
+//! trailing 2 * rope_half dims form pairs (nope + 2i, nope + 2i + 1) that turn by
+//! float(pos) * inv_freq[i] (fp32, as the CPU computes it); `inverse` turns back (the attention
+//! output's de-rotation).
+struct rope_partial_args {
+  float* x = nullptr;               //!< [tokens] rows of `heads` heads, row stride `stride`
+  const std::int64_t* pos = nullptr;  //!< [tokens] positions
+  const float* inv_freq = nullptr;  //!< [rope_half]
+  std::size_t tokens = 0, heads = 0, head_dim = 0, stride = 0, rope_half = 0;
+  bool inverse = false;
+};
+
+[[nodiscard]] inline status rope_partial_can_implement(const rope_partial_args& a) noexcept {
+  if (a.tokens == 0 || a.heads == 0 || a.rope_half == 0) return status::ok;
+  if (!a.x || !a.pos || !a.inv_freq) return status::invalid_argument;
+  if (2 * a.rope_half > a.head_dim || a.stride < a.heads * a.head_dim) return status::shape_mismatch;
+  if (a.tokens > 0x7fffffffu) return status::not_supported;
+  return status::ok;
+}
+
+namespace detail {
+VPRIM_KERNEL void rope_partial_kernel(rope_partial_args a) {
+  const std::size_t t = blockIdx.x, nope = a.head_dim - 2 * a.rope_half;
+  const auto pos = static_cast<float>(static_cast<double>(a.pos[t]));
+  float* row = a.x + t * a.stride;
+  for (std::size_t e = threadIdx.x; e < a.heads * a.rope_half; e += blockDim.x) {
+    const std::size_t h = e / a.rope_half, i = e % a.rope_half;
+    const float angle = pos * a.inv_freq[i];
+    const float c = cosf(angle), s = a.inverse ? -sinf(angle) : sinf(angle);
+    float* pair = row + h * a.head_dim + nope + 2 * i;
+    const float x0 = pair[0], x1 = pair[1];
+    pair[0] = x0 * c - x1 * s;
+    pair[1] = x1 * c + x0 * s;
+  }
+}
+}  // namespace detail
+
+[[nodiscard]] inline status rope_partial(const rope_partial_args& a, cudaStream_t stream) {
+  if (const status s = rope_partial_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0 || a.rope_half == 0)
+    return s;
+  detail::rope_partial_kernel<<<static_cast<unsigned>(a.tokens), 128, 0, stream>>>(a);
   return detail::launched();
 }
 
