@@ -14,7 +14,7 @@
 
 #include "../reference/compare.hpp"
 #include "../reference/kernels_reference.hpp"
-#include "../reference/random_input.hpp"
+#include "../reference/test_inputs.hpp"
 #include "../reference/v4_reference.hpp"
 #include "vprim/core/dtype.hpp"
 #include "vprim/model/v4/mhc.hpp"
@@ -44,11 +44,7 @@ struct device_vector {
 };
 
 using vprim_ref::random_vector;
-
-std::vector<float> round_bf16(std::vector<float> v) {
-  for (auto& x : v) x = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(x));
-  return v;
-}
+using vprim_ref::round_bf16;
 
 // The workspace protocol: query, allocate, run.
 template <class Call>
@@ -216,11 +212,9 @@ TEST_CASE("cuda bf16 attention equals softmax(QK^T)V of bf16-rounded operands", 
         const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
                                             out.ptr, heads * d, scale};
         REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr) == vprim::status::ok);
-        std::vector<float> qs(q);
-        for (auto& x : qs) x *= scale;
         // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
         vprim_ref::require_close("attention_bf16", out.get(),
-                                 vprim_ref::attention(round_bf16(qs), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0),
+                                 vprim_ref::attention(round_bf16(q, scale), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0),
                                  [](std::size_t) { return 4e-3; });
       }
   const vprim::cuda::attention_args odd{4, 1, 24, nullptr, nullptr, nullptr, 24, 24, 24, nullptr, 24, 1.0f};

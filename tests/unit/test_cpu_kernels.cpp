@@ -11,7 +11,7 @@
 
 #include "../reference/compare.hpp"
 #include "../reference/kernels_reference.hpp"
-#include "../reference/random_input.hpp"
+#include "../reference/test_inputs.hpp"
 #include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/attention.hpp"
 #include "vprim/cpu/attention_bf16.hpp"
@@ -31,6 +31,7 @@ using arch = VPRIM_TEST_ARCH;
 constexpr double eps32 = 1.1920929e-7;
 
 using vprim_ref::random_vector;
+using vprim_ref::round_bf16;
 
 bool usable() {
   if (vprim::cpu::arch_usable<arch>()) return true;
@@ -80,10 +81,6 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
   if (!usable()) return;
   vprim::thread_pool_executor pool(2);
   INFO("AVX512-BF16 kernel compiled: " << VPRIM_HAS_AVX512BF16_KERNEL << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
-  auto round_bf16 = [](std::vector<float> v) {
-    for (auto& x : v) x = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(x));
-    return v;
-  };
   unsigned seed = 100;
   for (std::size_t m : {1u, 4u, 5u, 7u, 8u, 13u, 100u})  // the 4-, 8- and 12-row tiles and their edges
     for (std::size_t n : {1u, 33u, 100u})
@@ -176,10 +173,6 @@ TEST_CASE("flash attention equals softmax(QK^T)V for odd sizes", "[cpu][attentio
 TEST_CASE("bf16 attention equals softmax(QK^T)V of bf16-rounded operands", "[cpu][attention][bf16]") {
   if (!usable()) return;
   vprim::thread_pool_executor pool(2);
-  auto round_bf16 = [](std::vector<float> x, float scale) {
-    for (auto& v : x) v = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(v * scale));
-    return x;
-  };
   // One scratch for every call, largest first and poisoned with NaN: a reused scratch keeps the
   // last call's values in its padding, which the kernel must never let into a result.
   vprim::cpu::attention_bf16_scratch scratch;
