@@ -100,12 +100,13 @@ inline void convert_rows_bf16(const float* a, std::size_t lda, std::size_t rows,
   }
 }
 
-//! One MR x 32 tile over `pairs` k pairs: rows of bf16 A (stride kp values) times a W panel.
-//! MR is 12 for full tiles; 8 and 4 serve short ones (a MoE expert sees about 8 tokens at a
-//! prefill of 324), so that no dot products are spent on padding rows.
 //! How far ahead (in k pairs of a panel, 128 bytes each) a streaming kernel prefetches W.
 inline constexpr std::size_t prefetch_pairs = 64;
 
+//! One MR x 32 tile over `pairs` k pairs: rows of bf16 A (stride kp values) times a W panel.
+//! MR is 12 for full tiles; 8 and 4 serve short ones (a MoE expert sees about 8 tokens at a
+//! prefill of 324), so that no dot products are spent on padding rows. Stream: W comes from
+//! memory once (the skinny path), so it is prefetched ahead.
 template <std::size_t MR, bool Stream = false>
 inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
                                  std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
@@ -198,8 +199,8 @@ template <class Arch, executor Exec>
       for (auto p = static_cast<std::size_t>(p0); p < static_cast<std::size_t>(p1); ++p) {
         const std::size_t j = p * NR, cols = std::min(NR, n - j);
         float* c = g.c + j;
-        detail::gemm_bf16_micro<true>(abf.data(), kp, g.w->panel(p), kp / 2, c, g.ldc, g.m, cols, g.accumulate ? c : nullptr,
-                                g.bias ? g.bias + j : nullptr);
+        detail::gemm_bf16_micro<true>(abf.data(), kp, g.w->panel(p), kp / 2, c, g.ldc, g.m, cols,
+                                      g.accumulate ? c : nullptr, g.bias ? g.bias + j : nullptr);
         if (g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, g.m, cols);
       }
     });

@@ -100,22 +100,18 @@ inline result<std::vector<float>> read_dequantized(const safetensors_file& f, co
   };
 }
 
-VPRIM_NAMESPACE_END
-
-VPRIM_NAMESPACE_BEGIN
-
 //! The same over a sharded checkpoint. A block-quantised weight's scale must sit in the same
 //! shard (it does in DeepSeek's files); otherwise the read is refused rather than guessed.
 [[nodiscard]] inline weight_source dequantized_weights_from(const checkpoint& ckpt, std::string prefix = {}) {
   return [&ckpt, prefix = std::move(prefix)](const std::string& name, const std::vector<index_t>& shape) -> result<std::vector<float>> {
     const std::string full = prefix + name, base = detail::split_slice(full).first;
-    const safetensors_file* shard = ckpt.shard_of(base);
-    if (shard == nullptr) return make_error(status::not_found, "missing weight '" + base + "'");
+    auto shard = detail::shard_of_weight(ckpt, base);
+    if (!shard) return shard.err();
     const safetensors_file* scales = ckpt.shard_of(detail::scale_name_of(base));
-    if (scales != nullptr && scales != shard)
-      return make_error(status::not_supported, "weight '" + base + "' is in " + ckpt.shard_name(shard) + " but its scale is in " +
+    if (scales != nullptr && scales != *shard)
+      return make_error(status::not_supported, "weight '" + base + "' is in " + ckpt.shard_name(*shard) + " but its scale is in " +
                                                    ckpt.shard_name(scales));
-    return detail::read_dequantized(*shard, full, shape);
+    return detail::read_dequantized(**shard, full, shape);
   };
 }
 

@@ -85,13 +85,22 @@ inline result<std::vector<float>> read_weight(const safetensors_file& f, const s
   };
 }
 
+namespace detail {
+//! The shard of a checkpoint that holds weight `base` (a name without its [slice]).
+[[nodiscard]] inline result<const safetensors_file*> shard_of_weight(const checkpoint& ckpt, const std::string& base) {
+  const safetensors_file* shard = ckpt.shard_of(base);
+  if (shard == nullptr) return make_error(status::not_found, "missing weight '" + base + "'");
+  return shard;
+}
+}  // namespace detail
+
 //! The same over a sharded checkpoint (which must outlive the source).
 [[nodiscard]] inline weight_source weights_from(const checkpoint& ckpt, std::string prefix = {}) {
   return [&ckpt, prefix = std::move(prefix)](const std::string& name, const std::vector<index_t>& shape) -> result<std::vector<float>> {
     const std::string full = prefix + name;
-    const safetensors_file* shard = ckpt.shard_of(detail::split_slice(full).first);
-    if (shard == nullptr) return make_error(status::not_found, "missing weight '" + detail::split_slice(full).first + "'");
-    return detail::read_weight(*shard, full, shape);
+    auto shard = detail::shard_of_weight(ckpt, detail::split_slice(full).first);
+    if (!shard) return shard.err();
+    return detail::read_weight(**shard, full, shape);
   };
 }
 
