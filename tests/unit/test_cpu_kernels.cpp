@@ -82,7 +82,8 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
   vprim::thread_pool_executor pool(2);
   INFO("AVX512-BF16 kernel compiled: " << VPRIM_HAS_AVX512BF16_KERNEL << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
   unsigned seed = 100;
-  for (std::size_t m : {1u, 4u, 5u, 7u, 8u, 13u, 100u})  // the 4-, 8- and 12-row tiles and their edges
+  // The 4-, 8- and 12-row tiles and their edges; the streaming path up to 24 rows, blocked past.
+  for (std::size_t m : {1u, 4u, 5u, 7u, 8u, 13u, 24u, 25u, 100u})
     for (std::size_t n : {1u, 33u, 100u})
       for (std::size_t k : {1u, 2u, 13u, 600u, 1100u})
         for (int mode = 0; mode < 3; ++mode) {

@@ -78,9 +78,10 @@ using gemm_bf16_args = basic_gemm_args<packed_weight_bf16>;
 
 namespace detail {
 
-//! The tiling of the bf16 kernel: 12 x 32 register tile, K blocks of 512 (256 pairs).
+//! The tiling of the bf16 kernel: 12 x 32 register tile, K blocks of 512 (256 pairs). Up to
+//! `skinny_rows` rows of A take the streaming path instead (whole panels, no K blocks).
 struct bf16_tile {
-  static constexpr std::size_t mr = 12, nr = 32, kc = 512, mc = mr * 8, nc = nr * 8;
+  static constexpr std::size_t mr = 12, nr = 32, kc = 512, mc = mr * 8, nc = nr * 8, skinny_rows = 2 * mr;
 };
 
 #if VPRIM_HAS_AVX512BF16_KERNEL
@@ -188,20 +189,25 @@ template <class Arch, executor Exec>
   using T = detail::bf16_tile;
   constexpr std::size_t NR = T::nr;
 #if VPRIM_HAS_AVX512BF16_KERNEL
-  if (cpu_has_avx512bf16() && g.m <= T::mr) {
-    // Skinny A (a decode step, a MoE expert's few rows): one row tile, so K blocks buy no reuse.
-    // Each W panel is streamed whole, front to back, which the hardware prefetcher serves best;
-    // weight bandwidth is all that bounds this case.
+  if (cpu_has_avx512bf16() && g.m <= T::skinny_rows) {
+    // Skinny A (a decode step, a MoE expert's few rows): K blocks buy no reuse. Each W panel is
+    // streamed whole, front to back, which the prefetchers serve best; weight bandwidth is all
+    // that bounds this case. A second row tile reads the panel again from L2.
     const std::size_t kp = (k + 1) / 2 * 2;
     std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> abf(g.m * kp);
     detail::convert_rows_bf16(g.a, g.lda, g.m, k, kp, abf.data());
     exec.parallel_for(static_cast<std::int64_t>((n + NR - 1) / NR), [&](std::int64_t p0, std::int64_t p1) {
       for (auto p = static_cast<std::size_t>(p0); p < static_cast<std::size_t>(p1); ++p) {
         const std::size_t j = p * NR, cols = std::min(NR, n - j);
-        float* c = g.c + j;
-        detail::gemm_bf16_micro<true>(abf.data(), kp, g.w->panel(p), kp / 2, c, g.ldc, g.m, cols,
-                                      g.accumulate ? c : nullptr, g.bias ? g.bias + j : nullptr);
-        if (g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, g.m, cols);
+        for (std::size_t i = 0; i < g.m; i += T::mr) {
+          const std::size_t rows = std::min(T::mr, g.m - i);
+          float* c = g.c + i * g.ldc + j;
+          const float* init = g.accumulate ? c : nullptr;
+          const float* bias = g.bias ? g.bias + j : nullptr;
+          if (i == 0) detail::gemm_bf16_micro<true>(abf.data(), kp, g.w->panel(p), kp / 2, c, g.ldc, rows, cols, init, bias);
+          else detail::gemm_bf16_micro(abf.data() + i * kp, kp, g.w->panel(p), kp / 2, c, g.ldc, rows, cols, init, bias);
+          if (g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, rows, cols);
+        }
       }
     });
     return status::ok;

@@ -12,6 +12,7 @@
 //! Top-k ties go to the lower expert index.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -202,6 +203,14 @@ struct moe_layer {
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
                              float* y, Exec& exec) const {
+    if (status s = routed(arch, x, S, weights, indices, y, exec); s != status::ok) return s;
+    return add_shared(arch, x, S, y, exec);
+  }
+
+  //! The routed experts alone: y[S, dim] = sum_k w_k expert_{idx_k}(x).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status routed(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
+                              float* y, Exec& exec) const {
     // Group (token, slot) pairs by expert: counting sort, one GEMM per expert over its rows.
     std::vector<std::size_t> count(experts + 1, 0);
     for (std::size_t i = 0; i < S * top_k; ++i) ++count[static_cast<std::size_t>(indices[i]) + 1];
@@ -218,16 +227,17 @@ struct moe_layer {
     const auto parts = static_cast<std::size_t>(std::max(1, exec.concurrency()));
     if (parts > 1 && active.size() >= 2 * parts) {
       // Threads take whole experts. A prefill sends ~8 rows to each of 256 experts and is bound
-      // by reading 12.9 GB of weights: each thread streams its own experts with no barrier
-      // between them, instead of all threads splitting every small GEMM.
-      const auto bounds = balanced_runs(active, count, parts);
+      // by reading 12.9 GB of weights: each thread streams one expert after another with no
+      // barrier between them, instead of all threads splitting every small GEMM. Experts are
+      // claimed from a shared counter, so a thread slowed by the machine takes fewer; which
+      // thread runs an expert does not change its result.
+      std::atomic<std::size_t> next{0};
       std::vector<status> failed(parts, status::ok);
-      exec.parallel_for(static_cast<std::int64_t>(parts), [&](std::int64_t p0, std::int64_t p1) {
+      exec.parallel_for(static_cast<std::int64_t>(parts), [&](std::int64_t p, std::int64_t) {
         serial_executor one;
         expert_scratch scratch;
-        for (auto p = static_cast<std::size_t>(p0); p < static_cast<std::size_t>(p1); ++p)
-          for (std::size_t i = bounds[p]; i < bounds[p + 1] && failed[p] == status::ok; ++i)
-            failed[p] = run(active[i], scratch, one);
+        status& mine = failed[static_cast<std::size_t>(p)];
+        for (std::size_t i = next++; i < active.size() && mine == status::ok; i = next++) mine = run(active[i], scratch, one);
       });
       for (status s : failed)
         if (s != status::ok) return s;
@@ -247,7 +257,12 @@ struct moe_layer {
         }
       }
     });
-    // Shared expert, added on top.
+    return status::ok;
+  }
+
+  //! The shared expert, added on top: y[S, dim] += shared(x).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status add_shared(Arch arch, const float* x, std::size_t S, float* y, Exec& exec) const {
     const std::size_t si = shared_gate.out_features();
     std::vector<float> g(S * si), u(S * si), a(S * si), o(S * dim);
     if (status s = shared_gate.apply(arch, x, S, g.data(), exec); s != status::ok) return s;
@@ -282,24 +297,6 @@ struct moe_layer {
     for (std::size_t r = 0; r < n; ++r)
       std::copy(b.out.data() + r * dim, b.out.data() + (r + 1) * dim, slot_out + slots[r] * dim);
     return status::ok;
-  }
-
-  //! Splits the active experts into `parts` contiguous runs of about equal cost; bounds[p] ..
-  //! bounds[p+1] is run p. An expert costs about as much as 8 rows however few it has: its
-  //! weights are read once either way.
-  [[nodiscard]] static std::vector<std::size_t> balanced_runs(const std::vector<std::size_t>& active,
-                                                              const std::vector<std::size_t>& count, std::size_t parts) {
-    auto cost = [&](std::size_t e) { return std::max<std::size_t>(8, count[e + 1] - count[e]); };
-    std::size_t total = 0;
-    for (std::size_t e : active) total += cost(e);
-    std::vector<std::size_t> bounds(parts + 1, active.size());
-    bounds[0] = 0;
-    std::size_t done = 0, p = 1;
-    for (std::size_t i = 0; i < active.size() && p < parts; ++i) {
-      done += cost(active[i]);
-      while (p < parts && done * parts >= total * p) bounds[p++] = i + 1;
-    }
-    return bounds;
   }
 };
 
