@@ -5,6 +5,7 @@
 // same shapes are bench/cuda/torch_peers.py; run both in one script for the ratios. Exits 77
 // without a device.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <vector>
@@ -164,6 +165,95 @@ void bench_moe() {
   cudaFree(down);
 }
 
+// The copy rate of this device (1 GiB device to device): the ceiling for the memory-bound cases.
+double bench_hbm() {
+  const std::size_t bytes = std::size_t{1} << 30;
+  auto* src = device_alloc<char>(bytes);
+  auto* dst = device_alloc<char>(bytes);
+  const double ms = time_ms([&] {
+    return vprim::cuda::to_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice));
+  });
+  report("device copy 1 GiB (read + write)", ms, 0, 2.0 * bytes);
+  cudaFree(src);
+  cudaFree(dst);
+  return 2.0 * bytes / ms / 1e6;
+}
+
+// The vision GEMMs with their operand built in the tile loads, at the 756 x 756 image's shapes.
+void bench_vision_gemm() {
+  const std::size_t side = 756, patch = 14, width = 1024, grid = side / patch;
+  float* image = random_floats(3 * side * side, 11);
+  auto* w = random_bf16(width * 3 * patch * patch, 12);
+  float* c = device_alloc<float>(grid * grid * width);
+  vprim::cuda::patch_embed_args p;
+  p.base = {0, width, 0, nullptr, 0, w, 3 * patch * patch, nullptr, c, width};
+  p.image = image;
+  p.channels = 3;
+  p.height = p.width = side;
+  p.patch = patch;
+  report("patch_embed_bf16 756x756 -> 2916x1024", time_ms([&] { return vprim::cuda::patch_embed_bf16(p, nullptr); }),
+         2.0 * grid * grid * width * 3 * patch * patch, 0);
+  float* tokens = random_floats(grid * grid * width, 13);
+  auto* w1 = random_bf16(4096 * 9 * width, 14);
+  float* c1 = device_alloc<float>(324 * 4096);
+  vprim::cuda::merge_gemm_args u;
+  u.base = {0, 4096, 0, nullptr, 0, w1, 9 * width, nullptr, c1, 4096};
+  u.tokens = tokens;
+  u.shape = {grid, grid, width, 3};
+  report("merge_gemm_bf16 324x9216x4096 (unfold fused)", time_ms([&] { return vprim::cuda::merge_gemm_bf16(u, nullptr); }),
+         2.0 * 324 * 4096 * 9 * width, 0);
+  for (void* q : {static_cast<void*>(image), static_cast<void*>(w), static_cast<void*>(c), static_cast<void*>(tokens),
+                  static_cast<void*>(w1), static_cast<void*>(c1)})
+    cudaFree(q);
+}
+
+// One CSA decode step's attention at V4-Flash sizes (64 heads x 512, window 128, indexer 64 x 128,
+// top-512): indexer scores over the L/4 visible keys, top-k, then the sparse attention. Bytes
+// touched: the indexer keys, the scores written and read back, the selected entries and window.
+void bench_csa_decode(double hbm_gbps) {
+  const std::size_t heads = 64, d = 512, window = 128, ih = 64, id = 128, k = 512, ratio = 4;
+  for (std::size_t context : {std::size_t{1} << 16, std::size_t{1} << 20}) {
+    const std::size_t entries = context / ratio;
+    float* iq = random_floats(ih * id, 20);
+    float* hw = random_floats(ih, 21);
+    float* ikeys = random_floats(entries * id, 22);
+    float* scores = device_alloc<float>(entries);
+    auto* selected = device_alloc<std::int64_t>(k);
+    float* q = random_floats(heads * d, 23);
+    float* raw = random_floats(window * d, 24);
+    float* ent = random_floats(entries * d, 25);
+    float* sinks = random_floats(heads, 26);
+    float* out = device_alloc<float>(heads * d);
+    std::vector<std::int64_t> raw_pos(window), pos{static_cast<std::int64_t>(context - 1)};
+    for (std::size_t i = 0; i < window; ++i) raw_pos[i] = static_cast<std::int64_t>(context - window + i);
+    auto* draw_pos = device_alloc<std::int64_t>(window);
+    auto* dpos = device_alloc<std::int64_t>(1);
+    cudaMemcpy(draw_pos, raw_pos.data(), window * sizeof(std::int64_t), cudaMemcpyHostToDevice);
+    cudaMemcpy(dpos, pos.data(), sizeof(std::int64_t), cudaMemcpyHostToDevice);
+    const vprim::cuda::indexer_args ia{iq, hw, ikeys, scores, 1, ih, id, entries};
+    const vprim::cuda::topk_args ta{scores, nullptr, selected, 1, entries, k};
+    vprim::cuda::workspace ws;
+    (void)vprim::cuda::topk(ta, ws, nullptr);
+    ws.ptr = device_alloc<char>(ws.bytes);
+    const vprim::cuda::sparse_attention_args sa{q,     raw,  draw_pos, ent,     selected, dpos, sinks, out, 1, heads,
+                                                d,     window, entries, k,      ratio,    window, 1.0f / std::sqrt(static_cast<float>(d))};
+    const double bytes = 4.0 * (entries * id + 2.0 * entries + (k + window) * d + 2.0 * heads * d);
+    const double ms = time_ms([&] {
+      vprim::status s = vprim::cuda::indexer_scores(ia, nullptr);
+      if (s == vprim::status::ok) s = vprim::cuda::topk(ta, ws, nullptr);
+      return s == vprim::status::ok ? vprim::cuda::sparse_attention(sa, nullptr) : s;
+    });
+    char name[80];
+    std::snprintf(name, sizeof name, "CSA decode step, context %zuK", context >> 10);
+    report(name, ms, 0, bytes);
+    std::printf("%-44s %9.1f %% of the device copy rate\n", "", 100.0 * bytes / ms / 1e6 / hbm_gbps);
+    for (void* p : {static_cast<void*>(iq), static_cast<void*>(hw), static_cast<void*>(ikeys), static_cast<void*>(scores),
+                    static_cast<void*>(selected), static_cast<void*>(q), static_cast<void*>(raw), static_cast<void*>(ent),
+                    static_cast<void*>(sinks), static_cast<void*>(out), static_cast<void*>(draw_pos), static_cast<void*>(dpos), ws.ptr})
+      cudaFree(p);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -175,8 +265,11 @@ int main() {
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("device: %s\n", prop.name);
+  const double hbm_gbps = bench_hbm();
   bench_gemm();
+  bench_vision_gemm();
   bench_attention();
+  bench_csa_decode(hbm_gbps);
   bench_topk();
   bench_moe();
   return 0;

@@ -19,5 +19,8 @@
 #include "vprim/cuda/moe_permute.cuh"
 #include "vprim/cuda/norm.cuh"
 #include "vprim/cuda/rope.cuh"
+#include "vprim/cuda/router.cuh"
+#include "vprim/cuda/sparse_attention.cuh"
 #include "vprim/cuda/topk.cuh"
+#include "vprim/cuda/vision_gemm.cuh"
 #include "vprim/vprim.hpp"

@@ -4,6 +4,7 @@
 // binary says so and exits with 77, which CTest reports as skipped.
 #define CATCH_CONFIG_RUNNER
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -17,6 +18,7 @@
 #include "../reference/test_inputs.hpp"
 #include "../reference/v4_reference.hpp"
 #include "vprim/core/dtype.hpp"
+#include "vprim/image/preprocess.hpp"
 #include "vprim/model/v4/mhc.hpp"
 #include "vprim/model/v4/rope.hpp"
 #include "vprim/vprim.cuh"
@@ -400,6 +402,182 @@ TEST_CASE("cuda indexer scores equal the naive weighted ReLU sums", "[cuda][inde
                                ref, vprim_ref::scaled_tolerance(ref, 1e-5));
     }
   }
+}
+
+namespace {
+// C of gemm_bf16 over an A materialised on the host (rounded to bf16 on the device, as the
+// fused kernels round it), for comparing a fused-operand GEMM with it bit for bit.
+std::vector<float> gemm_bf16_of(const std::vector<float>& a, std::size_t m, std::size_t k, const device_vector<__nv_bfloat16>& w,
+                                std::size_t n, const float* bias, vprim::cuda::epilogue act) {
+  device_vector<float> da(a), dc(m * n);
+  device_vector<__nv_bfloat16> ab(m * k);
+  REQUIRE(vprim::cuda::to_bf16(da.ptr, ab.ptr, m * k, nullptr) == vprim::status::ok);
+  const vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, w.ptr, k, bias, dc.ptr, n, act, false};
+  REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
+  return dc.get();
+}
+}  // namespace
+
+TEST_CASE("cuda patch embedding with patchify fused into the GEMM equals GEMM(patchify(image))", "[cuda][gemm][vision]") {
+  for (auto [h, w] : {std::pair<std::size_t, std::size_t>{14, 14}, {28, 42}, {140, 70}}) {
+    CAPTURE(h, w);
+    const std::size_t C = 3, P = 14, n = 70, feat = C * P * P;
+    const auto image = random_vector(C * h * w, 70, -2.0f, 2.0f), weight = random_vector(n * feat, 71), bias = random_vector(n, 72);
+    auto patches = vprim::patchify(image, static_cast<int>(C), static_cast<int>(h), static_cast<int>(w), static_cast<int>(P));
+    REQUIRE(patches);
+    const std::size_t m = patches->size() / feat;
+    device_vector<float> dimage(image), dweight(weight), dbias(bias), dc(m * n);
+    device_vector<__nv_bfloat16> wb(n * feat);
+    REQUIRE(vprim::cuda::to_bf16(dweight.ptr, wb.ptr, n * feat, nullptr) == vprim::status::ok);
+    vprim::cuda::patch_embed_args p;
+    p.base = {0, n, 0, nullptr, 0, wb.ptr, feat, dbias.ptr, dc.ptr, n, vprim::cuda::epilogue::none, false};
+    p.image = dimage.ptr;
+    p.channels = C;
+    p.height = h;
+    p.width = w;
+    p.patch = P;
+    REQUIRE(vprim::cuda::patch_embed_bf16(p, nullptr) == vprim::status::ok);
+    REQUIRE(dc.get() == gemm_bf16_of(*patches, m, feat, wb, n, dbias.ptr, vprim::cuda::epilogue::none));
+    p.height = h + 1;  // not a whole number of patches
+    REQUIRE(vprim::cuda::patch_embed_bf16(p, nullptr) == vprim::status::shape_mismatch);
+  }
+}
+
+TEST_CASE("cuda aligner GEMM with the merge unfold fused into it equals GEMM(merge_unfold(tokens))", "[cuda][gemm][vision]") {
+  for (auto layout : {vprim::merge_layout::channel_major, vprim::merge_layout::token_major})
+    for (auto [gh, gw] : {std::pair<std::size_t, std::size_t>{3, 3}, {5, 7}, {12, 9}}) {
+      CAPTURE(static_cast<int>(layout), gh, gw);
+      const vprim::cpu::unfold_shape shape{gh, gw, 20, 3};
+      const std::size_t n = 33, F = shape.out_features(), m = shape.out_tokens();
+      const auto tokens = random_vector(gh * gw * 20, 73), weight = random_vector(n * F, 74), bias = random_vector(n, 75);
+      std::vector<float> unfolded(m * F);
+      vprim::serial_executor serial;
+      REQUIRE(vprim::cpu::merge_unfold(tokens.data(), unfolded.data(), shape, layout, serial) == vprim::status::ok);
+      device_vector<float> dtokens(tokens), dweight(weight), dbias(bias), dc(m * n);
+      device_vector<__nv_bfloat16> wb(n * F);
+      REQUIRE(vprim::cuda::to_bf16(dweight.ptr, wb.ptr, n * F, nullptr) == vprim::status::ok);
+      vprim::cuda::merge_gemm_args u;
+      u.base = {0, n, 0, nullptr, 0, wb.ptr, F, dbias.ptr, dc.ptr, n, vprim::cuda::epilogue::gelu_exact, false};
+      u.tokens = dtokens.ptr;
+      u.shape = shape;
+      u.layout = layout;
+      REQUIRE(vprim::cuda::merge_gemm_bf16(u, nullptr) == vprim::status::ok);
+      REQUIRE(dc.get() == gemm_bf16_of(unfolded, m, F, wb, n, dbias.ptr, vprim::cuda::epilogue::gelu_exact));
+    }
+}
+
+TEST_CASE("cuda sparse attention equals the naive softmax over window and compressed entries with sinks",
+          "[cuda][attention][v4]") {
+  // Raw rows: a cached window then this call's tokens, consecutive positions. Window 8, ratio 4:
+  // queries at positions 0, m - 1, m, 2m - 1, window - 1, window and beyond are all covered.
+  const std::size_t heads = 11, window = 8, ratio = 4, top_k = 3;
+  for (std::size_t d : {32u, 64u, 512u})
+    for (std::size_t first : {0u, 5u, 21u})
+      for (bool hca : {false, true}) {
+        const std::size_t queries = 9, cached = std::min(first, window - 1), raw_count = cached + queries;
+        const std::size_t entries = (first + queries) / ratio;
+        CAPTURE(d, first, hca);
+        const auto q = random_vector(queries * heads * d, 80, -1.0f, 1.0f), raw = random_vector(raw_count * d, 81, -1.0f, 1.0f),
+                   ent = random_vector(std::max<std::size_t>(entries, 1) * d, 82, -1.0f, 1.0f), sinks = random_vector(heads, 83);
+        std::vector<std::int64_t> raw_pos(raw_count), pos(queries), selected(queries * top_k, -1);
+        for (std::size_t i = 0; i < raw_count; ++i) raw_pos[i] = static_cast<std::int64_t>(first - cached + i);
+        std::mt19937 rng(84);
+        for (std::size_t t = 0; t < queries; ++t) {
+          pos[t] = static_cast<std::int64_t>(first + t);
+          const auto visible = static_cast<std::size_t>(pos[t] + 1) / ratio;
+          for (std::size_t j = 0; j < std::min(visible, top_k); ++j) selected[t * top_k + j] = static_cast<std::int64_t>(rng() % visible);
+        }
+        device_vector<float> dq(q), draw(raw), dent(ent), dsinks(sinks), out(queries * heads * d);
+        device_vector<std::int64_t> drp(raw_pos), dpos(pos), dsel(selected);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        const vprim::cuda::sparse_attention_args a{dq.ptr,   draw.ptr,    drp.ptr,  dent.ptr,   hca ? nullptr : dsel.ptr,
+                                                   dpos.ptr, dsinks.ptr,  out.ptr,  queries,    heads,
+                                                   d,        raw_count,   entries,  top_k,      ratio,
+                                                   window,   scale};
+        REQUIRE(vprim::cuda::sparse_attention(a, nullptr) == vprim::status::ok);
+        std::vector<double> ref(queries * heads * d, 0.0);
+        for (std::size_t t = 0; t < queries; ++t) {
+          std::vector<const float*> keys;
+          for (std::size_t i = 0; i < raw_count; ++i)
+            if (raw_pos[i] <= pos[t] && raw_pos[i] > pos[t] - static_cast<std::int64_t>(window)) keys.push_back(raw.data() + i * d);
+          if (hca) {
+            for (std::size_t e = 0; e < std::min(entries, static_cast<std::size_t>(pos[t] + 1) / ratio); ++e) keys.push_back(ent.data() + e * d);
+          } else {
+            for (std::size_t j = 0; j < top_k; ++j)
+              if (selected[t * top_k + j] >= 0) keys.push_back(ent.data() + static_cast<std::size_t>(selected[t * top_k + j]) * d);
+          }
+          for (std::size_t h = 0; h < heads; ++h) {
+            const float* qh = q.data() + (t * heads + h) * d;
+            std::vector<double> logit(keys.size());
+            double mx = sinks[h];
+            for (std::size_t j = 0; j < keys.size(); ++j) {
+              for (std::size_t e = 0; e < d; ++e) logit[j] += static_cast<double>(qh[e]) * keys[j][e];
+              mx = std::max(mx, logit[j] *= scale);
+            }
+            double denom = std::exp(sinks[h] - mx);
+            for (double& l : logit) denom += (l = std::exp(l - mx));
+            for (std::size_t j = 0; j < keys.size(); ++j)
+              for (std::size_t e = 0; e < d; ++e) ref[(t * heads + h) * d + e] += logit[j] / denom * keys[j][e];
+          }
+        }
+        vprim_ref::require_close("sparse attention", out.get(), ref, [](std::size_t) { return 2e-6; });
+      }
+  vprim::cuda::sparse_attention_args odd{};
+  odd.queries = odd.heads = 1;
+  odd.head_dim = 48;
+  REQUIRE(vprim::cuda::sparse_attention(odd, nullptr) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("cuda router equals the CPU routing rule: scores, biased top-k with ties, renormalised weights, hash",
+          "[cuda][moe][router]") {
+  const std::size_t tokens = 37, K = 6;
+  for (std::size_t E : {8u, 64u, 256u})
+    for (int scoring : {0, 1, 2}) {
+      CAPTURE(E, scoring);
+      auto logits = random_vector(tokens * E, 90, -4.0f, 4.0f);
+      for (std::size_t e = 0; e < 4; ++e) logits[e] = logits[4];  // token 0: a five-way tie, the lower experts win
+      const auto bias = random_vector(E, 91, -0.1f, 0.1f);
+      std::vector<float> bias_tied = bias;
+      for (std::size_t e = 0; e < 4; ++e) bias_tied[e] = bias_tied[4];
+      device_vector<float> dl(logits), db(bias_tied), dw(tokens * K);
+      device_vector<std::int64_t> di(tokens * K);
+      const auto f = std::array{vprim::scoring_func::sqrtsoftplus, vprim::scoring_func::sigmoid,
+                                vprim::scoring_func::softmax}[static_cast<std::size_t>(scoring)];
+      vprim::cuda::router_args a{dl.ptr, db.ptr, nullptr, nullptr, dw.ptr, di.ptr, tokens, E, K, 0, f, 2.5f};
+      REQUIRE(vprim::cuda::route(a, nullptr) == vprim::status::ok);
+      const auto idx = di.get();
+      const auto w = dw.get();
+      for (std::size_t t = 0; t < tokens; ++t) {
+        CAPTURE(t);
+        const std::vector<double> lt(logits.begin() + static_cast<std::ptrdiff_t>(t * E), logits.begin() + static_cast<std::ptrdiff_t>((t + 1) * E));
+        const auto r = vprim_ref::route(lt, bias_tied, scoring, 2.5, K);
+        REQUIRE(std::vector<std::int64_t>(idx.begin() + static_cast<std::ptrdiff_t>(t * K), idx.begin() + static_cast<std::ptrdiff_t>((t + 1) * K)) ==
+                r.experts);
+        vprim_ref::require_close("router weights",
+                                 std::vector<float>(w.begin() + static_cast<std::ptrdiff_t>(t * K), w.begin() + static_cast<std::ptrdiff_t>((t + 1) * K)),
+                                 r.weights, [](std::size_t) { return 1e-5; });
+      }
+      // Hash routing: the token's row of tid2eid; a token outside the table gets -1 slots.
+      std::vector<std::int64_t> table(10 * K), ids(tokens);
+      for (std::size_t i = 0; i < table.size(); ++i) table[i] = static_cast<std::int64_t>((i * 7) % E);
+      for (std::size_t t = 0; t < tokens; ++t) ids[t] = static_cast<std::int64_t>(t % 11);  // id 10 is outside
+      device_vector<std::int64_t> dt(table), dids(ids);
+      a.tid2eid = dt.ptr;
+      a.token_ids = dids.ptr;
+      a.vocab = 10;
+      REQUIRE(vprim::cuda::route(a, nullptr) == vprim::status::ok);
+      const auto hidx = di.get();
+      for (std::size_t t = 0; t < tokens; ++t)
+        for (std::size_t k = 0; k < K; ++k)
+          REQUIRE(hidx[t * K + k] == (ids[t] < 10 ? table[static_cast<std::size_t>(ids[t]) * K + k] : -1));
+    }
+  vprim::cuda::router_args too_many{};
+  too_many.tokens = 1;
+  too_many.logits = too_many.weights = reinterpret_cast<float*>(8);
+  too_many.indices = reinterpret_cast<std::int64_t*>(8);
+  too_many.experts = 4;
+  too_many.top_k = 5;
+  REQUIRE(vprim::cuda::route(too_many, nullptr) == vprim::status::invalid_argument);
 }
 
 int main(int argc, char** argv) {

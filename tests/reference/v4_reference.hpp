@@ -121,14 +121,15 @@ inline vec indexer_scores(const std::vector<float>& q, const std::vector<float>&
   return s;
 }
 
-// MoE for one token with explicit expert choice (full sort of score + bias).
-inline vec moe(const std::vector<float>& x, std::size_t D, std::size_t E, std::size_t K, std::size_t I, int scoring,
-               double routed_scale, double limit, const std::vector<float>& gate, const std::vector<float>& bias,
-               const std::vector<float>& gate_up, const std::vector<float>& down, const std::vector<float>& sg,
-               const std::vector<float>& su, const std::vector<float>& sd, std::vector<std::int64_t>* chosen) {
-  vec logits(E, 0.0), score(E);
-  for (std::size_t e = 0; e < E; ++e)
-    for (std::size_t d = 0; d < D; ++d) logits[e] += static_cast<double>(gate[e * D + d]) * x[d];
+// The router for one token: scores of the logits (0 sqrtsoftplus, 1 sigmoid, 2 softmax), the K
+// best of score + bias by a full stable sort (ties: lower expert), weights renormalised.
+struct routing {
+  std::vector<std::int64_t> experts;
+  vec weights;
+};
+inline routing route(const vec& logits, const std::vector<float>& bias, int scoring, double routed_scale, std::size_t K) {
+  const std::size_t E = logits.size();
+  vec score(E);
   if (scoring == 2) {
     double mx = *std::max_element(logits.begin(), logits.end()), sum = 0;
     for (double l : logits) sum += std::exp(l - mx);
@@ -137,15 +138,29 @@ inline vec moe(const std::vector<float>& x, std::size_t D, std::size_t E, std::s
     for (std::size_t e = 0; e < E; ++e)
       score[e] = scoring == 1 ? sigmoid(logits[e]) : std::sqrt(std::log1p(std::exp(logits[e])));
   }
-  std::vector<std::int64_t> order(E);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
+  routing r;
+  r.experts.resize(E);
+  std::iota(r.experts.begin(), r.experts.end(), 0);
+  std::stable_sort(r.experts.begin(), r.experts.end(), [&](auto a, auto b) {
     return score[static_cast<std::size_t>(a)] + bias[static_cast<std::size_t>(a)] > score[static_cast<std::size_t>(b)] + bias[static_cast<std::size_t>(b)];
   });
-  order.resize(K);
-  if (chosen) *chosen = order;
+  r.experts.resize(K);
   double total = 0;
-  for (auto e : order) total += score[static_cast<std::size_t>(e)];
+  for (auto e : r.experts) total += score[static_cast<std::size_t>(e)];
+  for (auto e : r.experts) r.weights.push_back(score[static_cast<std::size_t>(e)] / (total + 1e-20) * routed_scale);
+  return r;
+}
+
+// MoE for one token with explicit expert choice (full sort of score + bias).
+inline vec moe(const std::vector<float>& x, std::size_t D, std::size_t E, std::size_t K, std::size_t I, int scoring,
+               double routed_scale, double limit, const std::vector<float>& gate, const std::vector<float>& bias,
+               const std::vector<float>& gate_up, const std::vector<float>& down, const std::vector<float>& sg,
+               const std::vector<float>& su, const std::vector<float>& sd, std::vector<std::int64_t>* chosen) {
+  vec logits(E, 0.0);
+  for (std::size_t e = 0; e < E; ++e)
+    for (std::size_t d = 0; d < D; ++d) logits[e] += static_cast<double>(gate[e * D + d]) * x[d];
+  const routing r = route(logits, bias, scoring, routed_scale, K);
+  if (chosen) *chosen = r.experts;
   auto ffn = [&](const float* wg, const float* wu, std::size_t wu_stride, const float* wd) {
     vec h(I), y(D, 0.0);
     for (std::size_t i = 0; i < I; ++i) {
@@ -163,12 +178,11 @@ inline vec moe(const std::vector<float>& x, std::size_t D, std::size_t E, std::s
     return y;
   };
   vec out = ffn(sg.data(), su.data(), D, sd.data());
-  for (auto e : order) {
-    const auto ue = static_cast<std::size_t>(e);
+  for (std::size_t k = 0; k < K; ++k) {
+    const auto ue = static_cast<std::size_t>(r.experts[k]);
     const float* gu = gate_up.data() + ue * 2 * I * D;
     const vec y = ffn(gu, gu + I * D, D, down.data() + ue * D * I);
-    const double wgt = score[ue] / (total + 1e-20) * routed_scale;
-    for (std::size_t d = 0; d < D; ++d) out[d] += wgt * y[d];
+    for (std::size_t d = 0; d < D; ++d) out[d] += r.weights[k] * y[d];
   }
   return out;
 }

@@ -74,12 +74,13 @@ __device__ inline void store_epilogue(const Args& g, std::size_t row, std::size_
   *out = g.accumulate ? *out + v : v;
 }
 
-//! One 64 x 64 tile of C at (row0, col0) of the logical problem g (g.m logical rows). a_row(r)
-//! and c_row(r) map logical row r to the row of A and of C it reads and writes: the identity
-//! for a plain GEMM, the MoE permutation for a grouped one (gather and scatter fused into the
-//! tile's loads and stores).
-template <class ARow, class CRow>
-__device__ void gemm_tile_wmma(const gemm_args& g, std::size_t row0, std::size_t col0, ARow a_row, CRow c_row) {
+//! One 64 x 64 tile of C at (row0, col0) of the logical problem g (g.m logical rows, g.k
+//! columns of A). a_at(r, k) gives A's element (r, k) in bf16, and c_row(r) the row of C that
+//! logical row r writes. Whatever builds A is fused into the tile's loads: a row gather for a
+//! grouped MoE GEMM, the merge unfold for the aligner, patchify for the patch embedding; C's
+//! row map scatters a grouped GEMM's results.
+template <class AAt, class CRow>
+__device__ void gemm_tile_wmma(const gemm_args& g, std::size_t row0, std::size_t col0, AAt a_at, CRow c_row) {
   namespace wmma = nvcuda::wmma;
   using T = gemm_tile;
   __shared__ __align__(32) __nv_bfloat16 as[T::bm * T::lds];
@@ -96,7 +97,7 @@ __device__ void gemm_tile_wmma(const gemm_args& g, std::size_t row0, std::size_t
       const int r = e / T::bk, kk = e % T::bk;
       const std::size_t gr = row0 + static_cast<std::size_t>(r), gn = col0 + static_cast<std::size_t>(r),
                         gk = k0 + static_cast<std::size_t>(kk);
-      as[r * T::lds + kk] = gr < g.m && gk < g.k ? g.a[a_row(gr) * g.lda + gk] : zero;
+      as[r * T::lds + kk] = gr < g.m && gk < g.k ? a_at(gr, gk) : zero;
       ws[r * T::lds + kk] = gn < g.n && gk < g.k ? g.w[gn * g.ldw + gk] : zero;
     }
     __syncthreads();
@@ -127,7 +128,7 @@ struct identity_row {
 
 VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
   gemm_tile_wmma(g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
-                 identity_row{}, identity_row{});
+                 [&](std::size_t r, std::size_t k) { return g.a[r * g.lda + k]; }, identity_row{});
 }
 
 //! The fp32 GEMM (SIMT FMA): 64 x 64 tiles, 256 threads of 4 x 4 outputs, K steps of 16. The
@@ -240,8 +241,8 @@ VPRIM_KERNEL void grouped_gemm_kernel(grouped_gemm_args gg) {
   const std::size_t per = gg.a_by_token ? gg.top_k : 1;
   gemm_tile_wmma(
       g, row0, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
-      [=](std::size_t r) { return static_cast<std::size_t>(slots[r]) / per; },
-      [=](std::size_t r) { return static_cast<std::size_t>(slots[r]); });
+      [&](std::size_t r, std::size_t k) { return g.a[static_cast<std::size_t>(slots[r]) / per * g.lda + k]; },
+      [&](std::size_t r) { return static_cast<std::size_t>(slots[r]); });
 }
 }  // namespace detail
 

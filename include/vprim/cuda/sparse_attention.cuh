@@ -1,0 +1,145 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file sparse_attention.cuh
+//! The DeepSeek-V4 attention core on the GPU, the softmax step of v4::attention_layer::forward,
+//! for one decode token or a whole prefill alike. Query t (position pos[t]) attends:
+//! - the raw kv rows whose positions lie in (pos[t] - window, pos[t]];
+//! - CSA: the compressed entries the indexer selected for it (selected[t, j]; -1, or any id
+//!   outside the entries, selects nothing, which is how top-k marks its unused slots);
+//! - HCA (selected == null): every entry i < min((pos[t] + 1) / ratio, entries).
+//! K and V are the same single head, shared by every query head (V4's MQA), and each head has a
+//! learnable sink logit with a zero value: softmax over [sink, logits], so the weights may sum
+//! to less than one. fp32 throughout, online softmax, never a score matrix.
+//! One block serves one query and 8 heads, one warp a head; keys are staged 16 at a time in
+//! shared memory and read by all 8 warps. A lane holds head_dim / 32 of q and of the output.
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+struct sparse_attention_args {
+  const float* q = nullptr;                //!< [queries, heads, head_dim], RoPE applied
+  const float* raw_kv = nullptr;           //!< [raw_count, head_dim]: the cached window, then this call's tokens
+  const std::int64_t* raw_pos = nullptr;   //!< [raw_count] positions of the raw rows
+  const float* entries = nullptr;          //!< [entry_count, head_dim] compressed entries
+  const std::int64_t* selected = nullptr;  //!< CSA: [queries, top_k]; null: HCA's causal rule
+  const std::int64_t* pos = nullptr;       //!< [queries]
+  const float* sinks = nullptr;            //!< [heads]
+  float* out = nullptr;                    //!< [queries, heads, head_dim], before the inverse RoPE
+  std::size_t queries = 0, heads = 0, head_dim = 0, raw_count = 0, entry_count = 0, top_k = 0, ratio = 0, window = 0;
+  float scale = 1.0f;
+};
+
+namespace detail {
+struct sparse_attention_tile {
+  static constexpr int heads = 8, threads = heads * 32, keys = 16, max_per_lane = 16;  // head_dim <= 512
+};
+}  // namespace detail
+
+[[nodiscard]] inline status sparse_attention_can_implement(const sparse_attention_args& a) noexcept {
+  using T = detail::sparse_attention_tile;
+  if (a.queries == 0 || a.heads == 0) return status::ok;
+  if (!a.q || !a.pos || !a.sinks || !a.out || (a.raw_count > 0 && (!a.raw_kv || !a.raw_pos))) return status::invalid_argument;
+  if (a.entry_count > 0 && !a.entries) return status::invalid_argument;
+  if (a.selected != nullptr && a.top_k == 0) return status::invalid_argument;
+  if (a.selected == nullptr && a.entry_count > 0 && a.ratio == 0) return status::invalid_argument;
+  if (a.head_dim == 0 || a.head_dim % 32 != 0 || a.head_dim > 32 * T::max_per_lane) return status::not_supported;
+  if (a.queries > 0x7fffffffu || ceil_div(a.heads, T::heads) > 65535u) return status::not_supported;
+  return status::ok;
+}
+
+namespace detail {
+//! The key behind slot s of query t (raw rows first, then the compressed candidates), or null
+//! when the query does not see it. HCA slots arrive only up to the visible entries.
+__device__ inline const float* sparse_key(const sparse_attention_args& a, std::size_t t, std::int64_t pos, std::size_t s) {
+  if (s < a.raw_count) {
+    const std::int64_t p = a.raw_pos[s];
+    const bool seen = p <= pos && p > pos - static_cast<std::int64_t>(a.window);
+    return seen ? a.raw_kv + s * a.head_dim : nullptr;
+  }
+  s -= a.raw_count;  // HCA: entry s itself (the caller stops at the visible ones)
+  const std::int64_t e = a.selected != nullptr ? a.selected[t * a.top_k + s] : static_cast<std::int64_t>(s);
+  return e >= 0 && static_cast<std::size_t>(e) < a.entry_count ? a.entries + static_cast<std::size_t>(e) * a.head_dim : nullptr;
+}
+
+VPRIM_KERNEL void sparse_attention_kernel(sparse_attention_args a) {
+  using T = sparse_attention_tile;
+  extern __shared__ float sparse_keys[];  // [T::keys, head_dim]
+  __shared__ bool seen[T::keys];
+  const std::size_t t = blockIdx.x, D = a.head_dim;
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const std::size_t h = static_cast<std::size_t>(blockIdx.y) * T::heads + static_cast<std::size_t>(warp);
+  const bool active = h < a.heads;
+  const int per_lane = static_cast<int>(D / 32);
+  const std::int64_t pos = a.pos[t];
+  float q[T::max_per_lane], o[T::max_per_lane];
+#pragma unroll
+  for (int j = 0; j < T::max_per_lane; ++j) {
+    q[j] = j < per_lane && active ? a.q[(t * a.heads + h) * D + static_cast<std::size_t>(j * 32 + lane)] * a.scale : 0.0f;
+    o[j] = 0.0f;
+  }
+  // The sink is a logit with value zero: it starts the running max and adds exp(0) to the sum.
+  float m = active ? a.sinks[h] : 0.0f, l = 1.0f;
+  // Slots: the raw rows, then the selected entries (CSA) or the visible prefix of them (HCA).
+  const std::size_t visible = a.ratio > 0 && pos >= 0 ? static_cast<std::size_t>(pos + 1) / a.ratio : 0;
+  const std::size_t candidates = a.raw_count + (a.selected != nullptr ? a.top_k : min(a.entry_count, visible));
+  for (std::size_t s0 = 0; s0 < candidates; s0 += T::keys) {
+    for (int i = warp; i < T::keys; i += T::heads) {
+      const std::size_t s = s0 + static_cast<std::size_t>(i);
+      const float* key = s < candidates ? sparse_key(a, t, pos, s) : nullptr;
+      if (lane == 0) seen[i] = key != nullptr;
+      if (key != nullptr)
+        for (std::size_t d = static_cast<std::size_t>(lane); d < D; d += 32) sparse_keys[static_cast<std::size_t>(i) * D + d] = key[d];
+    }
+    __syncthreads();
+    if (active) {
+      float logit[T::keys];
+      float chunk_max = m;
+#pragma unroll
+      for (int i = 0; i < T::keys; ++i) {
+        float part = 0.0f;
+#pragma unroll
+        for (int j = 0; j < T::max_per_lane; ++j)
+          if (j < per_lane) part += q[j] * sparse_keys[static_cast<std::size_t>(i) * D + static_cast<std::size_t>(j * 32 + lane)];
+        for (int off = 16; off > 0; off /= 2) part += __shfl_xor_sync(0xffffffffu, part, off);
+        logit[i] = seen[i] ? part : -INFINITY;
+        chunk_max = fmaxf(chunk_max, logit[i]);
+      }
+      const float correction = __expf(m - chunk_max);
+      l *= correction;
+#pragma unroll
+      for (int j = 0; j < T::max_per_lane; ++j) o[j] *= correction;
+#pragma unroll
+      for (int i = 0; i < T::keys; ++i) {
+        if (!seen[i]) continue;
+        const float p = __expf(logit[i] - chunk_max);
+        l += p;
+#pragma unroll
+        for (int j = 0; j < T::max_per_lane; ++j)
+          if (j < per_lane) o[j] += p * sparse_keys[static_cast<std::size_t>(i) * D + static_cast<std::size_t>(j * 32 + lane)];
+      }
+      m = chunk_max;
+    }
+    __syncthreads();
+  }
+  if (!active) return;
+#pragma unroll
+  for (int j = 0; j < T::max_per_lane; ++j)
+    if (j < per_lane) a.out[(t * a.heads + h) * D + static_cast<std::size_t>(j * 32 + lane)] = o[j] / l;
+}
+}  // namespace detail
+
+//! Every query's attention on `stream`.
+[[nodiscard]] inline status sparse_attention(const sparse_attention_args& a, cudaStream_t stream) {
+  using T = detail::sparse_attention_tile;
+  if (const status s = sparse_attention_can_implement(a); s != status::ok || a.queries == 0 || a.heads == 0) return s;
+  const dim3 grid(static_cast<unsigned>(a.queries), static_cast<unsigned>(ceil_div(a.heads, T::heads)));
+  detail::sparse_attention_kernel<<<grid, T::threads, T::keys * a.head_dim * sizeof(float), stream>>>(a);
+  return detail::launched();
+}
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END

@@ -1,0 +1,107 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file vision_gemm.cuh
+//! The two vision GEMMs whose A operand is never written to memory: the tile loads build it
+//! from the fp32 source and round it to bf16 on the way into shared memory.
+//! - patch_embed_bf16: the patch embedding, A = patchify(image) (vprim/image/preprocess.hpp:
+//!   patches row-major, features c * P * P + y * P + x, the Conv2d weight's order).
+//! - merge_gemm_bf16: the aligner's first Linear, A = merge_unfold(tokens) (vprim/cpu/unfold.hpp:
+//!   k x k neighbours, zero padded on the right and bottom, either feature layout).
+//! Either equals gemm_bf16 over the materialised A bit for bit: the same tiles, the same sums.
+
+#include "vprim/cpu/unfold.hpp"
+#include "vprim/cuda/gemm.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+struct patch_embed_args {
+  gemm_args base;                //!< n, w [n, channels * patch^2], ldw, bias, c, ldc, act, accumulate (m, k, a, lda are set here)
+  const float* image = nullptr;  //!< [channels, height, width], fp32
+  std::size_t channels = 0, height = 0, width = 0, patch = 0;
+  [[nodiscard]] std::size_t grid_w() const noexcept { return patch ? width / patch : 0; }
+  [[nodiscard]] std::size_t patches() const noexcept { return patch ? (height / patch) * grid_w() : 0; }
+  [[nodiscard]] std::size_t features() const noexcept { return channels * patch * patch; }
+};
+
+struct merge_gemm_args {
+  gemm_args base;                 //!< n, w [n, out_features], ldw, bias, c, ldc, act, accumulate (m, k, a, lda are set here)
+  const float* tokens = nullptr;  //!< [grid_h * grid_w, channels], fp32
+  cpu::unfold_shape shape;
+  merge_layout layout = merge_layout::channel_major;
+};
+
+namespace detail {
+//! The logical GEMM of a fused-operand call, for the shared checks: A's shape is (m, k) and its
+//! presence is that of the fp32 source.
+[[nodiscard]] inline gemm_args logical_gemm(gemm_args base, std::size_t m, std::size_t k, const void* source) noexcept {
+  base.m = m;
+  base.k = k;
+  base.lda = k;
+  base.a = static_cast<const __nv_bfloat16*>(source);
+  return base;
+}
+
+VPRIM_KERNEL void patch_embed_kernel(patch_embed_args p, gemm_args g) {
+  const std::size_t P = p.patch, gw = p.width / P, plane = p.height * p.width;  // (host helpers are not device code)
+  gemm_tile_wmma(
+      g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
+      [&](std::size_t r, std::size_t k) {
+        const std::size_t c = k / (P * P), y = (r / gw) * P + (k / P) % P, x = (r % gw) * P + k % P;
+        return __float2bfloat16_rn(p.image[c * plane + y * p.width + x]);
+      },
+      identity_row{});
+}
+
+VPRIM_KERNEL void merge_gemm_kernel(merge_gemm_args u, gemm_args g) {
+  const std::size_t f = u.shape.factor, C = u.shape.channels, ow = (u.shape.grid_w + f - 1) / f;
+  const bool channel_major = u.layout == merge_layout::channel_major;
+  gemm_tile_wmma(
+      g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
+      [&](std::size_t r, std::size_t k) {
+        const std::size_t c = channel_major ? k / (f * f) : k % C, sub = channel_major ? k % (f * f) : k / C;
+        const std::size_t y = (r / ow) * f + sub / f, x = (r % ow) * f + sub % f;
+        const bool inside = y < u.shape.grid_h && x < u.shape.grid_w;
+        return __float2bfloat16_rn(inside ? u.tokens[(y * u.shape.grid_w + x) * C + c] : 0.0f);
+      },
+      identity_row{});
+}
+
+template <class Kernel, class Args>
+[[nodiscard]] status launch_fused_operand(Kernel kernel, const Args& args, const gemm_args& g, cudaStream_t stream) {
+  if (status st; gemm_prologue(g, stream, st)) return st;
+  const dim3 grid(static_cast<unsigned>(ceil_div(g.m, gemm_tile::bm)), static_cast<unsigned>(ceil_div(g.n, gemm_tile::bn)));
+  kernel<<<grid, gemm_tile::threads, 0, stream>>>(args, g);
+  return launched();
+}
+}  // namespace detail
+
+[[nodiscard]] inline status patch_embed_can_implement(const patch_embed_args& p) noexcept {
+  if (p.patch == 0 || p.channels == 0 || p.height % p.patch != 0 || p.width % p.patch != 0) return status::shape_mismatch;
+  return gemm_can_implement(detail::logical_gemm(p.base, p.patches(), p.features(), p.image));
+}
+
+//! C[patches, n] = act(patchify(image) * W^T + bias) (+ C) on `stream`.
+[[nodiscard]] inline status patch_embed_bf16(const patch_embed_args& p, cudaStream_t stream) {
+  if (const status s = patch_embed_can_implement(p); s != status::ok) return s;
+  return detail::launch_fused_operand(detail::patch_embed_kernel, p, detail::logical_gemm(p.base, p.patches(), p.features(), p.image),
+                                      stream);
+}
+
+[[nodiscard]] inline status merge_gemm_can_implement(const merge_gemm_args& u) noexcept {
+  if (u.shape.factor == 0 || u.shape.channels == 0) return status::invalid_argument;
+  if (u.layout != merge_layout::channel_major && u.layout != merge_layout::token_major) return status::invalid_argument;
+  return gemm_can_implement(detail::logical_gemm(u.base, u.shape.out_tokens(), u.shape.out_features(), u.tokens));
+}
+
+//! C[merged tokens, n] = act(merge_unfold(tokens) * W^T + bias) (+ C) on `stream`.
+[[nodiscard]] inline status merge_gemm_bf16(const merge_gemm_args& u, cudaStream_t stream) {
+  if (const status s = merge_gemm_can_implement(u); s != status::ok) return s;
+  return detail::launch_fused_operand(detail::merge_gemm_kernel, u,
+                                      detail::logical_gemm(u.base, u.shape.out_tokens(), u.shape.out_features(), u.tokens), stream);
+}
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END
