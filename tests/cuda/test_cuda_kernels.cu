@@ -366,8 +366,8 @@ TEST_CASE("cuda compressor windows equal the naive compressed entries, CSA and H
         gate[t * P + ch] = static_cast<float>(sg);
       }
     device_vector<float> dkv(kv), dgate(gate), dbias(bias), dnorm(norm_w), dfreq(inv_freq), out(windows * c);
-    vprim::cuda::compress_args a{dkv.ptr, dgate.ptr, dbias.ptr, dnorm.ptr, dfreq.ptr, nullptr, nullptr, out.ptr,
-                                 windows, m, c, inv_freq.size(), 0, overlap, 1e-6f};
+    vprim::cuda::compress_args a{dkv.ptr, dgate.ptr, nullptr, nullptr, 0, dbias.ptr, dnorm.ptr, dfreq.ptr, nullptr, nullptr,
+                                 out.ptr, windows, m, c, inv_freq.size(), 0, overlap, 1e-6f};
     REQUIRE(vprim::cuda::compress_windows(a, nullptr) == vprim::status::ok);
     const auto got = out.get();
     const std::vector<double> freq(inv_freq.begin(), inv_freq.end());
@@ -377,6 +377,65 @@ TEST_CASE("cuda compressor windows equal the naive compressed entries, CSA and H
       vprim_ref::require_close("entry", std::vector<float>(got.begin() + static_cast<std::ptrdiff_t>(w * c),
                                                            got.begin() + static_cast<std::ptrdiff_t>((w + 1) * c)),
                                ref, vprim_ref::scaled_tolerance(ref, 1e-5));
+    }
+  }
+}
+
+TEST_CASE("cuda compressor streaming update: any split of the tokens makes the same entries as one call",
+          "[cuda][compressor]") {
+  const std::size_t D = 16, m = 4, c = 8, T = 23;  // 5 windows and 3 tokens left over
+  for (bool overlap : {true, false}) {
+    const std::size_t P = overlap ? 2 * c : c;
+    const auto x = random_vector(T * D, 45), wkv = random_vector(P * D, 46), wgate = random_vector(P * D, 47),
+               bias = random_vector(m * P, 48), norm_w = random_vector(c, 49, 0.5f, 1.5f);
+    const std::vector<float> inv_freq = {1.0f, 0.05f};
+    std::vector<float> kv(T * P), gate(T * P);
+    for (std::size_t t = 0; t < T; ++t)
+      for (std::size_t ch = 0; ch < P; ++ch) {
+        double sk = 0, sg = 0;
+        for (std::size_t d = 0; d < D; ++d) {
+          sk += static_cast<double>(wkv[ch * D + d]) * x[t * D + d];
+          sg += static_cast<double>(wgate[ch * D + d]) * x[t * D + d];
+        }
+        kv[t * P + ch] = static_cast<float>(sk);
+        gate[t * P + ch] = static_cast<float>(sg);
+      }
+    device_vector<float> dkv(kv), dgate(gate), dbias(bias), dnorm(norm_w), dfreq(inv_freq);
+    vprim::cuda::compress_args layer{};
+    layer.position_bias = dbias.ptr;
+    layer.norm_w = dnorm.ptr;
+    layer.inv_freq = dfreq.ptr;
+    layer.ratio = m;
+    layer.width = c;
+    layer.rope_half = inv_freq.size();
+    layer.overlap = overlap;
+    std::vector<float> first;
+    for (const std::vector<std::size_t>& split : {std::vector<std::size_t>{23}, std::vector<std::size_t>(23, 1), {4, 19}, {7, 16}, {3, 1, 2, 17}}) {
+      CAPTURE(overlap, split);
+      device_vector<float> buffer_kv(m * P), buffer_gate(m * P), overlap_kv(m * c), overlap_gate(m * c), entries(5 * c);
+      vprim::cuda::compressor_stream st{buffer_kv.ptr, buffer_gate.ptr, overlap_kv.ptr, overlap_gate.ptr, entries.ptr, 5};
+      std::size_t done = 0;
+      for (std::size_t rows : split) {
+        REQUIRE(vprim::cuda::compress_update(layer, dkv.ptr + done * P, dgate.ptr + done * P, rows, st, nullptr) == vprim::status::ok);
+        done += rows;
+      }
+      REQUIRE(st.count == 5);
+      REQUIRE(st.buffered == 3);
+      const auto got = entries.get();
+      if (first.empty()) {
+        first = got;
+        const std::vector<double> freq(inv_freq.begin(), inv_freq.end());
+        for (std::size_t w = 0; w < 5; ++w) {
+          const auto ref = vprim_ref::compressed_entry(x, D, w, m, c, overlap, wkv, wgate, bias, norm_w, freq, 1e-6);
+          vprim_ref::require_close("streamed entry", std::vector<float>(got.begin() + static_cast<std::ptrdiff_t>(w * c),
+                                                                        got.begin() + static_cast<std::ptrdiff_t>((w + 1) * c)),
+                                   ref, vprim_ref::scaled_tolerance(ref, 1e-5));
+        }
+      }
+      REQUIRE(got == first);  // the same sums in the same order, whatever the split
+      // One more window would pass the capacity: refused, and the state is left as it was.
+      REQUIRE(vprim::cuda::compress_update(layer, dkv.ptr, dgate.ptr, 1, st, nullptr) == vprim::status::out_of_range);
+      REQUIRE(st.count == 5);
     }
   }
 }
