@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "vprim/model/random_weights.hpp"
 #include "vprim/vprim.cuh"
 
 namespace {
@@ -254,6 +255,31 @@ void bench_csa_decode(double hbm_gbps) {
   }
 }
 
+// The whole DeepSeek-ViT + aligner at released sizes (random weights) on one 756 x 756 image.
+void bench_tower() {
+  vprim::tower_config cfg;  // the released sizes: 1024 wide, 16 heads, 32 blocks, SwiGLU 2816, out 4096
+  cfg.precision = vprim::weight_precision::bfloat16;
+  auto tower = vprim::cuda::vision_tower::load(vprim::random_weights(), cfg, "vit.", "aligner.");
+  if (!tower) {
+    std::printf("tower: %s\n", tower.err().describe().c_str());
+    return;
+  }
+  const std::size_t side = 756, N = (side / 14) * (side / 14), T = N / 9, D = 1024, I = 2816, O = 4096;
+  float* image = random_floats(3 * side * side, 30);
+  float* out = device_alloc<float>(T * O);
+  vprim::cuda::workspace ws;
+  (void)tower->encode(image, side, side, out, ws, nullptr);
+  ws.ptr = device_alloc<char>(ws.bytes);
+  const double per_block = 2.0 * N * D * (3 * D + D + 2 * I) + 2.0 * N * I * D + 4.0 * N * N * D;
+  const double flops = 2.0 * N * 588 * D + 32 * per_block + 2.0 * T * 9 * D * O + 2.0 * T * O * O;
+  const double ms = time_ms([&] { return tower->encode(image, side, side, out, ws, nullptr); });
+  report("DeepSeek-ViT + aligner, 756x756 image", ms, flops, 0);
+  std::printf("%-44s %9.1f images/s\n", "", 1000.0 / ms);
+  cudaFree(image);
+  cudaFree(out);
+  cudaFree(ws.ptr);
+}
+
 }  // namespace
 
 int main() {
@@ -269,6 +295,7 @@ int main() {
   bench_gemm();
   bench_vision_gemm();
   bench_attention();
+  bench_tower();
   bench_csa_decode(hbm_gbps);
   bench_topk();
   bench_moe();

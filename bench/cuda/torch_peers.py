@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The torch peers of bench_cuda at the same shapes, timed the same way (CUDA events, median of
 20 after 3 warm-ups): torch.matmul (cuBLAS), SDPA with the flash backend, torch.topk, and the
-dense matmuls at the MoE's FLOPs. Run beside ./build/bench/bench_cuda for the ratios."""
+dense matmuls at the MoE's FLOPs, and an eager bf16 DeepSeek-ViT + aligner. Run beside ./build/bench/bench_cuda for the ratios."""
 import torch
 
 
@@ -28,6 +28,55 @@ def report(name, ms, flops=0.0, nbytes=0.0):
     if nbytes:
         line += f"  {nbytes / ms / 1e6:8.1f} GB/s"
     print(line)
+
+
+def eager_tower_ms(dev, side=756, width=1024, heads=16, layers=32, inter=2816, out_dim=4096, theta=10000.0):
+    """DeepSeek-ViT + aligner written out in eager torch ops, bf16, random weights: the
+    'torch eager tower' of issue 7 (RMSNorm, fused qkv, 2D RoPE, SDPA, SwiGLU, 3x3 unfold)."""
+    bf = torch.bfloat16
+    g = side // 14
+    n, d = g * g, width // heads
+
+    def lin(o, i):
+        return torch.randn(o, i, device=dev, dtype=bf) * (i ** -0.5)
+
+    blocks = [dict(qkv=lin(3 * width, width), wo=lin(width, width), w1=lin(2 * inter, width), w2=lin(width, inter))
+              for _ in range(layers)]
+    patch_w, m1, m2 = lin(width, 3 * 14 * 14), lin(out_dim, 9 * width), lin(out_dim, out_dim)
+    # 2D RoPE: the first half of each pair set turns with the row, the second with the column
+    f = theta ** (-torch.arange(0, d // 4, device=dev, dtype=torch.float64) * 2 / (d // 2))
+    rows = torch.arange(n, device=dev) // g
+    cols = torch.arange(n, device=dev) % g
+    ang = torch.cat([rows[:, None] * f, cols[:, None] * f], dim=1)  # [n, d/2]
+    cos, sin = ang.cos().to(bf), ang.sin().to(bf)
+
+    def rope(x):  # x [n, h, d], pairs (i, i + d/2)
+        a, b = x[..., : d // 2], x[..., d // 2:]
+        c, s_ = cos[:, None, :], sin[:, None, :]
+        return torch.cat([a * c - b * s_, b * c + a * s_], dim=-1)
+
+    def rms(x):
+        return torch.nn.functional.rms_norm(x, (width,), eps=1e-6)
+
+    image = torch.randn(3, side, side, device=dev, dtype=bf)
+
+    def forward():
+        p = image.unfold(1, 14, 14).unfold(2, 14, 14).permute(1, 2, 0, 3, 4).reshape(n, -1)
+        x = p @ patch_w.t()
+        for b in blocks:
+            qkv = (rms(x) @ b["qkv"].t()).view(n, 3, heads, d)
+            q, k = rope(qkv[:, 0]), rope(qkv[:, 1])
+            o = torch.nn.functional.scaled_dot_product_attention(
+                q.transpose(0, 1)[None], k.transpose(0, 1)[None], qkv[:, 2].transpose(0, 1)[None])
+            x = x + o[0].transpose(0, 1).reshape(n, width) @ b["wo"].t()
+            gate, up = (rms(x) @ b["w1"].t()).chunk(2, dim=-1)
+            x = x + (torch.nn.functional.silu(gate) * up) @ b["w2"].t()
+        x = rms(x).view(g, g, width).permute(2, 0, 1)[None]
+        u = torch.nn.functional.unfold(x, 3, stride=3)[0].t()  # [n/9, width*9], channel-major
+        return torch.nn.functional.gelu(u @ m1.t()) @ m2.t()
+
+    with torch.no_grad():
+        return time_ms(forward)
 
 
 def main():
@@ -57,6 +106,9 @@ def main():
         w2 = torch.randn(dim, inter, device=dev, dtype=torch.bfloat16)
         report(f"torch dense matmul, MoE FLOPs, {tokens} tokens", time_ms(lambda: (a1 @ w1.t(), a2 @ w2.t())),
                2.0 * rows * 3 * dim * inter)
+    ms = eager_tower_ms(dev)
+    report("torch eager DeepSeek-ViT + aligner, 756x756", ms)
+    print(f"{'':<44} {1000.0 / ms:9.1f} images/s")
 
 
 if __name__ == "__main__":

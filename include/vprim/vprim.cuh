@@ -9,6 +9,7 @@
 #include "vprim/cuda/attention.cuh"
 #include "vprim/cuda/block_sum.cuh"
 #include "vprim/cuda/compressor.cuh"
+#include "vprim/cuda/device_buffer.cuh"
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/error.cuh"
 #include "vprim/cuda/gemm.cuh"
@@ -23,4 +24,5 @@
 #include "vprim/cuda/sparse_attention.cuh"
 #include "vprim/cuda/topk.cuh"
 #include "vprim/cuda/vision_gemm.cuh"
+#include "vprim/cuda/vision_tower.cuh"
 #include "vprim/vprim.hpp"

@@ -1,0 +1,175 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file vision_tower.cuh
+//! DeepSeek-ViT and its aligner on the GPU, assembled from this directory's kernels with the
+//! numerics of the CPU tower at weight_precision::bfloat16: bf16 weights, activations rounded
+//! to bf16 as each GEMM reads them, fp32 sums, norms, RoPE and softmax.
+//!   x = patch_embed(image)                        (patchify fused into the GEMM)
+//!   per block: x += wo(attn(rope2d(wqkv(rms1(x)))));  x += w2(swiglu(w1(rms2(x))))
+//!   x = rms(x); out = w2'(gelu(w1'(unfold3x3(x))))  (the unfold fused into the GEMM)
+//! Weights live on the device for the tower's lifetime; activations live in the caller's
+//! workspace (two-phase, see launch.cuh), so a stream of images allocates nothing.
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vprim/cuda/activation.cuh"
+#include "vprim/cuda/attention.cuh"
+#include "vprim/cuda/device_buffer.cuh"
+#include "vprim/cuda/norm.cuh"
+#include "vprim/cuda/rope.cuh"
+#include "vprim/cuda/vision_gemm.cuh"
+#include "vprim/model/vision_tower.hpp"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+class vision_tower {
+ public:
+  //! The tower and aligner from a weight source (the CPU tower's names and shapes). Only
+  //! DeepSeek-ViT is built here.
+  [[nodiscard]] static result<vision_tower> load(const weight_source& source, const tower_config& cfg, const std::string& tp,
+                                                 const std::string& mp) {
+    if (cfg.kind != tower_kind::deepseek_vit)
+      return make_error(status::not_supported, "cuda::vision_tower builds DeepSeek-ViT only");
+    if (cfg.width <= 0 || cfg.heads <= 0 || cfg.width % cfg.heads != 0 || cfg.head_dim() % 16 != 0 || cfg.head_dim() > 128 ||
+        cfg.layers < 0 || cfg.intermediate <= 0 || cfg.out_dim <= 0 || cfg.patch <= 0 || cfg.merge <= 0 || cfg.channels <= 0)
+      return make_error(status::not_supported, "cuda::vision_tower: width " + std::to_string(cfg.width) + ", heads " +
+                                                   std::to_string(cfg.heads) + " (head_dim a multiple of 16 up to 128) or another size");
+    vision_tower t;
+    t.cfg_ = cfg;
+    const index_t D = cfg.width, I = cfg.intermediate, pin = static_cast<index_t>(cfg.channels) * cfg.patch * cfg.patch;
+    auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias) -> std::optional<error> {
+      auto w = source(name + ".weight", {n, k});
+      if (!w) return w.err();
+      auto dw = upload_bf16(*w, name + ".weight");
+      if (!dw) return dw.err();
+      out.w = std::move(*dw);
+      out.n = static_cast<std::size_t>(n);
+      out.k = static_cast<std::size_t>(k);
+      if (bias) {
+        auto b = source(name + ".bias", {n});
+        if (!b) return b.err();
+        auto db = device_buffer<float>::upload(*b, name + ".bias");
+        if (!db) return db.err();
+        out.bias = std::move(*db);
+      }
+      return std::nullopt;
+    };
+    auto vec = [&](device_buffer<float>& out, const std::string& name, index_t n) -> std::optional<error> {
+      auto v = source(name, {n});
+      if (!v) return v.err();
+      auto d = device_buffer<float>::upload(*v, name);
+      if (!d) return d.err();
+      out = std::move(*d);
+      return std::nullopt;
+    };
+    if (auto e = lin(t.patch_embed_, tp + "patch_embed.proj", D, pin, true)) return *e;
+    t.blocks_.resize(static_cast<std::size_t>(cfg.layers));
+    for (int l = 0; l < cfg.layers; ++l) {
+      block& b = t.blocks_[static_cast<std::size_t>(l)];
+      const std::string p = tp + "blocks." + std::to_string(l) + ".";
+      if (auto e = vec(b.norm1, p + "norm1.weight", D)) return *e;
+      if (auto e = vec(b.norm2, p + "norm2.weight", D)) return *e;
+      if (auto e = lin(b.qkv, p + "attn.wqkv", 3 * D, D, true)) return *e;
+      if (auto e = lin(b.proj, p + "attn.wo", D, D, true)) return *e;
+      if (auto e = lin(b.fc1, p + "mlp.w1", 2 * I, D, false)) return *e;
+      if (auto e = lin(b.fc2, p + "mlp.w2", D, I, false)) return *e;
+    }
+    if (auto e = vec(t.final_norm_, tp + "norm.weight", D)) return *e;
+    if (auto e = lin(t.merger1_, mp + "w1", cfg.out_dim, D * cfg.merge * cfg.merge, true)) return *e;
+    if (auto e = lin(t.merger2_, mp + "w2", cfg.out_dim, cfg.out_dim, true)) return *e;
+    return result<vision_tower>(std::move(t));
+  }
+
+  //! Merged tokens out[tokens(height, width), out_dim] (fp32, device) of one normalised image
+  //! [channels, height, width] (fp32, device) on `stream`; height and width multiples of the
+  //! patch. Two-phase workspace.
+  [[nodiscard]] status encode(const float* image, std::size_t height, std::size_t width, float* out, workspace& ws,
+                              cudaStream_t stream) const {
+    const auto P = static_cast<std::size_t>(cfg_.patch), D = static_cast<std::size_t>(cfg_.width),
+               I = static_cast<std::size_t>(cfg_.intermediate), H = static_cast<std::size_t>(cfg_.heads), hd = D / H,
+               O = static_cast<std::size_t>(cfg_.out_dim);
+    if (height == 0 || width == 0 || height % P != 0 || width % P != 0) return status::shape_mismatch;
+    const std::size_t gh = height / P, gw = width / P, N = gh * gw;
+    const cpu::unfold_shape shape{gh, gw, D, static_cast<std::size_t>(cfg_.merge)};
+    const std::size_t T = shape.out_tokens();
+    detail::carve c(ws);
+    float* x = c.take<float>(N * D);
+    float* h = c.take<float>(N * D);
+    float* qkv = c.take<float>(N * 3 * D);
+    float* attn = c.take<float>(N * D);
+    float* mid = c.take<float>(N * 2 * I);
+    float* act = c.take<float>(N * I);
+    float* hidden = c.take<float>(T * O);
+    auto* hb = c.take<__nv_bfloat16>(std::max({N * D, N * I, T * O}));
+    if (c.query()) {
+      ws.bytes = c.need();
+      return status::ok;
+    }
+    if (!c.fits()) return status::invalid_argument;
+    if (image == nullptr || out == nullptr) return status::invalid_argument;
+    // A Linear over fp32 rows: round them to bf16 once, then the tensor-core GEMM.
+    auto run = [&](const linear& l, const float* in, std::size_t rows, float* dst, bool accumulate) {
+      if (const status s = to_bf16(in, hb, rows * l.k, stream); s != status::ok) return s;
+      const gemm_args g{rows, l.n, l.k, hb, l.k, l.w.data(), l.k, l.bias.data(), dst, l.n, epilogue::none, accumulate};
+      return gemm_bf16(g, stream);
+    };
+    patch_embed_args pe;
+    pe.base = {0, D, 0, nullptr, 0, patch_embed_.w.data(), patch_embed_.k, patch_embed_.bias.data(), x, D};
+    pe.image = image;
+    pe.channels = static_cast<std::size_t>(cfg_.channels);
+    pe.height = height;
+    pe.width = width;
+    pe.patch = P;
+    if (const status s = patch_embed_bf16(pe, stream); s != status::ok) return s;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    for (const block& b : blocks_) {
+      status s = rmsnorm({x, h, b.norm1.data(), nullptr, N, D, cfg_.norm_eps}, stream);
+      if (s == status::ok) s = run(b.qkv, h, N, qkv, false);
+      if (s == status::ok) s = rope_2d({qkv, N, 2 * H, hd, 3 * D, gw, static_cast<double>(cfg_.rope_theta)}, stream);  // q, k adjacent
+      if (s == status::ok)
+        s = attention_bidirectional_bf16({N, H, hd, qkv, qkv + D, qkv + 2 * D, 3 * D, 3 * D, 3 * D, attn, D, scale}, stream);
+      if (s == status::ok) s = run(b.proj, attn, N, x, true);  // the residual
+      if (s == status::ok) s = rmsnorm({x, h, b.norm2.data(), nullptr, N, D, cfg_.norm_eps}, stream);
+      if (s == status::ok) s = run(b.fc1, h, N, mid, false);
+      if (s == status::ok) s = swiglu({mid, mid + I, 2 * I, act, N, I}, stream);
+      if (s == status::ok) s = run(b.fc2, act, N, x, true);
+      if (s != status::ok) return s;
+    }
+    if (const status s = rmsnorm({x, x, final_norm_.data(), nullptr, N, D, cfg_.norm_eps}, stream); s != status::ok) return s;
+    merge_gemm_args mg;
+    mg.base = {0, O, 0, nullptr, 0, merger1_.w.data(), merger1_.k, merger1_.bias.data(), hidden, O, epilogue::gelu_exact};
+    mg.tokens = x;
+    mg.shape = shape;
+    mg.layout = cfg_.layout();
+    if (const status s = merge_gemm_bf16(mg, stream); s != status::ok) return s;
+    return run(merger2_, hidden, T, out, false);
+  }
+
+  [[nodiscard]] const tower_config& config() const noexcept { return cfg_; }
+
+ private:
+  struct linear {
+    device_buffer<__nv_bfloat16> w;  //!< [n, k]
+    device_buffer<float> bias;       //!< [n] or empty
+    std::size_t n = 0, k = 0;
+  };
+  struct block {
+    device_buffer<float> norm1, norm2;
+    linear qkv, proj, fc1, fc2;
+  };
+  tower_config cfg_;
+  linear patch_embed_;
+  std::vector<block> blocks_;
+  device_buffer<float> final_norm_;
+  linear merger1_, merger2_;
+};
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END
