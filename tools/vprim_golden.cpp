@@ -5,6 +5,8 @@
 // of the kinds deepseek_vit, qwen2_vl_vision, qwen2_vl_preprocess, deepseek_v4 and
 // vlm_end_to_end for the configuration the metadata describes, prints
 // `PASS|FAIL <tensor> max_abs=.. max_rel=.. worst_index=..` per check, then `N passed, M failed`.
+// --backend cuda runs the kinds that have a GPU path on the GPU (builds with nvcc only); it
+// exits 77 when no device is present.
 // Exit status 1 if any check failed or a file could not be read or understood (an unknown kind
 // included), 2 for bad arguments.
 
@@ -14,16 +16,21 @@
 #include <vector>
 
 #include "golden/kinds.hpp"
+#if VPRIM_GOLDEN_CUDA
+#include "golden/cuda_backend.hpp"
+#endif
 
 namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: vprim_golden [--backend cpu] FILE.safetensors...\n"
+               "usage: vprim_golden [--backend cpu|cuda] FILE.safetensors...\n"
                "Recomputes every recorded tensor of each golden file with vprim and compares.\n");
 }
 
-void check_one(const std::string& path, vprim_golden::report& rep) {
+enum class backend { cpu, cuda };
+
+void check_one(const std::string& path, backend where, vprim_golden::report& rep) {
   auto opened = vprim::safetensors_file::open(path);
   if (!opened) {
     rep.problem("cannot read " + opened.err().describe());
@@ -46,6 +53,11 @@ void check_one(const std::string& path, vprim_golden::report& rep) {
     }
     g.config = std::move(*parsed);
   }
+#if VPRIM_GOLDEN_CUDA
+  if (where == backend::cuda) return vprim_golden::check_on_cuda(g, rep);
+#else
+  (void)where;
+#endif
   for (const auto& k : vprim_golden::known_kinds) {
     if (k.kind == g.kind) {
       k.check(g, rep);
@@ -59,6 +71,7 @@ void check_one(const std::string& path, vprim_golden::report& rep) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> files;
+  backend where = backend::cpu;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -71,11 +84,19 @@ int main(int argc, char** argv) {
         return 2;
       }
       const std::string b = argv[++i];
-      if (b != "cpu") {
-        std::fprintf(stderr, "vprim_golden: backend '%s' is not available in this build (only 'cpu')\n", b.c_str());
-        return 2;
+      if (b == "cpu") continue;
+#if VPRIM_GOLDEN_CUDA
+      if (b == "cuda") {
+        if (!vprim_golden::cuda_device_present()) {
+          std::printf("vprim_golden: no CUDA device here; the cuda backend checks nothing (SKIPPED)\n");
+          return 77;
+        }
+        where = backend::cuda;
+        continue;
       }
-      continue;
+#endif
+      std::fprintf(stderr, "vprim_golden: backend '%s' is not available in this build\n", b.c_str());
+      return 2;
     }
     if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "vprim_golden: unknown option '%s'\n", a.c_str());
@@ -89,7 +110,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   vprim_golden::report rep;
-  for (const auto& f : files) check_one(f, rep);
+  for (const auto& f : files) check_one(f, where, rep);
   std::printf("%d passed, %d failed\n", rep.passed(), rep.failed());
   std::fflush(stdout);
   return rep.failed() == 0 ? 0 : 1;

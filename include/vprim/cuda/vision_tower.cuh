@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vprim/cuda/activation.cuh"
@@ -28,6 +30,11 @@
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
+
+//! Called after a stage with its name (patch_embed, block<i>, vit_out, aligned; the unfold is
+//! fused into the aligner's GEMM, so it has no stage), its device data and shape, in stream
+//! order: the observer synchronises before reading. For golden checks; leave empty otherwise.
+using device_observer = std::function<status(std::string_view, const float*, std::size_t rows, std::size_t cols)>;
 
 class vision_tower {
  public:
@@ -91,7 +98,7 @@ class vision_tower {
   //! [channels, height, width] (fp32, device) on `stream`; height and width multiples of the
   //! patch. Two-phase workspace.
   [[nodiscard]] status encode(const float* image, std::size_t height, std::size_t width, float* out, workspace& ws,
-                              cudaStream_t stream) const {
+                              cudaStream_t stream, const device_observer& observe = {}) const {
     const auto P = static_cast<std::size_t>(cfg_.patch), D = static_cast<std::size_t>(cfg_.width),
                I = static_cast<std::size_t>(cfg_.intermediate), H = static_cast<std::size_t>(cfg_.heads), hd = D / H,
                O = static_cast<std::size_t>(cfg_.out_dim);
@@ -127,9 +134,14 @@ class vision_tower {
     pe.height = height;
     pe.width = width;
     pe.patch = P;
+    auto note = [&](std::string_view stage, const float* data, std::size_t rows, std::size_t cols) {
+      return observe ? observe(stage, data, rows, cols) : status::ok;
+    };
     if (const status s = patch_embed_bf16(pe, stream); s != status::ok) return s;
+    if (const status s = note("patch_embed", x, N, D); s != status::ok) return s;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    for (const block& b : blocks_) {
+    for (std::size_t l = 0; l < blocks_.size(); ++l) {
+      const block& b = blocks_[l];
       status s = rmsnorm({x, h, b.norm1.data(), nullptr, N, D, cfg_.norm_eps}, stream);
       if (s == status::ok) s = run(b.qkv, h, N, qkv, false);
       if (s == status::ok) s = rope_2d({qkv, N, 2 * H, hd, 3 * D, gw, static_cast<double>(cfg_.rope_theta)}, stream);  // q, k adjacent
@@ -140,16 +152,19 @@ class vision_tower {
       if (s == status::ok) s = run(b.fc1, h, N, mid, false);
       if (s == status::ok) s = swiglu({mid, mid + I, 2 * I, act, N, I}, stream);
       if (s == status::ok) s = run(b.fc2, act, N, x, true);
+      if (s == status::ok) s = note("block" + std::to_string(l), x, N, D);
       if (s != status::ok) return s;
     }
     if (const status s = rmsnorm({x, x, final_norm_.data(), nullptr, N, D, cfg_.norm_eps}, stream); s != status::ok) return s;
+    if (const status s = note("vit_out", x, N, D); s != status::ok) return s;
     merge_gemm_args mg;
     mg.base = {0, O, 0, nullptr, 0, merger1_.w.data(), merger1_.k, merger1_.bias.data(), hidden, O, epilogue::gelu_exact};
     mg.tokens = x;
     mg.shape = shape;
     mg.layout = cfg_.layout();
     if (const status s = merge_gemm_bf16(mg, stream); s != status::ok) return s;
-    return run(merger2_, hidden, T, out, false);
+    if (const status s = run(merger2_, hidden, T, out, false); s != status::ok) return s;
+    return note("aligned", out, T, O);
   }
 
   [[nodiscard]] const tower_config& config() const noexcept { return cfg_; }

@@ -1,0 +1,30 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The golden checks that run on the GPU (`vprim_golden --backend cuda`), built when nvcc is
+// found (VPRIM_GOLDEN_CUDA). The GPU tower computes in bf16, so its stages are held to the bf16
+// rule of tests/data: max|ours - ref| <= 2e-2 * max(1, max|ref|), about four times what the CPU
+// bf16 tower measures against the fp32 peer on dsvit_public (5.4e-3).
+
+#include <string_view>
+
+#include "golden_file.hpp"
+
+namespace vprim_golden {
+
+inline constexpr double bf16_rel_tol = 2e-2;
+
+//! Whether a CUDA device is present (false without one, or in a build without CUDA).
+bool cuda_device_present();
+
+//! Kind deepseek_vit on the GPU: every stage of the tower + aligner (the unfold is fused into
+//! the aligner's GEMM there, so it is covered by `aligned`).
+void check_deepseek_vit_cuda(const golden_file& g, report& rep);
+
+//! Checks `g` on the GPU when its kind has a GPU path; otherwise reports that it has none.
+inline void check_on_cuda(const golden_file& g, report& rep) {
+  if (g.kind == "deepseek_vit") return check_deepseek_vit_cuda(g, rep);
+  rep.problem(g.path + ": kind '" + g.kind + "' has no CUDA path yet");
+}
+
+}  // namespace vprim_golden
