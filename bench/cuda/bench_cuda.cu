@@ -111,11 +111,13 @@ void bench_topk() {
     auto* idx = device_alloc<std::int64_t>(rows * k);
     const vprim::cuda::topk_args a{scores, nullptr, idx, rows, n, k};
     vprim::cuda::workspace ws;
-    (void)vprim::cuda::topk(a, ws, nullptr);
+    (void)vprim::cuda::topk_sort(a, ws, nullptr);
     ws.ptr = device_alloc<char>(ws.bytes);
     char name[64];
-    std::snprintf(name, sizeof name, "topk 512 of %zu, %zu rows", n, rows);
-    report(name, time_ms([&] { return vprim::cuda::topk(a, ws, nullptr); }), 0, 4.0 * rows * n);
+    std::snprintf(name, sizeof name, "topk 512 of %zu, %zu rows (select)", n, rows);
+    report(name, time_ms([&] { return vprim::cuda::topk_select(a, nullptr); }), 0, 4.0 * rows * n);
+    std::snprintf(name, sizeof name, "topk by sorting, %zu rows", rows);
+    report(name, time_ms([&] { return vprim::cuda::topk_sort(a, ws, nullptr); }), 0, 4.0 * rows * n);
     cudaFree(ws.ptr);
     cudaFree(scores);
     cudaFree(idx);

@@ -154,31 +154,51 @@ TEST_CASE("cuda embedding gather, and an out-of-range id named with its token", 
   REQUIRE_THAT(check.err().message, Catch::Contains("token index 3 has id 50"));
 }
 
-TEST_CASE("cuda top-k equals a stable descending sort, with the causal limit and -1 slots", "[cuda][topk]") {
+TEST_CASE("cuda top-k (radix select and sort) equals a stable descending sort, with the causal limit and -1 slots",
+          "[cuda][topk]") {
+  enum class path { automatic, sort, select };
   for (std::size_t rows : {1u, 5u})
-    for (std::size_t n : {1u, 100u, 5000u})
-      for (std::size_t k : {1u, 64u, 512u}) {
-        CAPTURE(rows, n, k);
-        auto scores = random_vector(rows * n, 9, -10.0f, 10.0f);
-        if (n > 10) scores[3] = scores[7];  // a tie: the lower index wins
-        std::vector<std::int32_t> visible(rows);
-        for (std::size_t r = 0; r < rows; ++r) visible[r] = static_cast<std::int32_t>((r * 37 + n / 2) % (n + 1));
-        device_vector<float> ds(scores);
-        device_vector<std::int32_t> dv(visible);
-        device_vector<std::int64_t> di(rows * k);
-        const vprim::cuda::topk_args a{ds.ptr, dv.ptr, di.ptr, rows, n, k};
-        REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::topk(a, ws, nullptr); }) == vprim::status::ok);
-        const auto got = di.get();
-        for (std::size_t r = 0; r < rows; ++r) {
-          std::vector<std::int64_t> order(static_cast<std::size_t>(visible[r]));
-          std::iota(order.begin(), order.end(), 0);
-          std::stable_sort(order.begin(), order.end(),
-                           [&](auto x, auto y) { return scores[r * n + static_cast<std::size_t>(x)] > scores[r * n + static_cast<std::size_t>(y)]; });
-          order.resize(k, -1);
-          REQUIRE(std::vector<std::int64_t>(got.begin() + static_cast<std::ptrdiff_t>(r * k),
-                                            got.begin() + static_cast<std::ptrdiff_t>((r + 1) * k)) == order);
-        }
-      }
+    for (std::size_t n : {1u, 100u, 5000u, 70000u})
+      for (std::size_t k : {1u, 64u, 512u, 1024u})
+        for (bool heavy_ties : {false, true})
+          for (path p : {path::automatic, path::sort, path::select}) {
+            CAPTURE(rows, n, k, heavy_ties, static_cast<int>(p));
+            auto scores = random_vector(rows * n, 9, -10.0f, 10.0f);
+            if (heavy_ties)  // 21 distinct values: ties everywhere, across the select's tiles
+              for (auto& v : scores) v = std::round(v);
+            if (n > 10) scores[3] = scores[7];  // a tie: the lower index wins
+            std::vector<std::int32_t> visible(rows);
+            for (std::size_t r = 0; r < rows; ++r) visible[r] = static_cast<std::int32_t>((r * 37 + n / 2) % (n + 1));
+            device_vector<float> ds(scores);
+            device_vector<std::int32_t> dv(visible);
+            device_vector<std::int64_t> di(rows * k);
+            const vprim::cuda::topk_args a{ds.ptr, dv.ptr, di.ptr, rows, n, k};
+            vprim::status st = vprim::status::ok;
+            if (p == path::select) st = vprim::cuda::topk_select(a, nullptr);
+            else
+              st = with_workspace([&](vprim::cuda::workspace& ws) {
+                return p == path::sort ? vprim::cuda::topk_sort(a, ws, nullptr) : vprim::cuda::topk(a, ws, nullptr);
+              });
+            REQUIRE(st == vprim::status::ok);
+            const auto got = di.get();
+            for (std::size_t r = 0; r < rows; ++r) {
+              std::vector<std::int64_t> order(static_cast<std::size_t>(visible[r]));
+              std::iota(order.begin(), order.end(), 0);
+              std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) {
+                return scores[r * n + static_cast<std::size_t>(x)] > scores[r * n + static_cast<std::size_t>(y)];
+              });
+              order.resize(k, -1);
+              REQUIRE(std::vector<std::int64_t>(got.begin() + static_cast<std::ptrdiff_t>(r * k),
+                                                got.begin() + static_cast<std::ptrdiff_t>((r + 1) * k)) == order);
+            }
+          }
+  // NaN is never picked by the select (the CPU's rule); the sort path makes no such promise.
+  std::vector<float> with_nan = {1.0f, NAN, 3.0f, -2.0f};
+  device_vector<float> dn(with_nan);
+  device_vector<std::int64_t> dk(3);
+  REQUIRE(vprim::cuda::topk_select({dn.ptr, nullptr, dk.ptr, 1, 4, 3}, nullptr) == vprim::status::ok);
+  REQUIRE(dk.get() == std::vector<std::int64_t>{2, 0, 3});
+  REQUIRE(vprim::cuda::topk_select({dn.ptr, nullptr, dk.ptr, 1, 4, 1025}, nullptr) == vprim::status::not_supported);
 }
 
 TEST_CASE("cuda MoE permutation equals the counting sort of the CPU layer", "[cuda][moe]") {
