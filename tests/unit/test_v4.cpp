@@ -92,6 +92,21 @@ TEST_CASE("any split into prefill and decode calls gives the logits of one prefi
   });
 }
 
+TEST_CASE("a long prefill (several blocks of indexer queries) gives the logits of token-by-token decoding", "[v4][stream]") {
+  const auto g = open_golden();
+  std::vector<std::int64_t> tokens(150);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = g.tokens[(i * 7) % g.tokens.size()];
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, source_of(g.file), ids_of(g.file), g.cfg);
+    REQUIRE(m);
+    const auto full = run_split(arch, *m, tokens, {150});
+    for (const auto& split : {std::vector<std::size_t>(150, 1), std::vector<std::size_t>{64, 1, 85}, std::vector<std::size_t>{129, 21}}) {
+      CAPTURE(split);
+      vprim_ref::require_close("long streamed logits", run_split(arch, *m, tokens, split), full, vprim_ref::scaled_tolerance(full, 1e-5));
+    }
+  });
+}
+
 TEST_CASE("each query sees exactly its window and its visible compressed entries", "[v4][causal]") {
   const auto g = open_golden();
   // layer 0 sliding (window 8), layer 1 CSA (ratio 4, top-3), layer 2 HCA (ratio 8)

@@ -138,22 +138,33 @@ struct attention_layer {
                            {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(k)});
     }
     const std::size_t T = comp ? cache.main.count : 0;
-    // Which compressed entries each query sees (0 visible / -inf not): the peer's block bias.
-    std::vector<float> bias(S * T, -INFINITY);
-    for (std::size_t t = 0; t < S; ++t) {
+    // The compressed entries query t sees, ascending: the indexer's choice (CSA) or every visible
+    // entry (HCA). Found per query, so nothing of size S x T exists unless an observer asks.
+    auto entries_seen = [&](std::size_t t, std::vector<std::size_t>& into) {
+      into.clear();
       if (kind == attention_kind::csa) {
         for (std::size_t j = 0; j < k; ++j)
-          if (selected[t * k + j] >= 0) bias[t * T + static_cast<std::size_t>(selected[t * k + j])] = 0.0f;
+          if (const std::int64_t e = selected[t * k + j]; e >= 0 && static_cast<std::size_t>(e) < T)
+            into.push_back(static_cast<std::size_t>(e));
+        std::sort(into.begin(), into.end());
+        into.erase(std::unique(into.begin(), into.end()), into.end());
       } else if (kind == attention_kind::hca) {
         const auto visible = static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(comp->ratio));
-        for (std::size_t i = 0; i < std::min(visible, T); ++i) bias[t * T + i] = 0.0f;
+        for (std::size_t i = 0; i < std::min(visible, T); ++i) into.push_back(i);
       }
-    }
-    // The peer returns a block bias from CSA layers on every call, from HCA layers only for
-    // multi-token calls with entries.
-    if (obs && comp && (kind == attention_kind::csa || (S > 1 && T > 0)))
+    };
+    std::vector<std::size_t> seen;
+    // The peer returns a block bias (0 seen, -inf not) from CSA layers on every call, from HCA
+    // layers only for multi-token calls with entries.
+    if (obs && comp && (kind == attention_kind::csa || (S > 1 && T > 0))) {
+      std::vector<float> bias(S * T, -INFINITY);
+      for (std::size_t t = 0; t < S; ++t) {
+        entries_seen(t, seen);
+        for (std::size_t i : seen) bias[t * T + i] = 0.0f;
+      }
       obs.floats(std::string(path) + ".compressor", "out1", bias.data(),
                  {1, 1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(T)});
+    }
     // Raw keys: the cached window followed by this call's tokens.
     std::vector<const float*> raw;
     std::vector<std::int64_t> raw_pos;
@@ -173,16 +184,18 @@ struct attention_layer {
     for (std::size_t t = 0; t < S; ++t) {
       std::vector<const float*> keys;
       std::vector<std::size_t> slot;  // column of each key in the probability layout
-      for (std::size_t r = 0; r < raw.size(); ++r)
-        if (raw_pos[r] <= pos[t] && raw_pos[r] > pos[t] - static_cast<std::int64_t>(window)) {
-          keys.push_back(raw[r]);
-          slot.push_back(r);
-        }
-      for (std::size_t i = 0; i < T; ++i)
-        if (bias[t * T + i] == 0.0f) {
-          keys.push_back(cache.main.entries.data() + i * head_dim);
-          slot.push_back(raw.size() + i);
-        }
+      // Raw positions ascend, so the window (pos - window, pos] is one run of them.
+      const auto lo = std::upper_bound(raw_pos.begin(), raw_pos.end(), pos[t] - static_cast<std::int64_t>(window));
+      const auto hi = std::upper_bound(raw_pos.begin(), raw_pos.end(), pos[t]);
+      for (auto r = static_cast<std::size_t>(lo - raw_pos.begin()); r < static_cast<std::size_t>(hi - raw_pos.begin()); ++r) {
+        keys.push_back(raw[r]);
+        slot.push_back(r);
+      }
+      entries_seen(t, seen);
+      for (std::size_t i : seen) {
+        keys.push_back(cache.main.entries.data() + i * head_dim);
+        slot.push_back(raw.size() + i);
+      }
       // Gather the keys, then logits[H, nk] = Q K^T and o[H, D] = P K on the GEMM kernel.
       const std::size_t nk = keys.size();
       gathered.resize(nk * head_dim);

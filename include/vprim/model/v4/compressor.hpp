@@ -191,35 +191,42 @@ struct indexer {
     const float softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
     for (std::size_t t = 0; t < S; ++t) apply_rope(q.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
-    // Dot products of every visible key with every query head of the call, on the GEMM kernel,
-    // in chunks of keys so the buffer stays small at long contexts; then the weighted ReLU sum.
-    const auto last = static_cast<std::size_t>((pos[S - 1] + 1) / static_cast<std::int64_t>(ratio));
-    const std::size_t visible_max = std::min(T, last), chunk = 4096;
-    std::vector<float> all_scores(S * visible_max), dots(std::min(chunk, visible_max) * S * heads), hw(S * heads);
+    std::vector<float> hw(S * heads);
     for (std::size_t t = 0; t < S; ++t)
       for (std::size_t h = 0; h < heads; ++h) hw[t * heads + h] = softmax_scale * (w[t * heads + h] * weight_scale);
-    if (visible_max > 0) {
-      auto qw = cpu::pack_weight(arch, q.data(), S * heads, head_dim, head_dim);
+    // Queries go in blocks, so the scores held at once are [query_block, visible] however long
+    // the prefill. Within a block: dot products of every visible key with every query head on
+    // the GEMM kernel, in chunks of keys, then the weighted ReLU sum and each query's top-k.
+    constexpr std::size_t query_block = 64, chunk = 4096;
+    std::vector<float> scores, dots;
+    for (std::size_t t0 = 0; t0 < S; t0 += query_block) {
+      const std::size_t nq = std::min(query_block, S - t0);
+      const auto last = static_cast<std::size_t>((pos[t0 + nq - 1] + 1) / static_cast<std::int64_t>(ratio));
+      const std::size_t visible_max = std::min(T, last);
+      if (visible_max == 0) continue;  // nothing visible yet: the slots stay -1
+      scores.resize(nq * visible_max);
+      dots.resize(std::min(chunk, visible_max) * nq * heads);
+      auto qw = cpu::pack_weight(arch, q.data() + t0 * HD, nq * heads, head_dim, head_dim);
       if (!qw) return qw.code();
       for (std::size_t i0 = 0; i0 < visible_max; i0 += chunk) {
         const std::size_t rows = std::min(chunk, visible_max - i0);
-        const cpu::gemm_args g{rows, state.entries.data() + i0 * head_dim, head_dim, &*qw, nullptr, dots.data(), S * heads, false};
+        const cpu::gemm_args g{rows, state.entries.data() + i0 * head_dim, head_dim, &*qw, nullptr, dots.data(), nq * heads, false};
         if (status s = cpu::gemm(arch, g, exec); s != status::ok) return s;
         for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t t = 0; t < S; ++t) {
-            const float* d = dots.data() + r * S * heads + t * heads;
-            const float* wt = hw.data() + t * heads;
+          for (std::size_t t = 0; t < nq; ++t) {
+            const float* d = dots.data() + r * nq * heads + t * heads;
+            const float* wt = hw.data() + (t0 + t) * heads;
             float total = 0.0f;
             for (std::size_t h = 0; h < heads; ++h) total += std::max(d[h], 0.0f) * wt[h];
-            all_scores[t * visible_max + i0 + r] = total;
+            scores[t * visible_max + i0 + r] = total;
           }
       }
-    }
-    for (std::size_t t = 0; t < S; ++t) {
-      const std::size_t visible = std::min<std::size_t>(T, static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(ratio)));
-      const float* scores_t = all_scores.data() + t * visible_max;
-      const auto best = top_k_indices(scores_t, visible, k);
-      std::copy(best.begin(), best.end(), out.begin() + static_cast<std::ptrdiff_t>(t * k));
+      for (std::size_t t = 0; t < nq; ++t) {
+        const auto visible =
+            std::min<std::size_t>(T, static_cast<std::size_t>((pos[t0 + t] + 1) / static_cast<std::int64_t>(ratio)));
+        const auto best = top_k_indices(scores.data() + t * visible_max, visible, k);
+        std::copy(best.begin(), best.end(), out.begin() + static_cast<std::ptrdiff_t>((t0 + t) * k));
+      }
     }
     return status::ok;
   }
