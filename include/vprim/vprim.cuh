@@ -23,6 +23,7 @@
 #include "vprim/cuda/router.cuh"
 #include "vprim/cuda/sparse_attention.cuh"
 #include "vprim/cuda/topk.cuh"
+#include "vprim/cuda/v4_decoder.cuh"
 #include "vprim/cuda/vision_gemm.cuh"
 #include "vprim/cuda/vision_tower.cuh"
 #include "vprim/vprim.hpp"

@@ -14,7 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include "../reference/compare.hpp"
-#include "cpu_tower.hpp"
+#include "cpu_models.hpp"
 #include "../reference/kernels_reference.hpp"
 #include "../reference/test_inputs.hpp"
 #include "../reference/v4_reference.hpp"
@@ -293,48 +293,62 @@ TEST_CASE("cuda SwiGLU, plain and clamped", "[cuda][activation]") {
   }
 }
 
-TEST_CASE("cuda routed experts equal the naive mixture of bf16 experts", "[cuda][moe]") {
+TEST_CASE("cuda routed experts equal the naive mixture of experts, bf16 and fp32", "[cuda][moe]") {
   const std::size_t tokens = 37, dim = 40, inter = 24, experts = 5, top_k = 2;
-  for (float limit : {INFINITY, 1.5f}) {
-    CAPTURE(limit);
-    const auto x = round_bf16(random_vector(tokens * dim, 20)), gate_up = round_bf16(random_vector(experts * 2 * inter * dim, 21)),
-               down = round_bf16(random_vector(experts * dim * inter, 22)), weights = random_vector(tokens * top_k, 23, 0.0f, 1.0f);
-    std::vector<std::int64_t> idx(tokens * top_k);
-    for (std::size_t t = 0; t < tokens; ++t) {
-      idx[t * top_k] = static_cast<std::int64_t>(t % experts);
-      idx[t * top_k + 1] = static_cast<std::int64_t>((t * 3 + 1) % experts == t % experts ? (t + 1) % experts : (t * 3 + 1) % experts);
-    }
-    device_vector<float> dx(x), dgu(gate_up), ddown(down), dw(weights), y(tokens * dim);
-    device_vector<__nv_bfloat16> xb(x.size()), gub(gate_up.size()), downb(down.size());
-    REQUIRE(vprim::cuda::to_bf16(dx.ptr, xb.ptr, x.size(), nullptr) == vprim::status::ok);
-    REQUIRE(vprim::cuda::to_bf16(dgu.ptr, gub.ptr, gate_up.size(), nullptr) == vprim::status::ok);
-    REQUIRE(vprim::cuda::to_bf16(ddown.ptr, downb.ptr, down.size(), nullptr) == vprim::status::ok);
-    device_vector<std::int64_t> didx(idx);
-    const vprim::cuda::moe_experts_args a{xb.ptr, didx.ptr, dw.ptr, gub.ptr, downb.ptr, y.ptr, tokens, dim, inter, experts, top_k, limit};
-    REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_experts(a, ws, nullptr); }) == vprim::status::ok);
-    std::vector<double> ref(tokens * dim, 0.0), mag(tokens * dim, 0.0);
-    for (std::size_t t = 0; t < tokens; ++t)
-      for (std::size_t k = 0; k < top_k; ++k) {
-        const auto e = static_cast<std::size_t>(idx[t * top_k + k]);
-        std::vector<double> act(inter);
-        for (std::size_t i = 0; i < inter; ++i) {
-          double g = 0, u = 0;
-          for (std::size_t d = 0; d < dim; ++d) {
-            g += static_cast<double>(gate_up[(e * 2 * inter + i) * dim + d]) * x[t * dim + d];
-            u += static_cast<double>(gate_up[(e * 2 * inter + inter + i) * dim + d]) * x[t * dim + d];
-          }
-          act[i] = vprim_ref::silu(std::min<double>(g, limit)) * std::clamp<double>(u, -limit, limit);
-        }
-        for (std::size_t d = 0; d < dim; ++d)
-          for (std::size_t i = 0; i < inter; ++i) {
-            const double p = static_cast<double>(down[(e * dim + d) * inter + i]) * act[i] * weights[t * top_k + k];
-            ref[t * dim + d] += p;
-            mag[t * dim + d] += std::fabs(p);
-          }
+  for (bool fp32 : {false, true})
+    for (float limit : {INFINITY, 1.5f}) {
+      CAPTURE(fp32, limit);
+      auto x = random_vector(tokens * dim, 20), gate_up = random_vector(experts * 2 * inter * dim, 21),
+           down = random_vector(experts * dim * inter, 22);
+      if (!fp32) {  // the bf16 experts see bf16 operands, so the reference takes them rounded
+        x = round_bf16(x);
+        gate_up = round_bf16(gate_up);
+        down = round_bf16(down);
       }
-    // the activations are rounded to bf16 before the down projection: 2^-9 of each term
-    vprim_ref::require_close("moe_experts", y.get(), ref, [&](std::size_t i) { return 4e-3 * mag[i] + 1e-5; });
-  }
+      const auto weights = random_vector(tokens * top_k, 23, 0.0f, 1.0f);
+      std::vector<std::int64_t> idx(tokens * top_k);
+      for (std::size_t t = 0; t < tokens; ++t) {
+        idx[t * top_k] = static_cast<std::int64_t>(t % experts);
+        idx[t * top_k + 1] = static_cast<std::int64_t>((t * 3 + 1) % experts == t % experts ? (t + 1) % experts : (t * 3 + 1) % experts);
+      }
+      device_vector<float> dx(x), dgu(gate_up), ddown(down), dw(weights), y(tokens * dim);
+      device_vector<std::int64_t> didx(idx);
+      if (fp32) {
+        const vprim::cuda::moe_experts_f32_args a{dx.ptr, didx.ptr, dw.ptr, dgu.ptr, ddown.ptr, y.ptr, tokens, dim, inter, experts, top_k, limit};
+        REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_experts(a, ws, nullptr); }) == vprim::status::ok);
+      } else {
+        device_vector<__nv_bfloat16> xb(x.size()), gub(gate_up.size()), downb(down.size());
+        REQUIRE(vprim::cuda::to_bf16(dx.ptr, xb.ptr, x.size(), nullptr) == vprim::status::ok);
+        REQUIRE(vprim::cuda::to_bf16(dgu.ptr, gub.ptr, gate_up.size(), nullptr) == vprim::status::ok);
+        REQUIRE(vprim::cuda::to_bf16(ddown.ptr, downb.ptr, down.size(), nullptr) == vprim::status::ok);
+        const vprim::cuda::moe_experts_args a{xb.ptr, didx.ptr, dw.ptr, gub.ptr, downb.ptr, y.ptr, tokens, dim, inter, experts, top_k, limit};
+        REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_experts(a, ws, nullptr); }) == vprim::status::ok);
+      }
+      std::vector<double> ref(tokens * dim, 0.0), mag(tokens * dim, 0.0);
+      for (std::size_t t = 0; t < tokens; ++t)
+        for (std::size_t k = 0; k < top_k; ++k) {
+          const auto e = static_cast<std::size_t>(idx[t * top_k + k]);
+          std::vector<double> act(inter);
+          for (std::size_t i = 0; i < inter; ++i) {
+            double g = 0, u = 0;
+            for (std::size_t d = 0; d < dim; ++d) {
+              g += static_cast<double>(gate_up[(e * 2 * inter + i) * dim + d]) * x[t * dim + d];
+              u += static_cast<double>(gate_up[(e * 2 * inter + inter + i) * dim + d]) * x[t * dim + d];
+            }
+            act[i] = vprim_ref::silu(std::min<double>(g, limit)) * std::clamp<double>(u, -limit, limit);
+          }
+          for (std::size_t d = 0; d < dim; ++d)
+            for (std::size_t i = 0; i < inter; ++i) {
+              const double p = static_cast<double>(down[(e * dim + d) * inter + i]) * act[i] * weights[t * top_k + k];
+              ref[t * dim + d] += p;
+              mag[t * dim + d] += std::fabs(p);
+            }
+        }
+      // bf16: the activations are rounded before the down projection, 2^-9 of each term;
+      // fp32: sums of fp32 products, a few ulps per term
+      const double rel = fp32 ? 1e-5 : 4e-3;
+      vprim_ref::require_close("moe_experts", y.get(), ref, [&](std::size_t i) { return rel * mag[i] + 1e-6; });
+    }
 }
 
 TEST_CASE("cuda hyper-connection equals the CPU one: post, Sinkhorn comb, collapse, expand", "[cuda][mhc]") {
@@ -696,6 +710,70 @@ TEST_CASE("cuda DeepSeek-ViT + aligner equals the CPU bf16 tower on the public g
   // An image that does not tile into patches is refused before anything runs.
   vprim::cuda::workspace none;
   REQUIRE(gpu->encode(image.ptr, H + 1, W, out.ptr, none, nullptr) == vprim::status::shape_mismatch);
+}
+
+TEST_CASE("cuda DeepSeek-V4 decoder gives the CPU decoder's logits, in one call or streamed", "[cuda][v4]") {
+  auto file = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/deepseek_v4_public.safetensors");
+  REQUIRE(file);
+  auto json = vprim::parse_json(*file->meta("config"));
+  REQUIRE(json);
+  auto cfg = vprim::v4::config_from_json(*json);
+  REQUIRE(cfg);
+  const auto tokens = file->to_i64("prefill.input_ids");
+  REQUIRE(tokens);
+  const std::size_t S = tokens->size();
+  std::vector<float> cpu;
+  REQUIRE(vprim_test::cpu_v4_logits(*file, *cfg, *tokens, {S}, cpu) == vprim::status::ok);
+  double scale = 1.0;
+  for (float v : cpu) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  const vprim::v4::index_source ids = [&](const std::string& name) { return file->to_i64("weight." + name); };
+  auto gpu = vprim::cuda::v4_decoder::load(vprim::weights_from(*file, "weight."), ids, *cfg);
+  REQUIRE(gpu);
+  const std::size_t V = static_cast<std::size_t>(cfg->vocab);
+  for (const auto& split : {std::vector<std::size_t>{S}, std::vector<std::size_t>(S, 1), std::vector<std::size_t>{4, S - 4},
+                            std::vector<std::size_t>{7, 1, S - 8}}) {
+    CAPTURE(split);
+    auto cache = gpu->new_cache(S);
+    REQUIRE(cache);
+    std::vector<float> got;
+    std::size_t begin = 0;
+    for (std::size_t len : split) {
+      device_vector<float> logits(len * V);
+      vprim::cuda::workspace ws;
+      REQUIRE(gpu->forward(tokens->data() + begin, len, *cache, logits.ptr, ws, nullptr));
+      device_vector<char> scratch(ws.bytes);
+      ws.ptr = scratch.ptr;
+      auto ran = gpu->forward(tokens->data() + begin, len, *cache, logits.ptr, ws, nullptr);
+      INFO((ran ? std::string("ok") : ran.err().describe()));
+      REQUIRE(ran);
+      const auto part = logits.get();
+      got.insert(got.end(), part.begin(), part.end());
+      begin += len;
+    }
+    // the golden rule for fp32: within 1e-4 of the largest logit (different sum orders only)
+    vprim_ref::require_close("v4 logits", got, std::vector<double>(cpu.begin(), cpu.end()), [&](std::size_t) { return 1e-4 * scale; });
+  }
+  // A token outside the vocabulary is named; a call past the cache's size is refused.
+  auto cache = gpu->new_cache(4);
+  REQUIRE(cache);
+  const std::vector<std::int64_t> bad = {1, 2, static_cast<std::int64_t>(cfg->vocab) + 5};
+  device_vector<float> logits(3 * V);
+  vprim::cuda::workspace ws;
+  REQUIRE(gpu->forward(bad.data(), 3, *cache, logits.ptr, ws, nullptr));
+  device_vector<char> scratch(ws.bytes);
+  ws.ptr = scratch.ptr;
+  auto refused = gpu->forward(bad.data(), 3, *cache, logits.ptr, ws, nullptr);
+  REQUIRE_FALSE(refused);
+  REQUIRE_THAT(refused.err().message, Catch::Contains("token index 2"));
+  const std::vector<std::int64_t> five = {1, 2, 3, 4, 5};
+  device_vector<float> logits5(5 * V);
+  vprim::cuda::workspace ws5;
+  REQUIRE(gpu->forward(five.data(), 5, *cache, logits5.ptr, ws5, nullptr));
+  device_vector<char> scratch5(ws5.bytes);
+  ws5.ptr = scratch5.ptr;
+  auto past = gpu->forward(five.data(), 5, *cache, logits5.ptr, ws5, nullptr);
+  REQUIRE_FALSE(past);
+  REQUIRE(past.code() == vprim::status::out_of_range);
 }
 
 int main(int argc, char** argv) {

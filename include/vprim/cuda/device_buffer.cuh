@@ -38,6 +38,19 @@ class device_buffer {
     return result<device_buffer>(std::move(b));
   }
 
+  //! `count` zeroed values on the device (state a model keeps across calls: caches).
+  [[nodiscard]] static result<device_buffer> zeros(std::size_t count, const std::string& what) {
+    device_buffer b;
+    void* p = nullptr;
+    const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(T);
+    if (const cudaError_t e = cudaMalloc(&p, bytes); e != cudaSuccess)
+      return to_error(e, ("allocating " + std::to_string(bytes) + " bytes for " + what).c_str());
+    b.ptr_.reset(static_cast<T*>(p));
+    b.size_ = count;
+    if (const cudaError_t e = cudaMemset(p, 0, bytes); e != cudaSuccess) return to_error(e, ("clearing " + what).c_str());
+    return result<device_buffer>(std::move(b));
+  }
+
   [[nodiscard]] T* data() const noexcept { return ptr_.get(); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 

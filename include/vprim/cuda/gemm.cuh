@@ -12,6 +12,7 @@
 //! Also here: fp32 -> bf16 conversion of activations.
 
 #include <algorithm>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <mma.h>
@@ -131,12 +132,13 @@ VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
                  [&](std::size_t r, std::size_t k) { return g.a[r * g.lda + k]; }, identity_row{});
 }
 
-//! The fp32 GEMM (SIMT FMA): 64 x 64 tiles, 256 threads of 4 x 4 outputs, K steps of 16. The
-//! reference path wherever results must match fp32 peers within 1e-4 (the goldens).
-VPRIM_KERNEL void gemm_f32_kernel(gemm_f32_args g) {
+//! The fp32 GEMM's tile (SIMT FMA): 64 x 64, 256 threads of 4 x 4 outputs, K steps of 16, with
+//! the same row maps as the tensor-core tile. The reference path wherever results must match
+//! fp32 peers within 1e-4 (the goldens).
+template <class AAt, class CRow>
+__device__ void gemm_tile_f32(const gemm_f32_args& g, std::size_t row0, std::size_t col0, AAt a_at, CRow c_row) {
   constexpr int bm = 64, bn = 64, bk = 16;
   __shared__ float as[bk][bm + 4], ws[bk][bn + 4];
-  const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * bm, col0 = static_cast<std::size_t>(blockIdx.y) * bn;
   const int tr = static_cast<int>(threadIdx.x) / 16, tc = static_cast<int>(threadIdx.x) % 16;
   float acc[4][4] = {};
   for (std::size_t k0 = 0; k0 < g.k; k0 += bk) {
@@ -144,7 +146,7 @@ VPRIM_KERNEL void gemm_f32_kernel(gemm_f32_args g) {
       const int r = e / bk, kk = e % bk;
       const std::size_t gr = row0 + static_cast<std::size_t>(r), gn = col0 + static_cast<std::size_t>(r),
                         gk = k0 + static_cast<std::size_t>(kk);
-      as[kk][r] = gr < g.m && gk < g.k ? g.a[gr * g.lda + gk] : 0.0f;
+      as[kk][r] = gr < g.m && gk < g.k ? a_at(gr, gk) : 0.0f;
       ws[kk][r] = gn < g.n && gk < g.k ? g.w[gn * g.ldw + gk] : 0.0f;
     }
     __syncthreads();
@@ -155,8 +157,12 @@ VPRIM_KERNEL void gemm_f32_kernel(gemm_f32_args g) {
   }
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j)
-      store_epilogue(g, row0 + static_cast<std::size_t>(tr * 4 + i), col0 + static_cast<std::size_t>(tc * 4 + j), acc[i][j],
-                     identity_row{});
+      store_epilogue(g, row0 + static_cast<std::size_t>(tr * 4 + i), col0 + static_cast<std::size_t>(tc * 4 + j), acc[i][j], c_row);
+}
+
+VPRIM_KERNEL void gemm_f32_kernel(gemm_f32_args g) {
+  gemm_tile_f32(g, static_cast<std::size_t>(blockIdx.x) * 64, static_cast<std::size_t>(blockIdx.y) * 64,
+                [&](std::size_t r, std::size_t k) { return g.a[r * g.lda + k]; }, identity_row{});
 }
 
 VPRIM_KERNEL void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t n) {
@@ -206,19 +212,24 @@ template <class Args>
 //! moe_permute assigned to it, order[offsets[e] .. offsets[e+1]) (slot ids token * top_k + k),
 //! by its weight w + e * n * ldw (experts stacked as the checkpoints store them, [E, n, k]).
 //! A's rows are tokens (a_by_token, the gate/up projection reading the layer input) or slots
-//! (the down projection reading the activations); C's rows are slots.
-struct grouped_gemm_args {
-  gemm_args base;                 //!< n, k, a, lda, w (expert 0), ldw, bias ([E, n] or null), c, ldc, act, accumulate
+//! (the down projection reading the activations); C's rows are slots. T is the operand type:
+//! bf16 on the tensor cores, float on the fp32 tile.
+template <class T>
+struct basic_grouped_gemm_args {
+  basic_gemm_args<T> base;        //!< n, k, a, lda, w (expert 0), ldw, bias ([E, n] or null), c, ldc, act, accumulate
   const std::int32_t* order = nullptr;
   const std::int32_t* offsets = nullptr;  //!< [experts + 1]
   std::size_t experts = 0, top_k = 1;
   std::size_t max_rows = 0;       //!< bound on any expert's rows (the token count: top-k picks distinct experts)
   bool a_by_token = true;
 };
+using grouped_gemm_args = basic_grouped_gemm_args<__nv_bfloat16>;
+using grouped_gemm_f32_args = basic_grouped_gemm_args<float>;
 
-[[nodiscard]] inline status grouped_gemm_can_implement(const grouped_gemm_args& g) noexcept {
+template <class T>
+[[nodiscard]] status grouped_gemm_can_implement(const basic_grouped_gemm_args<T>& g) noexcept {
   if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
-  gemm_args one = g.base;
+  basic_gemm_args<T> one = g.base;
   one.m = g.max_rows;
   if (const status s = gemm_can_implement(one); s != status::ok) return s;
   if (g.order == nullptr || g.offsets == nullptr || g.top_k == 0) return status::invalid_argument;
@@ -227,36 +238,41 @@ struct grouped_gemm_args {
 }
 
 namespace detail {
-VPRIM_KERNEL void grouped_gemm_kernel(grouped_gemm_args gg) {
+template <class T>
+VPRIM_KERNEL void grouped_gemm_kernel(basic_grouped_gemm_args<T> gg) {
   const std::size_t e = blockIdx.z;
   const auto begin = static_cast<std::size_t>(gg.offsets[e]);
   const auto rows = static_cast<std::size_t>(gg.offsets[e + 1]) - begin;
   const std::size_t row0 = static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm;
   if (row0 >= rows) return;  // the grid covers max_rows; most experts have fewer
-  gemm_args g = gg.base;
+  basic_gemm_args<T> g = gg.base;
   g.m = rows;
   g.w = gg.base.w + e * gg.base.n * gg.base.ldw;
   g.bias = gg.base.bias != nullptr ? gg.base.bias + e * gg.base.n : nullptr;
   const std::int32_t* slots = gg.order + begin;
-  const std::size_t per = gg.a_by_token ? gg.top_k : 1;
-  gemm_tile_wmma(
-      g, row0, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
-      [&](std::size_t r, std::size_t k) { return g.a[static_cast<std::size_t>(slots[r]) / per * g.lda + k]; },
-      [&](std::size_t r) { return static_cast<std::size_t>(slots[r]); });
+  const std::size_t per = gg.a_by_token ? gg.top_k : 1, col0 = static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn;
+  auto a_at = [&](std::size_t r, std::size_t k) { return g.a[static_cast<std::size_t>(slots[r]) / per * g.lda + k]; };
+  auto c_row = [&](std::size_t r) { return static_cast<std::size_t>(slots[r]); };
+  if constexpr (std::is_same_v<T, float>) gemm_tile_f32(g, row0, col0, a_at, c_row);
+  else gemm_tile_wmma(g, row0, col0, a_at, c_row);
 }
 }  // namespace detail
 
-//! Every expert's GEMM on `stream` (k > 0).
-[[nodiscard]] inline status grouped_gemm_bf16(const grouped_gemm_args& g, cudaStream_t stream) {
+//! Every expert's GEMM on `stream` (k > 0): grouped_gemm_args on the tensor cores,
+//! grouped_gemm_f32_args on the fp32 tile.
+template <class T>
+[[nodiscard]] status grouped_gemm(const basic_grouped_gemm_args<T>& g, cudaStream_t stream) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>, "vprim::cuda::grouped_gemm: bf16 or float operands");
   if (const status s = grouped_gemm_can_implement(g); s != status::ok) return s;
   if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
   if (g.base.k == 0) return status::not_supported;
-  using T = detail::gemm_tile;
-  const dim3 grid(static_cast<unsigned>(ceil_div(g.max_rows, T::bm)), static_cast<unsigned>(ceil_div(g.base.n, T::bn)),
+  using Tile = detail::gemm_tile;
+  const dim3 grid(static_cast<unsigned>(ceil_div(g.max_rows, Tile::bm)), static_cast<unsigned>(ceil_div(g.base.n, Tile::bn)),
                   static_cast<unsigned>(g.experts));
-  detail::grouped_gemm_kernel<<<grid, T::threads, 0, stream>>>(g);
+  detail::grouped_gemm_kernel<T><<<grid, std::is_same_v<T, float> ? 256 : Tile::threads, 0, stream>>>(g);
   return detail::launched();
 }
+[[nodiscard]] inline status grouped_gemm_bf16(const grouped_gemm_args& g, cudaStream_t stream) { return grouped_gemm(g, stream); }
 
 //! out[i] = bf16(in[i]), rounding to nearest even.
 [[nodiscard]] inline status to_bf16(const float* in, __nv_bfloat16* out, std::size_t n, cudaStream_t stream) {

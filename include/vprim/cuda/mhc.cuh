@@ -40,21 +40,26 @@ struct hc_args {
 namespace detail {
 inline constexpr int hc_threads = 256;
 
+//! mix[r] = (fn[r] . x) / rms(x) for the first `rows` rows of fn, x the flat streams of a token.
+__device__ inline void hc_mix(const float* x, const float* fn, std::size_t rows, std::size_t flat, float norm_eps, float* mix) {
+  float ss = 0.0f;
+  for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) ss += x[i] * x[i];
+  const float inv_rms = rsqrtf(block_sum<hc_threads>(ss) / static_cast<float>(flat) + norm_eps);
+  for (std::size_t r = 0; r < rows; ++r) {  // one block reduction per mix row
+    float acc = 0.0f;
+    for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) acc += fn[r * flat + i] * x[i];
+    const float dot = block_sum<hc_threads>(acc);
+    if (threadIdx.x == 0) mix[r] = dot * inv_rms;
+  }
+  __syncthreads();
+}
+
 VPRIM_KERNEL void hc_compute_kernel(hc_args a) {
   constexpr std::size_t N = max_hc_streams, rows_max = (2 + N) * N;
   __shared__ float mix[rows_max], pre[N], c[N * N];
   const std::size_t t = blockIdx.x, n = a.n, flat = n * a.dim, rows = (2 + n) * n;
   const float* x = a.x + t * flat;
-  float ss = 0.0f;
-  for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) ss += x[i] * x[i];
-  const float inv_rms = rsqrtf(block_sum<hc_threads>(ss) / static_cast<float>(flat) + a.norm_eps);
-  for (std::size_t r = 0; r < rows; ++r) {  // one block reduction per mix row
-    float acc = 0.0f;
-    for (std::size_t i = threadIdx.x; i < flat; i += hc_threads) acc += a.fn[r * flat + i] * x[i];
-    const float dot = block_sum<hc_threads>(acc);
-    if (threadIdx.x == 0) mix[r] = dot * inv_rms;
-  }
-  __syncthreads();
+  hc_mix(x, a.fn, rows, flat, a.norm_eps, mix);
   if (threadIdx.x == 0) {
     auto sigmoid = [](float v) { return 1.0f / (1.0f + expf(-v)); };
     for (std::size_t k = 0; k < n; ++k) {
@@ -91,6 +96,19 @@ VPRIM_KERNEL void hc_compute_kernel(hc_args a) {
   }
 }
 
+//! The hyper head: out[t] = sum_j (sigmoid(mix_j * scale + base_j) + hc_eps) x[t, j].
+VPRIM_KERNEL void hc_head_kernel(hc_args a) {
+  __shared__ float mix[max_hc_streams];
+  const std::size_t t = blockIdx.x, n = a.n, flat = n * a.dim;
+  const float* x = a.x + t * flat;
+  hc_mix(x, a.fn, n, flat, a.norm_eps, mix);
+  for (std::size_t d = threadIdx.x; d < a.dim; d += hc_threads) {
+    float acc = 0.0f;
+    for (std::size_t j = 0; j < n; ++j) acc += (1.0f / (1.0f + expf(-(mix[j] * a.scale[0] + a.base[j]))) + a.hc_eps) * x[j * a.dim + d];
+    a.collapsed[t * a.dim + d] = acc;
+  }
+}
+
 VPRIM_KERNEL void hc_expand_kernel(float* x, const float* f, const float* post, const float* comb, std::size_t n, std::size_t dim) {
   const std::size_t t = blockIdx.x;
   float* xt = x + t * n * dim;
@@ -111,6 +129,16 @@ VPRIM_KERNEL void hc_expand_kernel(float* x, const float* f, const float* post, 
 [[nodiscard]] inline status hc_compute(const hc_args& a, cudaStream_t stream) {
   if (const status s = hc_can_implement(a); s != status::ok || a.tokens == 0) return s;
   detail::hc_compute_kernel<<<static_cast<unsigned>(a.tokens), detail::hc_threads, 0, stream>>>(a);
+  return detail::launched();
+}
+
+//! The final hyper head (v4::hyper_head::collapse): a.fn [n, n * dim], a.base [n], a.scale [1];
+//! writes a.collapsed [tokens, dim] (post and comb are not used).
+[[nodiscard]] inline status hc_head_collapse(const hc_args& a, cudaStream_t stream) {
+  if (a.tokens == 0) return status::ok;
+  if (!a.x || !a.fn || !a.base || !a.scale || !a.collapsed || a.dim == 0) return status::invalid_argument;
+  if (a.n == 0 || a.n > max_hc_streams || a.tokens > 0x7fffffffu) return status::not_supported;
+  detail::hc_head_kernel<<<static_cast<unsigned>(a.tokens), detail::hc_threads, 0, stream>>>(a);
   return detail::launched();
 }
 

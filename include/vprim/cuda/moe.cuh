@@ -7,8 +7,9 @@
 //!   y[t] (+)= sum_k weights[t, k] * down_e(swiglu_clamped(gate_up_e(x[t]))), e = indices[t, k]
 //! as the CPU moe_layer::apply computes it (the shared expert is a plain GEMM chain on top).
 //! Steps: moe_permute (CUB sort by expert), one grouped GEMM for every expert's [gate | up]
-//! with the token gather fused into its loads, SwiGLU with the clamp, the activations rounded to
-//! bf16, one grouped GEMM for every expert's down projection, then the weighted combine.
+//! with the token gather fused into its loads, SwiGLU with the clamp (the activations rounded to
+//! bf16 when the experts are), one grouped GEMM for every expert's down projection, then the
+//! weighted combine. Experts in bf16 (tensor cores) or fp32 (the golden path).
 
 #include <cuda_bf16.h>
 
@@ -19,19 +20,23 @@
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct moe_experts_args {
-  const __nv_bfloat16* x = nullptr;        //!< [tokens, dim] layer input in bf16
+template <class T>
+struct basic_moe_experts_args {
+  const T* x = nullptr;                    //!< [tokens, dim] layer input in T
   const std::int64_t* indices = nullptr;   //!< [tokens, top_k] expert ids
   const float* weights = nullptr;          //!< [tokens, top_k] combine weights
-  const __nv_bfloat16* gate_up = nullptr;  //!< [experts, 2 * inter, dim], rows [gate | up]
-  const __nv_bfloat16* down = nullptr;     //!< [experts, dim, inter]
+  const T* gate_up = nullptr;              //!< [experts, 2 * inter, dim], rows [gate | up]
+  const T* down = nullptr;                 //!< [experts, dim, inter]
   float* y = nullptr;                      //!< [tokens, dim]
   std::size_t tokens = 0, dim = 0, inter = 0, experts = 0, top_k = 0;
   float limit = INFINITY;                  //!< the SwiGLU clamp (swiglu_limit)
   bool accumulate = false;                 //!< y += (for adding onto the shared expert's output)
 };
+using moe_experts_args = basic_moe_experts_args<__nv_bfloat16>;
+using moe_experts_f32_args = basic_moe_experts_args<float>;
 
-[[nodiscard]] inline status moe_experts_can_implement(const moe_experts_args& a) noexcept {
+template <class T>
+[[nodiscard]] status moe_experts_can_implement(const basic_moe_experts_args<T>& a) noexcept {
   if (a.tokens == 0) return status::ok;
   if (!a.x || !a.indices || !a.weights || !a.gate_up || !a.down || !a.y) return status::invalid_argument;
   if (a.dim == 0 || a.inter == 0 || a.experts == 0 || a.top_k == 0 || a.top_k > a.experts) return status::invalid_argument;
@@ -40,7 +45,8 @@ struct moe_experts_args {
 }
 
 namespace detail {
-VPRIM_KERNEL void moe_combine_kernel(moe_experts_args a, const float* slot_out) {
+template <class T>
+VPRIM_KERNEL void moe_combine_kernel(basic_moe_experts_args<T> a, const float* slot_out) {
   const std::size_t t = blockIdx.x;
   for (std::size_t d = threadIdx.x; d < a.dim; d += blockDim.x) {
     float s = 0.0f;
@@ -52,8 +58,10 @@ VPRIM_KERNEL void moe_combine_kernel(moe_experts_args a, const float* slot_out) 
 
 //! The routed experts on `stream`, two-phase workspace (see launch.cuh). The workspace's first
 //! 8 bytes are moe_permute's bad-id flag.
-[[nodiscard]] inline status moe_experts(const moe_experts_args& a, workspace& ws, cudaStream_t stream) {
-  if (const status s = moe_experts_can_implement(a); s != status::ok) return s;
+template <class T>
+[[nodiscard]] status moe_experts(const basic_moe_experts_args<T>& a, workspace& ws, cudaStream_t stream) {
+  constexpr bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+  if (a.tokens * a.top_k > 0x7fffffffu) return status::not_supported;  // sizes first: the query needs only them
   const std::size_t slots = a.tokens * a.top_k;
   // moe_permute's own workspace comes first, so that its flag is the first 8 bytes.
   workspace permute_ws;
@@ -65,7 +73,7 @@ VPRIM_KERNEL void moe_combine_kernel(moe_experts_args a, const float* slot_out) 
   auto* offsets = c.take<std::int32_t>(a.experts + 1);
   auto* hidden = c.take<float>(slots * 2 * a.inter);
   auto* act = c.take<float>(slots * a.inter);
-  auto* act_bf16 = c.take<__nv_bfloat16>(slots * a.inter);
+  auto* act_bf16 = bf16 ? c.take<__nv_bfloat16>(slots * a.inter) : nullptr;
   auto* slot_out = c.take<float>(slots * a.dim);
   permute.order = order;
   permute.offsets = offsets;
@@ -74,27 +82,33 @@ VPRIM_KERNEL void moe_combine_kernel(moe_experts_args a, const float* slot_out) 
     return status::ok;
   }
   if (!c.fits()) return status::invalid_argument;
-  if (a.tokens == 0) return status::ok;
+  if (const status s = moe_experts_can_implement(a); s != status::ok || a.tokens == 0) return s;
   permute_ws.ptr = permute_at;
   if (const status s = moe_permute(permute, permute_ws, stream); s != status::ok) return s;
   // A slot with a bad expert id belongs to no expert: it must add zero, not stale memory.
   if (cudaError_t e = cudaMemsetAsync(slot_out, 0, slots * a.dim * sizeof(float), stream); e != cudaSuccess) return to_status(e);
-  grouped_gemm_args up{};
-  up.base = gemm_args{0, 2 * a.inter, a.dim, a.x, a.dim, a.gate_up, a.dim, nullptr, hidden, 2 * a.inter};
+  basic_grouped_gemm_args<T> up{};
+  up.base = basic_gemm_args<T>{0, 2 * a.inter, a.dim, a.x, a.dim, a.gate_up, a.dim, nullptr, hidden, 2 * a.inter};
   up.order = order;
   up.offsets = offsets;
   up.experts = a.experts;
   up.top_k = a.top_k;
   up.max_rows = a.tokens;
   up.a_by_token = true;
-  if (const status s = grouped_gemm_bf16(up, stream); s != status::ok) return s;
+  if (const status s = grouped_gemm(up, stream); s != status::ok) return s;
   if (const status s = swiglu({hidden, hidden + a.inter, 2 * a.inter, act, slots, a.inter, a.limit}, stream); s != status::ok)
     return s;
-  if (const status s = to_bf16(act, act_bf16, slots * a.inter, stream); s != status::ok) return s;
-  grouped_gemm_args down = up;
-  down.base = gemm_args{0, a.dim, a.inter, act_bf16, a.inter, a.down, a.inter, nullptr, slot_out, a.dim};
+  const T* down_in = nullptr;
+  if constexpr (bf16) {
+    if (const status s = to_bf16(act, act_bf16, slots * a.inter, stream); s != status::ok) return s;
+    down_in = act_bf16;
+  } else {
+    down_in = act;
+  }
+  basic_grouped_gemm_args<T> down = up;
+  down.base = basic_gemm_args<T>{0, a.dim, a.inter, down_in, a.inter, a.down, a.inter, nullptr, slot_out, a.dim};
   down.a_by_token = false;
-  if (const status s = grouped_gemm_bf16(down, stream); s != status::ok) return s;
+  if (const status s = grouped_gemm(down, stream); s != status::ok) return s;
   detail::moe_combine_kernel<<<static_cast<unsigned>(a.tokens), 256, 0, stream>>>(a, slot_out);
   return detail::launched();
 }

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
+
+//! Reads an int64 tensor by name (the hash router's table), for loaders of either backend.
+using index_source = std::function<result<std::vector<std::int64_t>>(const std::string&)>;
 
 enum class attention_kind : std::uint8_t { sliding, csa, hca };
 enum class mlp_kind : std::uint8_t { hash_moe, moe };

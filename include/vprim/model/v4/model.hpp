@@ -25,9 +25,6 @@ struct sequence_cache {
   std::int64_t next_position = 0;
 };
 
-//! Reads an int64 tensor by name (the hash router's table), for loaders.
-using index_source = std::function<result<std::vector<std::int64_t>>(const std::string&)>;
-
 class decoder {
  public:
   template <class Arch>

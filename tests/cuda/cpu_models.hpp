@@ -4,10 +4,15 @@
 #include <vector>
 
 #include "vprim/io/safetensors.hpp"
+#include "vprim/model/v4/config.hpp"
 #include "vprim/model/vision_tower.hpp"
 
 namespace vprim_test {
 //! The CPU DeepSeek-ViT + aligner (weights "weight.vit.", "weight.aligner.") on a CHW image.
 vprim::status cpu_tower_merged(const vprim::safetensors_file& file, const vprim::tower_config& cfg, const std::vector<float>& pixels,
                                int height, int width, std::vector<float>& merged);
+//! The CPU DeepSeek-V4 decoder (weights "weight.", as the golden files store them): the logits
+//! of `tokens` run through one cache in calls of the given lengths.
+vprim::status cpu_v4_logits(const vprim::safetensors_file& file, const vprim::v4::config& cfg, const std::vector<std::int64_t>& tokens,
+                            const std::vector<std::size_t>& split, std::vector<float>& logits);
 }  // namespace vprim_test
