@@ -238,8 +238,8 @@ void bench_csa_decode(double hbm_gbps) {
     vprim::cuda::workspace ws;
     (void)vprim::cuda::topk(ta, ws, nullptr);
     ws.ptr = device_alloc<char>(ws.bytes);
-    const vprim::cuda::sparse_attention_args sa{q,     raw,  draw_pos, ent,     selected, dpos, sinks, out, 1, heads,
-                                                d,     window, entries, k,      ratio,    window, 1.0f / std::sqrt(static_cast<float>(d))};
+    const vprim::cuda::sparse_attention_args sa{q,     raw,    draw_pos, ent, selected, dpos,   sinks, out, nullptr, 1,
+                                                heads, d,      window,   entries, k,   ratio,  window, 1.0f / std::sqrt(static_cast<float>(d))};
     const double bytes = 4.0 * (entries * id + 2.0 * entries + (k + window) * d + 2.0 * heads * d);
     const double ms = time_ms([&] {
       vprim::status s = vprim::cuda::indexer_scores(ia, nullptr);

@@ -579,26 +579,40 @@ TEST_CASE("cuda sparse attention equals the naive softmax over window and compre
         for (std::size_t t = 0; t < queries; ++t) {
           pos[t] = static_cast<std::int64_t>(first + t);
           const auto visible = static_cast<std::size_t>(pos[t] + 1) / ratio;
-          for (std::size_t j = 0; j < std::min(visible, top_k); ++j) selected[t * top_k + j] = static_cast<std::int64_t>(rng() % visible);
+          std::vector<std::int64_t> ids(visible);  // distinct picks, as top-k makes them
+          std::iota(ids.begin(), ids.end(), 0);
+          std::shuffle(ids.begin(), ids.end(), rng);
+          for (std::size_t j = 0; j < std::min(visible, top_k); ++j) selected[t * top_k + j] = ids[j];
         }
         device_vector<float> dq(q), draw(raw), dent(ent), dsinks(sinks), out(queries * heads * d);
         device_vector<std::int64_t> drp(raw_pos), dpos(pos), dsel(selected);
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-        const vprim::cuda::sparse_attention_args a{dq.ptr,   draw.ptr,    drp.ptr,  dent.ptr,   hca ? nullptr : dsel.ptr,
-                                                   dpos.ptr, dsinks.ptr,  out.ptr,  queries,    heads,
-                                                   d,        raw_count,   entries,  top_k,      ratio,
-                                                   window,   scale};
+        const std::size_t cols = raw_count + entries;
+        device_vector<float> probs(heads * queries * cols);
+        REQUIRE(cudaMemset(probs.ptr, 0, probs.size * sizeof(float)) == cudaSuccess);
+        const vprim::cuda::sparse_attention_args a{dq.ptr,   draw.ptr,   drp.ptr, dent.ptr,  hca ? nullptr : dsel.ptr,
+                                                   dpos.ptr, dsinks.ptr, out.ptr, probs.ptr, queries,
+                                                   heads,    d,          raw_count, entries, top_k,
+                                                   ratio,    window,     scale};
         REQUIRE(vprim::cuda::sparse_attention(a, nullptr) == vprim::status::ok);
-        std::vector<double> ref(queries * heads * d, 0.0);
+        std::vector<double> ref(queries * heads * d, 0.0), ref_probs(heads * queries * cols, 0.0);
+        std::vector<float> bias_ref(queries * entries, -INFINITY);
         for (std::size_t t = 0; t < queries; ++t) {
           std::vector<const float*> keys;
+          std::vector<std::size_t> key_cols;
           for (std::size_t i = 0; i < raw_count; ++i)
-            if (raw_pos[i] <= pos[t] && raw_pos[i] > pos[t] - static_cast<std::int64_t>(window)) keys.push_back(raw.data() + i * d);
-          if (hca) {
-            for (std::size_t e = 0; e < std::min(entries, static_cast<std::size_t>(pos[t] + 1) / ratio); ++e) keys.push_back(ent.data() + e * d);
-          } else {
-            for (std::size_t j = 0; j < top_k; ++j)
-              if (selected[t * top_k + j] >= 0) keys.push_back(ent.data() + static_cast<std::size_t>(selected[t * top_k + j]) * d);
+            if (raw_pos[i] <= pos[t] && raw_pos[i] > pos[t] - static_cast<std::int64_t>(window)) {
+              keys.push_back(raw.data() + i * d);
+              key_cols.push_back(i);
+            }
+          for (std::size_t e = 0; e < entries; ++e) {
+            const bool seen = hca ? e < static_cast<std::size_t>(pos[t] + 1) / ratio
+                                  : std::count(selected.begin() + static_cast<std::ptrdiff_t>(t * top_k),
+                                               selected.begin() + static_cast<std::ptrdiff_t>((t + 1) * top_k), static_cast<std::int64_t>(e)) > 0;
+            if (!seen) continue;
+            keys.push_back(ent.data() + e * d);
+            key_cols.push_back(raw_count + e);
+            bias_ref[t * entries + e] = 0.0f;
           }
           for (std::size_t h = 0; h < heads; ++h) {
             const float* qh = q.data() + (t * heads + h) * d;
@@ -610,11 +624,21 @@ TEST_CASE("cuda sparse attention equals the naive softmax over window and compre
             }
             double denom = std::exp(sinks[h] - mx);
             for (double& l : logit) denom += (l = std::exp(l - mx));
-            for (std::size_t j = 0; j < keys.size(); ++j)
+            for (std::size_t j = 0; j < keys.size(); ++j) {
+              ref_probs[(h * queries + t) * cols + key_cols[j]] = logit[j] / denom;
               for (std::size_t e = 0; e < d; ++e) ref[(t * heads + h) * d + e] += logit[j] / denom * keys[j][e];
+            }
           }
         }
         vprim_ref::require_close("sparse attention", out.get(), ref, [](std::size_t) { return 2e-6; });
+        vprim_ref::require_close("sparse attention weights", probs.get(), ref_probs, [](std::size_t) { return 1e-6; });
+        device_vector<float> bias(std::max<std::size_t>(queries * entries, 1));
+        REQUIRE(vprim::cuda::sparse_attention_bias(a, bias.ptr, nullptr) == vprim::status::ok);
+        if (entries > 0) {
+          auto got_bias = bias.get();
+          got_bias.resize(queries * entries);
+          REQUIRE(got_bias == bias_ref);
+        }
       }
   vprim::cuda::sparse_attention_args odd{};
   odd.queries = odd.heads = 1;

@@ -4,8 +4,10 @@
 
 //! \file launch.cuh
 //! What every CUDA entry point shares:
-//! - VPRIM_KERNEL: kernels are hidden, so two shared libraries that vendor vprim never share
-//!   (and never mix up) an instantiation;
+//! - VPRIM_KERNEL: kernels have internal linkage. A header-only library's non-template kernel
+//!   would otherwise be defined (its host stub with it) in every translation unit that includes
+//!   it, and two such units would not link; and no shared library that vendors vprim exports or
+//!   shares a kernel symbol with another.
 //! - workspace: device scratch owned by the caller. Entry points that need one take it by value
 //!   and follow CUB's two-phase protocol: called with ptr == nullptr they only set `bytes`;
 //!   called again with that much memory they run. vprim never allocates behind the caller.
@@ -19,7 +21,7 @@
 #include "vprim/cuda/error.cuh"
 
 #if defined(__CUDACC__)
-#define VPRIM_KERNEL __global__ __attribute__((visibility("hidden")))
+#define VPRIM_KERNEL static __global__
 #endif
 
 VPRIM_NAMESPACE_BEGIN

@@ -29,6 +29,9 @@ struct sparse_attention_args {
   const std::int64_t* pos = nullptr;       //!< [queries]
   const float* sinks = nullptr;            //!< [heads]
   float* out = nullptr;                    //!< [queries, heads, head_dim], before the inverse RoPE
+  float* probs = nullptr;                  //!< optional [heads, queries, raw_count + entry_count]: each key's
+                                           //!< weight at its column (raw row, then raw_count + entry), for checks;
+                                           //!< the caller zeroes it
   std::size_t queries = 0, heads = 0, head_dim = 0, raw_count = 0, entry_count = 0, top_k = 0, ratio = 0, window = 0;
   float scale = 1.0f;
 };
@@ -129,6 +132,32 @@ VPRIM_KERNEL void sparse_attention_kernel(sparse_attention_args a) {
 #pragma unroll
   for (int j = 0; j < T::max_per_lane; ++j)
     if (j < per_lane) a.out[(t * a.heads + h) * D + static_cast<std::size_t>(j * 32 + lane)] = o[j] / l;
+  if (a.probs == nullptr) return;
+  // The weights themselves, for checks: a second pass over the keys with the final max and sum.
+  const std::size_t cols = a.raw_count + a.entry_count;
+  for (std::size_t s = 0; s < candidates; ++s) {
+    const float* key = sparse_key(a, t, pos, s);
+    if (key == nullptr) continue;
+    float part = 0.0f;
+#pragma unroll
+    for (int j = 0; j < T::max_per_lane; ++j)
+      if (j < per_lane) part += q[j] * key[j * 32 + lane];
+    for (int off = 16; off > 0; off /= 2) part += __shfl_xor_sync(0xffffffffu, part, off);
+    const std::size_t col = s < a.raw_count ? s : a.raw_count + static_cast<std::size_t>((key - a.entries) / static_cast<std::ptrdiff_t>(D));
+    if (lane == 0) a.probs[(h * a.queries + t) * cols + col] = __expf(part - m) / l;
+  }
+}
+
+//! The peer's block bias [queries, entries]: 0 where a query sees an entry, -inf elsewhere.
+VPRIM_KERNEL void sparse_attention_bias_kernel(sparse_attention_args a, float* bias) {
+  const std::size_t t = blockIdx.x, T = a.entry_count;
+  const std::int64_t pos = a.pos[t];
+  const std::size_t visible = a.ratio > 0 && pos >= 0 ? static_cast<std::size_t>(pos + 1) / a.ratio : 0;
+  for (std::size_t i = threadIdx.x; i < T; i += blockDim.x) bias[t * T + i] = a.selected == nullptr && i < visible ? 0.0f : -INFINITY;
+  __syncthreads();
+  if (a.selected != nullptr && threadIdx.x == 0)
+    for (std::size_t j = 0; j < a.top_k; ++j)
+      if (const std::int64_t e = a.selected[t * a.top_k + j]; e >= 0 && static_cast<std::size_t>(e) < T) bias[t * T + static_cast<std::size_t>(e)] = 0.0f;
 }
 }  // namespace detail
 
@@ -138,6 +167,15 @@ VPRIM_KERNEL void sparse_attention_kernel(sparse_attention_args a) {
   if (const status s = sparse_attention_can_implement(a); s != status::ok || a.queries == 0 || a.heads == 0) return s;
   const dim3 grid(static_cast<unsigned>(a.queries), static_cast<unsigned>(ceil_div(a.heads, T::heads)));
   detail::sparse_attention_kernel<<<grid, T::threads, T::keys * a.head_dim * sizeof(float), stream>>>(a);
+  return detail::launched();
+}
+
+//! Which entries each query sees, as the peer's block bias [queries, entry_count] (0 seen, -inf
+//! not), on `stream`: for checks against a peer that records it.
+[[nodiscard]] inline status sparse_attention_bias(const sparse_attention_args& a, float* bias, cudaStream_t stream) {
+  if (const status s = sparse_attention_can_implement(a); s != status::ok || a.queries == 0 || a.entry_count == 0) return s;
+  if (bias == nullptr) return status::invalid_argument;
+  detail::sparse_attention_bias_kernel<<<static_cast<unsigned>(a.queries), 128, 0, stream>>>(a, bias);
   return detail::launched();
 }
 

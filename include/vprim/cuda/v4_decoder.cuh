@@ -21,6 +21,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -43,6 +44,16 @@
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
+
+//! Named intermediate results on the device, in the CPU observer's names and shapes
+//! (v4::observer), for checking against a peer; called in stream order (synchronise before
+//! reading). Leave empty in production.
+struct v4_device_observer {
+  std::function<status(std::string_view path, std::string_view slot, const float* data, std::vector<std::int64_t> shape)> floats;
+  std::function<status(std::string_view path, std::string_view slot, const std::int64_t* data, std::vector<std::int64_t> shape)>
+      indices;
+  explicit operator bool() const noexcept { return static_cast<bool>(floats) && static_cast<bool>(indices); }
+};
 
 class v4_decoder {
   using buffer = device_buffer<float>;
@@ -252,7 +263,7 @@ class v4_decoder {
   //! Two-phase workspace; the query depends on S and on the cache's capacity. Errors: a bad
   //! token id (named, from embedding_check), a call past the cache's max_tokens (out_of_range).
   [[nodiscard]] result<bool> forward(const std::int64_t* ids, std::size_t S, cache& c, float* logits, workspace& ws,
-                                     cudaStream_t stream) const {
+                                     cudaStream_t stream, const v4_device_observer& obs = {}) const {
     const auto D = static_cast<std::size_t>(cfg_.hidden), n = static_cast<std::size_t>(cfg_.hc_mult),
                H = static_cast<std::size_t>(cfg_.heads), hd = static_cast<std::size_t>(cfg_.head_dim),
                W = static_cast<std::size_t>(cfg_.sliding_window), E = static_cast<std::size_t>(cfg_.routed_experts),
@@ -289,6 +300,10 @@ class v4_decoder {
     auto* route_idx = cv.take<std::int64_t>(S * K);
     float* shared_h = cv.take<float>(S * 2 * SI);
     float* shared_act = cv.take<float>(S * SI);
+    // With an observer: the block bias and the attention weights it reports.
+    const std::size_t entry_cap = c.max_tokens / static_cast<std::size_t>(std::max(1, std::min(cfg_.csa_ratio, cfg_.hca_ratio)));
+    float* bias = obs ? cv.take<float>(S * entry_cap) : nullptr;
+    float* probs = obs ? cv.take<float>(H * S * (W + S + entry_cap)) : nullptr;
     workspace embed_ws, topk_ws, moe_ws;
     (void)embedding_gather({}, embed_ws, stream);
     const auto index_k = static_cast<std::size_t>(std::max(1, cfg_.index_topk));
@@ -337,15 +352,22 @@ class v4_decoder {
                    sub == 0 ? L.attn_scale.data() : L.ffn_scale.data(), post, comb, collapsed, S, n, D, cfg_.norm_eps, cfg_.hc_eps,
                    cfg_.hc_sinkhorn_iters};
         if (status s = hc_compute(hc, stream); s != status::ok) return fail(s, "hyper-connection");
+        const std::string path = "layers." + std::to_string(l), hc_path = path + (sub == 0 ? ".attn_hc" : ".ffn_hc");
+        const auto s64 = static_cast<std::int64_t>(S), n64 = static_cast<std::int64_t>(n), d64 = static_cast<std::int64_t>(D);
+        if (obs) {
+          status s = obs.floats(hc_path, "out0", post, {1, s64, n64});
+          if (s == status::ok) s = obs.floats(hc_path, "out1", comb, {1, s64, n64, n64});
+          if (s == status::ok) s = obs.floats(hc_path, "out2", collapsed, {1, s64, d64});
+          if (s != status::ok) return fail(s, "observer");
+        }
         if (status s = rmsnorm({collapsed, normed, (sub == 0 ? L.attn_norm : L.ffn_norm).data(), nullptr, S, D, cfg_.norm_eps}, stream);
             s != status::ok)
           return fail(s, "norm");
-        const status s = sub == 0 ? attention(L, lc, S, pos, pos_dev, normed, f, scratch{q_res, q, raw, raw_pos, o, z, proj_kv,
-                                                                                         proj_gate, iq, iw, scores, selected, visible,
-                                                                                         &topk_ws},
-                                              stream)
-                                  : moe(L, S, ids_dev, normed, f, router_logits, route_w, route_idx, shared_h, shared_act, moe_ws,
-                                        stream);
+        const scratch w{q_res, q, raw, raw_pos, o, z, proj_kv, proj_gate, iq, iw, scores, selected, visible, &topk_ws, bias, probs};
+        status s = sub == 0 ? attention(L, lc, S, pos, pos_dev, normed, f, w, stream, obs, path + ".self_attn")
+                            : moe(L, S, ids_dev, normed, f, router_logits, route_w, route_idx, shared_h, shared_act, moe_ws, stream,
+                                  obs, path + ".mlp");
+        if (s == status::ok && obs) s = obs.floats(path + (sub == 0 ? ".self_attn" : ".mlp"), "out0", f, {1, s64, d64});
         if (s != status::ok) return fail(s, sub == 0 ? "attention" : "MoE");
         if (status e = hc_expand(X, f, post, comb, S, n, D, stream); e != status::ok) return fail(e, "hyper-connection expand");
       }
@@ -353,6 +375,10 @@ class v4_decoder {
     hc_args head{X, head_fn_.data(), head_base_.data(), head_scale_.data(), nullptr, nullptr, collapsed, S, n, D, cfg_.norm_eps,
                  cfg_.hc_eps, 1};
     if (status s = hc_head_collapse(head, stream); s != status::ok) return fail(s, "hyper head");
+    if (obs)
+      if (status s = obs.floats("hc_head", "out0", collapsed, {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(D)});
+          s != status::ok)
+        return fail(s, "observer");
     if (status s = rmsnorm({collapsed, normed, norm_.data(), nullptr, S, D, cfg_.norm_eps}, stream); s != status::ok)
       return fail(s, "final norm");
     if (status s = run_linear(head_, normed, D, S, logits, V, false, stream); s != status::ok) return fail(s, "LM head");
@@ -370,6 +396,7 @@ class v4_decoder {
     std::int64_t* selected;
     std::int32_t* visible;
     workspace* topk_ws;
+    float *bias, *probs;  // observer only
   };
 
   [[nodiscard]] status run_linear(const linear& l, const float* in, std::size_t lda, std::size_t rows, float* out, std::size_t ldc,
@@ -396,7 +423,8 @@ class v4_decoder {
   }
 
   [[nodiscard]] status attention(const layer& L, cache::per_layer& lc, std::size_t S, const std::vector<std::int64_t>& pos,
-                                 const std::int64_t* pos_dev, const float* x, float* out, const scratch& w, cudaStream_t stream) const {
+                                 const std::int64_t* pos_dev, const float* x, float* out, const scratch& w, cudaStream_t stream,
+                                 const v4_device_observer& obs, const std::string& path) const {
     const std::size_t H = static_cast<std::size_t>(cfg_.heads), hd = static_cast<std::size_t>(cfg_.head_dim), HD = H * hd,
                       W = static_cast<std::size_t>(cfg_.sliding_window), R = L.q_a.n, half = L.inv_freq.size();
     // Query: q_a, RMSNorm, q_b, per-head unweighted RMSNorm, RoPE.
@@ -421,10 +449,15 @@ class v4_decoder {
         e != cudaSuccess)
       return to_status(e);
     // Compressed entries and, in CSA layers, the indexer's choice.
-    sparse_attention_args a{w.q, w.raw, w.raw_pos, nullptr, nullptr, pos_dev, L.sinks.data(), w.o, S, H, hd, rows, 0, 0, 0, W,
+    sparse_attention_args a{w.q, w.raw, w.raw_pos, nullptr, nullptr, pos_dev, L.sinks.data(), w.o, nullptr, S, H, hd, rows, 0, 0, 0, W,
                             1.0f / std::sqrt(static_cast<float>(hd))};
     if (L.kind != v4::attention_kind::sliding) {
       if (status s = compress(L.comp, lc.main, x, S, w, stream); s != status::ok) return s;
+      if (obs)
+        if (status s = obs.floats(path + ".compressor", "out0", lc.main.state.entries,
+                                  {1, 1, static_cast<std::int64_t>(lc.main.state.count), static_cast<std::int64_t>(hd)});
+            s != status::ok)
+          return s;
       a.entries = lc.main.state.entries;
       a.entry_count = lc.main.state.count;
       a.ratio = L.comp.ratio;
@@ -460,8 +493,33 @@ class v4_decoder {
         a.top_k = k;
         a.entry_count = lc.main.state.count;
       }
+      if (obs)
+        if (status s = obs.indices(path + ".compressor.indexer", "out0", w.selected,
+                                   {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(k)});
+            s != status::ok)
+          return s;
+    }
+    if (obs) {
+      // The peer's block bias (CSA on every call, HCA on multi-token calls with entries) and the
+      // attention weights [H, S, raw + entries].
+      const std::size_t T = L.kind == v4::attention_kind::sliding ? 0 : lc.main.state.count;
+      if (L.kind == v4::attention_kind::csa || (L.kind == v4::attention_kind::hca && S > 1 && T > 0)) {
+        if (status s = sparse_attention_bias(a, w.bias, stream); s != status::ok) return s;
+        if (status s = obs.floats(path + ".compressor", "out1", w.bias,
+                                  {1, 1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(a.entry_count)});
+            s != status::ok)
+          return s;
+      }
+      a.probs = w.probs;
+      if (cudaError_t e = cudaMemsetAsync(w.probs, 0, H * S * (rows + T) * sizeof(float), stream); e != cudaSuccess) return to_status(e);
     }
     if (status s = sparse_attention(a, stream); s != status::ok) return s;
+    if (obs)
+      if (status s = obs.floats(path, "out1", w.probs,
+                                {1, static_cast<std::int64_t>(H), static_cast<std::int64_t>(S),
+                                 static_cast<std::int64_t>(rows + a.entry_count)});
+          s != status::ok)
+        return s;
     if (status s = rope_partial({w.o, pos_dev, L.inv_freq.data(), S, H, hd, HD, half, true}, stream); s != status::ok) return s;
     // Grouped low-rank output projection: z[:, g] = o[:, g] W_oa[g]^T, out = W_ob z.
     const std::size_t G = static_cast<std::size_t>(cfg_.o_groups), OR = static_cast<std::size_t>(cfg_.o_lora_rank), per = HD / G;
@@ -484,7 +542,7 @@ class v4_decoder {
 
   [[nodiscard]] status moe(const layer& L, std::size_t S, const std::int64_t* ids_dev, const float* x, float* out, float* router_logits,
                            float* route_w, std::int64_t* route_idx, float* shared_h, float* shared_act, workspace& moe_ws,
-                           cudaStream_t stream) const {
+                           cudaStream_t stream, const v4_device_observer& obs, const std::string& path) const {
     const std::size_t E = static_cast<std::size_t>(cfg_.routed_experts), K = static_cast<std::size_t>(cfg_.top_k),
                       D = static_cast<std::size_t>(cfg_.hidden), I = static_cast<std::size_t>(cfg_.moe_intermediate),
                       SI = L.shared_down.k;
@@ -493,6 +551,13 @@ class v4_decoder {
                   L.hash ? ids_dev : nullptr, route_w, route_idx, S, E, K, static_cast<std::size_t>(cfg_.vocab), cfg_.scoring,
                   cfg_.routed_scale};
     if (status s = route(r, stream); s != status::ok) return s;
+    if (obs) {
+      const auto s64 = static_cast<std::int64_t>(S), e64 = static_cast<std::int64_t>(E), k64 = static_cast<std::int64_t>(K);
+      status s = obs.floats(path + ".gate", "out0", router_logits, {s64, e64});
+      if (s == status::ok) s = obs.floats(path + ".gate", "out1", route_w, {s64, k64});
+      if (s == status::ok) s = obs.indices(path + ".gate", "out2", route_idx, {s64, k64});
+      if (s != status::ok) return s;
+    }
     const float limit = cfg_.swiglu_limit;
     moe_experts_f32_args me{x, route_idx, route_w, L.gate_up.data(), L.down.data(), out, S, D, I, E, K, limit, false};
     if (status s = moe_experts(me, moe_ws, stream); s != status::ok) return s;
