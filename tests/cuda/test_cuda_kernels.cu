@@ -63,6 +63,18 @@ vprim::status with_workspace(Call call) {
   return s;
 }
 
+// The compressor's projections of T tokens x [T, D] by W [P, D], summed in double.
+std::vector<float> project(const std::vector<float>& x, const std::vector<float>& w, std::size_t T, std::size_t D, std::size_t P) {
+  std::vector<float> out(T * P);
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t ch = 0; ch < P; ++ch) {
+      double s = 0;
+      for (std::size_t d = 0; d < D; ++d) s += static_cast<double>(w[ch * D + d]) * x[t * D + d];
+      out[t * P + ch] = static_cast<float>(s);
+    }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("cuda RMSNorm and LayerNorm equal the naive norms", "[cuda][norm]") {
@@ -389,17 +401,7 @@ TEST_CASE("cuda compressor windows equal the naive compressed entries, CSA and H
     const auto x = random_vector(T * D, 40), wkv = random_vector(P * D, 41), wgate = random_vector(P * D, 42),
                bias = random_vector(m * P, 43), norm_w = random_vector(c, 44, 0.5f, 1.5f);
     const std::vector<float> inv_freq = {1.0f, 0.05f};
-    std::vector<float> kv(T * P), gate(T * P);
-    for (std::size_t t = 0; t < T; ++t)
-      for (std::size_t ch = 0; ch < P; ++ch) {
-        double sk = 0, sg = 0;
-        for (std::size_t d = 0; d < D; ++d) {
-          sk += static_cast<double>(wkv[ch * D + d]) * x[t * D + d];
-          sg += static_cast<double>(wgate[ch * D + d]) * x[t * D + d];
-        }
-        kv[t * P + ch] = static_cast<float>(sk);
-        gate[t * P + ch] = static_cast<float>(sg);
-      }
+    const auto kv = project(x, wkv, T, D, P), gate = project(x, wgate, T, D, P);
     device_vector<float> dkv(kv), dgate(gate), dbias(bias), dnorm(norm_w), dfreq(inv_freq), out(windows * c);
     vprim::cuda::compress_args a{dkv.ptr, dgate.ptr, nullptr, nullptr, 0, dbias.ptr, dnorm.ptr, dfreq.ptr, nullptr, nullptr,
                                  out.ptr, windows, m, c, inv_freq.size(), 0, overlap, 1e-6f};
@@ -424,17 +426,7 @@ TEST_CASE("cuda compressor streaming update: any split of the tokens makes the s
     const auto x = random_vector(T * D, 45), wkv = random_vector(P * D, 46), wgate = random_vector(P * D, 47),
                bias = random_vector(m * P, 48), norm_w = random_vector(c, 49, 0.5f, 1.5f);
     const std::vector<float> inv_freq = {1.0f, 0.05f};
-    std::vector<float> kv(T * P), gate(T * P);
-    for (std::size_t t = 0; t < T; ++t)
-      for (std::size_t ch = 0; ch < P; ++ch) {
-        double sk = 0, sg = 0;
-        for (std::size_t d = 0; d < D; ++d) {
-          sk += static_cast<double>(wkv[ch * D + d]) * x[t * D + d];
-          sg += static_cast<double>(wgate[ch * D + d]) * x[t * D + d];
-        }
-        kv[t * P + ch] = static_cast<float>(sk);
-        gate[t * P + ch] = static_cast<float>(sg);
-      }
+    const auto kv = project(x, wkv, T, D, P), gate = project(x, wgate, T, D, P);
     device_vector<float> dkv(kv), dgate(gate), dbias(bias), dnorm(norm_w), dfreq(inv_freq);
     vprim::cuda::compress_args layer{};
     layer.position_bias = dbias.ptr;

@@ -32,19 +32,12 @@ inline vprim::v4::observer recorder(v4_recording& rec, const std::string& scope,
 }
 
 inline void check_deepseek_v4(const golden_file& g, report& rep) {
-  auto cfg = vprim::v4::config_from_json(g.config);
-  if (!cfg) return rep.problem(g.path + ": " + cfg.err().describe());
-  const vprim::weight_source src = vprim::weights_from(g.file, "weight.");
-  const vprim::v4::index_source ids = [&g](const std::string& name) { return g.file.to_i64("weight." + name); };
-  auto tokens = g.i64("prefill.input_ids", rep);
-  if (!tokens) return;
-  const auto prefill_len = g.file.meta("prefill");
-  if (!prefill_len) return rep.problem(g.path + ": metadata has no 'prefill' length for the stream scope");
-  const std::size_t split = static_cast<std::size_t>(std::stoul(std::string(*prefill_len)));
+  const auto in = read_v4_inputs(g, rep);
+  if (!in) return;
   vprim::serial_executor exec;
   v4_recording rec;
   const vprim::status st = vprim::cpu::dispatch_cpu([&](auto arch) {
-    auto model = vprim::v4::decoder::load(arch, src, ids, *cfg);
+    auto model = vprim::v4::decoder::load(arch, vprim::weights_from(g.file, "weight."), in->ids, in->cfg);
     if (!model) {
       rep.problem(g.path + ": " + model.err().describe());
       return vprim::status::invalid_argument;
@@ -54,11 +47,11 @@ inline void check_deepseek_v4(const golden_file& g, report& rep) {
       std::vector<float> all_logits, logits;
       int call = 0;
       auto obs = recorder(rec, scope, call);
-      for (std::size_t begin = 0; begin < tokens->size();) {
-        const std::size_t len = scope == "prefill" ? tokens->size() : (begin == 0 ? split : 1);
-        auto emb = model->embed(tokens->data() + begin, len);
+      std::size_t begin = 0;
+      for (std::size_t len : in->calls(scope)) {
+        auto emb = model->embed(in->tokens.data() + begin, len);
         if (!emb) return emb.code();
-        if (auto s = model->forward(arch, emb->data(), tokens->data() + begin, len, cache, logits, exec, obs);
+        if (auto s = model->forward(arch, emb->data(), in->tokens.data() + begin, len, cache, logits, exec, obs);
             s != vprim::status::ok)
           return s;
         all_logits.insert(all_logits.end(), logits.begin(), logits.end());
@@ -70,7 +63,6 @@ inline void check_deepseek_v4(const golden_file& g, report& rep) {
     return vprim::status::ok;
   });
   if (st != vprim::status::ok) return rep.problem(g.path + ": the decoder failed with " + std::string(vprim::to_string(st)));
-
   compare_v4_recording(g, rep, rec);
 }
 

@@ -24,20 +24,14 @@ vprim::status copy_back(const T* device, const std::vector<std::int64_t>& shape,
 }  // namespace
 
 void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
-  auto cfg = vprim::v4::config_from_json(g.config);
-  if (!cfg) return rep.problem(g.path + ": " + cfg.err().describe());
-  const vprim::v4::index_source ids = [&g](const std::string& name) { return g.file.to_i64("weight." + name); };
-  auto tokens = g.i64("prefill.input_ids", rep);
-  if (!tokens) return;
-  const auto prefill_len = g.file.meta("prefill");
-  if (!prefill_len) return rep.problem(g.path + ": metadata has no 'prefill' length for the stream scope");
-  const std::size_t split = static_cast<std::size_t>(std::stoul(std::string(*prefill_len)));
-  auto model = vprim::cuda::v4_decoder::load(vprim::weights_from(g.file, "weight."), ids, *cfg);
+  const auto in = read_v4_inputs(g, rep);
+  if (!in) return;
+  auto model = vprim::cuda::v4_decoder::load(vprim::weights_from(g.file, "weight."), in->ids, in->cfg);
   if (!model) return rep.problem(g.path + ": " + model.err().describe());
-  const std::size_t V = static_cast<std::size_t>(cfg->vocab);
+  const std::size_t V = static_cast<std::size_t>(in->cfg.vocab);
   v4_recording rec;
   for (const std::string scope : {"prefill", "stream"}) {
-    auto cache = model->new_cache(tokens->size());
+    auto cache = model->new_cache(in->tokens.size());
     if (!cache) return rep.problem(g.path + ": " + cache.err().describe());
     int call = 0;
     vprim::cuda::v4_device_observer obs;
@@ -48,11 +42,11 @@ void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
       return copy_back(p, shape, rec.indices[v4_key(scope, path, call, slot)]);
     };
     std::vector<float> all_logits;
-    for (std::size_t begin = 0; begin < tokens->size(); ++call) {
-      const std::size_t len = scope == "prefill" ? tokens->size() : (begin == 0 ? split : 1);
+    std::size_t begin = 0;
+    for (std::size_t len : in->calls(scope)) {
+      const std::int64_t* ids = in->tokens.data() + begin;
       vprim::cuda::workspace ws;
-      if (auto q = model->forward(tokens->data() + begin, len, *cache, nullptr, ws, nullptr, obs); !q)
-        return rep.problem(g.path + ": " + q.err().describe());
+      if (auto q = model->forward(ids, len, *cache, nullptr, ws, nullptr, obs); !q) return rep.problem(g.path + ": " + q.err().describe());
       void* scratch = nullptr;
       float* logits = nullptr;
       if (cudaMalloc(&scratch, std::max<std::size_t>(ws.bytes, 1)) != cudaSuccess ||
@@ -61,7 +55,7 @@ void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
         return rep.problem(g.path + ": device memory for the decoder's workspace");
       }
       ws.ptr = scratch;
-      auto ran = model->forward(tokens->data() + begin, len, *cache, logits, ws, nullptr, obs);
+      auto ran = model->forward(ids, len, *cache, logits, ws, nullptr, obs);
       std::vector<float> part;
       const auto copied = ran ? copy_back(logits, {static_cast<std::int64_t>(len * V)}, part) : ran.code();
       cudaFree(scratch);
@@ -70,6 +64,7 @@ void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
       if (copied != vprim::status::ok) return rep.problem(g.path + ": reading the logits back");
       all_logits.insert(all_logits.end(), part.begin(), part.end());
       begin += len;
+      ++call;
     }
     rec.floats[scope + ".logits"] = all_logits;
   }

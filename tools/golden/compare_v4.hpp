@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "golden_file.hpp"
+#include "vprim/model/v4/config.hpp"
 
 namespace vprim_golden {
 
@@ -21,6 +23,40 @@ struct v4_recording {
   std::map<std::string, std::vector<float>> floats;
   std::map<std::string, std::vector<std::int64_t>> indices;
 };
+
+//! What both backends read from a deepseek_v4 file before running: the config, the hash
+//! routers' tables, the tokens, and the call lengths of each scope (prefill: one call; stream:
+//! metadata["prefill"] tokens, then one per call).
+struct v4_inputs {
+  vprim::v4::config cfg;
+  vprim::v4::index_source ids;
+  std::vector<std::int64_t> tokens;
+  std::vector<std::size_t> prefill_calls, stream_calls;
+  [[nodiscard]] const std::vector<std::size_t>& calls(const std::string& scope) const {
+    return scope == "prefill" ? prefill_calls : stream_calls;
+  }
+};
+
+inline std::optional<v4_inputs> read_v4_inputs(const golden_file& g, report& rep) {
+  auto cfg = vprim::v4::config_from_json(g.config);
+  if (!cfg) {
+    rep.problem(g.path + ": " + cfg.err().describe());
+    return std::nullopt;
+  }
+  auto tokens = g.i64("prefill.input_ids", rep);
+  if (!tokens) return std::nullopt;
+  const auto prefill_len = g.file.meta("prefill");
+  if (!prefill_len) {
+    rep.problem(g.path + ": metadata has no 'prefill' length for the stream scope");
+    return std::nullopt;
+  }
+  const std::size_t split = std::min<std::size_t>(std::stoul(std::string(*prefill_len)), tokens->size());
+  v4_inputs in{*cfg, [&g](const std::string& name) { return g.file.to_i64("weight." + name); }, std::move(*tokens), {}, {}};
+  in.prefill_calls = {in.tokens.size()};
+  in.stream_calls.assign(in.tokens.size() - split, 1);
+  if (split > 0) in.stream_calls.insert(in.stream_calls.begin(), split);
+  return in;
+}
 
 //! The peer's name of a module output: <scope>.model.<path>.call<k>.<slot>.
 inline std::string v4_key(const std::string& scope, std::string_view path, int call, std::string_view slot) {
