@@ -179,6 +179,38 @@ void BM_dram_read(benchmark::State& state) {
 }
 BENCHMARK(BM_dram_read)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
+// What the bf16 streaming GEMM alone reads: `rows` rows (an expert's share of a prefill) times
+// 48 uncached 4096 x 4096 bf16 weights (1.5 GiB), each thread taking every other weight whole,
+// as the MoE layer's threads take whole experts.
+void BM_bf16_stream_gemm(benchmark::State& state) {
+  const auto rows = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t n = 4096, k = 4096, count = 48;
+  const auto w = vprim_bench::random_floats(n * k, 5, 0.02f);
+  std::vector<vprim::cpu::packed_weight_bf16> weights;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto p = vprim::cpu::pack_weight_bf16(w.data(), n, k, k);
+    if (!p) return state.SkipWithError("allocation failed");
+    weights.push_back(std::move(*p));
+  }
+  const auto a = vprim_bench::random_floats(rows * k, 6);
+  vprim::thread_pool_executor pool(2);
+  std::vector<std::vector<float>> c(2, std::vector<float>(rows * n));
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    for (auto _ : state)
+      pool.parallel_for(2, [&](std::int64_t part, std::int64_t) {
+        vprim::serial_executor one;
+        const auto p = static_cast<std::size_t>(part);
+        for (std::size_t i = p; i < count; i += 2) {
+          const vprim::cpu::gemm_bf16_args g{rows, a.data(), k, &weights[i], nullptr, c[p].data(), n, false};
+          if (vprim::cpu::gemm_bf16(arch, g, one) != vprim::status::ok) state.SkipWithError("gemm failed");
+        }
+      });
+  });
+  vprim_bench::report_bytes(state, static_cast<double>(count * n * k * 2));
+  vprim_bench::report_flops(state, 2.0 * static_cast<double>(count * rows * n * k));
+}
+BENCHMARK(BM_bf16_stream_gemm)->Arg(8)->Arg(12)->ArgName("rows")->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.5)->MinTime(1.0)->UseRealTime();
+
 // One MoE layer with bf16 experts, built expert by expert (fp32 values for one expert at a time).
 template <class Arch>
 vprim::result<vprim::v4::moe_layer> flash_moe(Arch arch, const vprim::v4::config& c) {
