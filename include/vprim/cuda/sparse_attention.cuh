@@ -111,14 +111,14 @@ VPRIM_KERNEL void sparse_attention_kernel(sparse_attention_args a) {
         logit[i] = seen[i] ? part : -INFINITY;
         chunk_max = fmaxf(chunk_max, logit[i]);
       }
-      const float correction = __expf(m - chunk_max);
+      const float correction = expf(m - chunk_max);
       l *= correction;
 #pragma unroll
       for (int j = 0; j < T::max_per_lane; ++j) o[j] *= correction;
 #pragma unroll
       for (int i = 0; i < T::keys; ++i) {
         if (!seen[i]) continue;
-        const float p = __expf(logit[i] - chunk_max);
+        const float p = expf(logit[i] - chunk_max);
         l += p;
 #pragma unroll
         for (int j = 0; j < T::max_per_lane; ++j)
@@ -144,7 +144,7 @@ VPRIM_KERNEL void sparse_attention_kernel(sparse_attention_args a) {
       if (j < per_lane) part += q[j] * key[j * 32 + lane];
     for (int off = 16; off > 0; off /= 2) part += __shfl_xor_sync(0xffffffffu, part, off);
     const std::size_t col = s < a.raw_count ? s : a.raw_count + static_cast<std::size_t>((key - a.entries) / static_cast<std::ptrdiff_t>(D));
-    if (lane == 0) a.probs[(h * a.queries + t) * cols + col] = __expf(part - m) / l;
+    if (lane == 0) a.probs[(h * a.queries + t) * cols + col] = expf(part - m) / l;
   }
 }
 
