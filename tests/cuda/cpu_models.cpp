@@ -11,13 +11,14 @@
 
 namespace vprim_test {
 
-vprim::status cpu_tower_merged(const vprim::safetensors_file& file, const vprim::tower_config& cfg, const std::vector<float>& pixels,
-                               int height, int width, std::vector<float>& merged) {
+vprim::status cpu_tower_merged(const vprim::safetensors_file& file, const vprim::tower_config& cfg, const std::string& tower_prefix,
+                               const std::string& merger_prefix, const std::vector<float>& pixels, int height, int width,
+                               std::vector<float>& merged) {
   auto patches = vprim::patchify(pixels, cfg.channels, height, width, cfg.patch);
   if (!patches) return patches.code();
   vprim::serial_executor serial;
   return vprim::cpu::dispatch_cpu([&](auto arch) {
-    auto tower = vprim::vision_tower<>::load(arch, file, cfg, "weight.vit.", "weight.aligner.");
+    auto tower = vprim::vision_tower<>::load(arch, file, cfg, tower_prefix, merger_prefix);
     if (!tower) return tower.code();
     std::vector<float> features;
     const int gh = height / cfg.patch, gw = width / cfg.patch;

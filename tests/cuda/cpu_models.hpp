@@ -8,9 +8,10 @@
 #include "vprim/model/vision_tower.hpp"
 
 namespace vprim_test {
-//! The CPU DeepSeek-ViT + aligner (weights "weight.vit.", "weight.aligner.") on a CHW image.
-vprim::status cpu_tower_merged(const vprim::safetensors_file& file, const vprim::tower_config& cfg, const std::vector<float>& pixels,
-                               int height, int width, std::vector<float>& merged);
+//! The CPU tower + merger (cfg.kind, weights under the two prefixes) on a CHW image.
+vprim::status cpu_tower_merged(const vprim::safetensors_file& file, const vprim::tower_config& cfg, const std::string& tower_prefix,
+                               const std::string& merger_prefix, const std::vector<float>& pixels, int height, int width,
+                               std::vector<float>& merged);
 //! The CPU DeepSeek-V4 decoder (weights "weight.", as the golden files store them): the logits
 //! of `tokens` run through one cache in calls of the given lengths.
 vprim::status cpu_v4_logits(const vprim::safetensors_file& file, const vprim::v4::config& cfg, const std::vector<std::int64_t>& tokens,

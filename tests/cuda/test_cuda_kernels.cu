@@ -690,42 +690,55 @@ TEST_CASE("cuda router equals the CPU routing rule: scores, biased top-k with ti
   REQUIRE(vprim::cuda::route(too_many, nullptr) == vprim::status::invalid_argument);
 }
 
-TEST_CASE("cuda DeepSeek-ViT + aligner equals the CPU bf16 tower on the public golden", "[cuda][tower]") {
-  auto file = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/dsvit_public.safetensors");
-  REQUIRE(file);
-  auto json = vprim::parse_json(*file->meta("config"));
-  REQUIRE(json);
-  auto cfg = vprim::tower_config_from_json(*json, vprim::tower_kind::deepseek_vit);
-  REQUIRE(cfg);
-  cfg->precision = vprim::weight_precision::bfloat16;
-  const auto pixels = file->to_f32("pixels_chw");
-  const auto peer = file->to_f32("aligned");
-  REQUIRE(pixels);
-  REQUIRE(peer);
-  const std::size_t H = 140, W = 182;
-  std::vector<float> cpu_out;  // the CPU tower at the same precision
-  REQUIRE(vprim_test::cpu_tower_merged(*file, *cfg, *pixels, static_cast<int>(H), static_cast<int>(W), cpu_out) == vprim::status::ok);
-  auto gpu = vprim::cuda::vision_tower::load(vprim::weights_from(*file), *cfg, "weight.vit.", "weight.aligner.");
-  REQUIRE(gpu);
-  device_vector<float> image(*pixels), out(cpu_out.size());
-  REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return gpu->encode(image.ptr, H, W, out.ptr, ws, nullptr); }) ==
-          vprim::status::ok);
-  const auto got = out.get();
-  REQUIRE(peer->size() == got.size());
-  // Both backends round the same operands to bf16 and differ only in the order of fp32 sums, so
-  // the GPU must sit at least as close to the CPU bf16 tower as that tower sits to the fp32 peer.
-  double bf16_vs_peer = 0, gpu_vs_cpu = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    REQUIRE(std::isfinite(got[i]));
-    bf16_vs_peer = std::max(bf16_vs_peer, std::fabs(static_cast<double>(cpu_out[i]) - (*peer)[i]));
-    gpu_vs_cpu = std::max(gpu_vs_cpu, std::fabs(static_cast<double>(got[i]) - cpu_out[i]));
+TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU bf16 towers on the public goldens", "[cuda][tower]") {
+  struct tower_case {
+    const char* file;
+    vprim::tower_kind kind;
+    const char *tower_prefix, *merger_prefix, *peer_output;
+  };
+  for (const auto& tc : {tower_case{"dsvit_public", vprim::tower_kind::deepseek_vit, "weight.vit.", "weight.aligner.", "aligned"},
+                         tower_case{"vision_public", vprim::tower_kind::qwen2_vl, "weight.", "weight.merger.", "merged"}}) {
+    CAPTURE(tc.file);
+    auto file = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/" + tc.file + ".safetensors");
+    REQUIRE(file);
+    auto json = vprim::parse_json(*file->meta("config"));
+    REQUIRE(json);
+    auto cfg = vprim::tower_config_from_json(*json, tc.kind);
+    REQUIRE(cfg);
+    cfg->precision = vprim::weight_precision::bfloat16;
+    const auto pixels = file->to_f32("pixels_chw");
+    const auto peer = file->to_f32(tc.peer_output);
+    REQUIRE(pixels);
+    REQUIRE(peer);
+    const auto* shape = file->find("pixels_chw");
+    REQUIRE(shape);
+    const auto H = static_cast<std::size_t>(shape->shape[1]), W = static_cast<std::size_t>(shape->shape[2]);
+    std::vector<float> cpu_out;  // the CPU tower at the same precision
+    REQUIRE(vprim_test::cpu_tower_merged(*file, *cfg, tc.tower_prefix, tc.merger_prefix, *pixels, static_cast<int>(H),
+                                         static_cast<int>(W), cpu_out) == vprim::status::ok);
+    auto gpu = vprim::cuda::vision_tower::load(vprim::weights_from(*file), *cfg, tc.tower_prefix, tc.merger_prefix);
+    REQUIRE(gpu);
+    device_vector<float> image(*pixels), out(cpu_out.size());
+    REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return gpu->encode(image.ptr, H, W, out.ptr, ws, nullptr); }) ==
+            vprim::status::ok);
+    const auto got = out.get();
+    REQUIRE(peer->size() == got.size());
+    // Both backends round the same operands to bf16 and differ only in the order of fp32 sums,
+    // so the GPU must sit at least as close to the CPU bf16 tower as that tower sits to the
+    // fp32 peer.
+    double bf16_vs_peer = 0, gpu_vs_cpu = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      REQUIRE(std::isfinite(got[i]));
+      bf16_vs_peer = std::max(bf16_vs_peer, std::fabs(static_cast<double>(cpu_out[i]) - (*peer)[i]));
+      gpu_vs_cpu = std::max(gpu_vs_cpu, std::fabs(static_cast<double>(got[i]) - cpu_out[i]));
+    }
+    CAPTURE(bf16_vs_peer, gpu_vs_cpu);
+    REQUIRE(bf16_vs_peer > 0.0);
+    REQUIRE(gpu_vs_cpu <= bf16_vs_peer);
+    // An image that does not tile into patches is refused before anything runs.
+    vprim::cuda::workspace none;
+    REQUIRE(gpu->encode(image.ptr, H + 1, W, out.ptr, none, nullptr) == vprim::status::shape_mismatch);
   }
-  CAPTURE(bf16_vs_peer, gpu_vs_cpu);
-  REQUIRE(bf16_vs_peer > 0.0);
-  REQUIRE(gpu_vs_cpu <= bf16_vs_peer);
-  // An image that does not tile into patches is refused before anything runs.
-  vprim::cuda::workspace none;
-  REQUIRE(gpu->encode(image.ptr, H + 1, W, out.ptr, none, nullptr) == vprim::status::shape_mismatch);
 }
 
 TEST_CASE("cuda DeepSeek-V4 decoder gives the CPU decoder's logits, in one call or streamed", "[cuda][v4]") {

@@ -32,21 +32,25 @@ device_memory device_alloc(std::size_t bytes, report& rep, const std::string& wh
 }
 }  // namespace
 
-void check_deepseek_vit_cuda(const golden_file& g, report& rep) {
-  auto cfg = vprim::tower_config_from_json(g.config, vprim::tower_kind::deepseek_vit);
+namespace {
+//! Runs pixels_chw through the GPU tower; compares each stage it reports with the peer's tensor
+//! of the mapped name (stages without a name in `peer_names` are not recorded by the peer).
+void check_tower_cuda(const golden_file& g, report& rep, vprim::tower_kind kind, const std::string& tower_prefix,
+                      const std::string& merger_prefix, const std::map<std::string, std::string>& peer_names) {
+  auto cfg = vprim::tower_config_from_json(g.config, kind);
   if (!cfg) return rep.problem(g.path + ": " + cfg.err().describe());
   cfg->precision = vprim::weight_precision::bfloat16;
   const auto pixels = g.f32("pixels_chw", rep);
   if (!pixels) return;
   const auto shape = g.shape("pixels_chw");
   if (shape.size() != 3) return rep.problem("pixels_chw: expected [C, H, W]");
-  auto tower = vprim::cuda::vision_tower::load(vprim::weights_from(g.file), *cfg, "weight.vit.", "weight.aligner.");
+  auto tower = vprim::cuda::vision_tower::load(vprim::weights_from(g.file), *cfg, tower_prefix, merger_prefix);
   if (!tower) return rep.problem(g.path + ": " + tower.err().describe());
   const auto H = static_cast<std::size_t>(shape[1]), W = static_cast<std::size_t>(shape[2]);
-  const std::size_t P = static_cast<std::size_t>(cfg->patch), grid = (H / P) * (W / P);
-  const std::size_t merged = ((H / P + 2) / 3) * ((W / P + 2) / 3) * static_cast<std::size_t>(cfg->out_dim);
+  const std::size_t P = static_cast<std::size_t>(cfg->patch), f = static_cast<std::size_t>(cfg->merge);
+  const std::size_t merged = ((H / P + f - 1) / f) * ((W / P + f - 1) / f) * static_cast<std::size_t>(cfg->out_dim);
   auto image = device_alloc(pixels->size() * sizeof(float), rep, "the image");
-  auto out = device_alloc(std::max(merged, grid) * sizeof(float), rep, "the tower output");
+  auto out = device_alloc(merged * sizeof(float), rep, "the tower output");
   if (!image || !out) return;
   if (const cudaError_t e = cudaMemcpy(image.get(), pixels->data(), pixels->size() * sizeof(float), cudaMemcpyHostToDevice);
       e != cudaSuccess)
@@ -71,9 +75,27 @@ void check_deepseek_vit_cuda(const golden_file& g, report& rep) {
   if (const auto s = tower->encode(in, H, W, dst, ws, nullptr, keep); s != vprim::status::ok)
     return rep.problem(g.path + ": the GPU tower failed with " + std::string(vprim::to_string(s)));
   for (const auto& [name, ours] : stages) {
-    if (!g.file.find(name)) continue;  // a stage the peer did not record
-    if (auto ref = g.f32(name, rep)) rep.close(name + " (cuda, bf16)", ours, *ref, g.shape(name), bf16_rel_tol);
+    const auto peer = peer_names.find(name);
+    if (peer == peer_names.end() || !g.file.find(peer->second)) continue;
+    if (auto ref = g.f32(peer->second, rep)) rep.close(peer->second + " (cuda, bf16)", ours, *ref, g.shape(peer->second), bf16_rel_tol);
   }
+}
+
+//! The peer's names of the stages: the same names, or with Qwen's ".raster" suffix.
+std::map<std::string, std::string> stage_names(const golden_file& g, const std::string& suffix, const std::string& aligned) {
+  std::map<std::string, std::string> names{{"patch_embed", "patch_embed" + suffix}, {"vit_out", "vit_out"}, {"aligned", aligned}};
+  for (int l = 0; g.file.find("block" + std::to_string(l) + suffix); ++l)
+    names["block" + std::to_string(l)] = "block" + std::to_string(l) + suffix;
+  return names;
+}
+}  // namespace
+
+void check_deepseek_vit_cuda(const golden_file& g, report& rep) {
+  check_tower_cuda(g, rep, vprim::tower_kind::deepseek_vit, "weight.vit.", "weight.aligner.", stage_names(g, "", "aligned"));
+}
+
+void check_qwen2_vl_vision_cuda(const golden_file& g, report& rep) {
+  check_tower_cuda(g, rep, vprim::tower_kind::qwen2_vl, "weight.", "weight.merger.", stage_names(g, ".raster", "merged"));
 }
 
 }  // namespace vprim_golden

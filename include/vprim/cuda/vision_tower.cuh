@@ -3,12 +3,15 @@
 #pragma once
 
 //! \file vision_tower.cuh
-//! DeepSeek-ViT and its aligner on the GPU, assembled from this directory's kernels with the
-//! numerics of the CPU tower at weight_precision::bfloat16: bf16 weights, activations rounded
-//! to bf16 as each GEMM reads them, fp32 sums, norms, RoPE and softmax.
+//! The vision towers and their mergers on the GPU, assembled from this directory's kernels with
+//! the numerics of the CPU tower at weight_precision::bfloat16: bf16 weights, activations
+//! rounded to bf16 as each GEMM reads them, fp32 sums, norms, RoPE and softmax.
+//! DeepSeek-ViT:
 //!   x = patch_embed(image)                        (patchify fused into the GEMM)
 //!   per block: x += wo(attn(rope2d(wqkv(rms1(x)))));  x += w2(swiglu(w1(rms2(x))))
 //!   x = rms(x); out = w2'(gelu(w1'(unfold3x3(x))))  (the unfold fused into the GEMM)
+//! Qwen2-VL: LayerNorms with bias, a GELU-quick MLP (fused into fc1's epilogue), no final norm;
+//! the merger is LayerNorm, the 2x2 token-major unfold fused into mlp.0 with GELU, then mlp.2.
 //! Weights live on the device for the tower's lifetime; activations live in the caller's
 //! workspace (two-phase, see launch.cuh), so a stream of images allocates nothing.
 
@@ -38,21 +41,21 @@ using device_observer = std::function<status(std::string_view, const float*, std
 
 class vision_tower {
  public:
-  //! The tower and aligner from a weight source (the CPU tower's names and shapes). Only
-  //! DeepSeek-ViT is built here.
+  //! The tower and its merger from a weight source, with the CPU tower's names and shapes.
   [[nodiscard]] static result<vision_tower> load(const weight_source& source, const tower_config& cfg, const std::string& tp,
                                                  const std::string& mp) {
-    if (cfg.kind != tower_kind::deepseek_vit)
-      return make_error(status::not_supported, "cuda::vision_tower builds DeepSeek-ViT only");
     if (cfg.width <= 0 || cfg.heads <= 0 || cfg.width % cfg.heads != 0 || cfg.head_dim() % 16 != 0 || cfg.head_dim() > 128 ||
         cfg.layers < 0 || cfg.intermediate <= 0 || cfg.out_dim <= 0 || cfg.patch <= 0 || cfg.merge <= 0 || cfg.channels <= 0)
       return make_error(status::not_supported, "cuda::vision_tower: width " + std::to_string(cfg.width) + ", heads " +
                                                    std::to_string(cfg.heads) + " (head_dim a multiple of 16 up to 128) or another size");
     vision_tower t;
     t.cfg_ = cfg;
+    const bool ds = cfg.kind == tower_kind::deepseek_vit;
     const index_t D = cfg.width, I = cfg.intermediate, pin = static_cast<index_t>(cfg.channels) * cfg.patch * cfg.patch;
-    auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias) -> std::optional<error> {
-      auto w = source(name + ".weight", {n, k});
+    // `stored`: the shape the checkpoint keeps (Qwen's Conv3d patch embedding, [D, C, 1, P, P]).
+    auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
+                   std::vector<index_t> stored = {}) -> std::optional<error> {
+      auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
       if (!w) return w.err();
       auto dw = upload_bf16(*w, name + ".weight");
       if (!dw) return dw.err();
@@ -76,21 +79,34 @@ class vision_tower {
       out = std::move(*d);
       return std::nullopt;
     };
-    if (auto e = lin(t.patch_embed_, tp + "patch_embed.proj", D, pin, true)) return *e;
+    const std::vector<index_t> conv = ds ? std::vector<index_t>{} : std::vector<index_t>{D, cfg.channels, 1, cfg.patch, cfg.patch};
+    if (auto e = lin(t.patch_embed_, tp + "patch_embed.proj", D, pin, ds, conv)) return *e;
     t.blocks_.resize(static_cast<std::size_t>(cfg.layers));
     for (int l = 0; l < cfg.layers; ++l) {
       block& b = t.blocks_[static_cast<std::size_t>(l)];
       const std::string p = tp + "blocks." + std::to_string(l) + ".";
       if (auto e = vec(b.norm1, p + "norm1.weight", D)) return *e;
       if (auto e = vec(b.norm2, p + "norm2.weight", D)) return *e;
-      if (auto e = lin(b.qkv, p + "attn.wqkv", 3 * D, D, true)) return *e;
-      if (auto e = lin(b.proj, p + "attn.wo", D, D, true)) return *e;
-      if (auto e = lin(b.fc1, p + "mlp.w1", 2 * I, D, false)) return *e;
-      if (auto e = lin(b.fc2, p + "mlp.w2", D, I, false)) return *e;
+      if (!ds) {
+        if (auto e = vec(b.norm1_b, p + "norm1.bias", D)) return *e;
+        if (auto e = vec(b.norm2_b, p + "norm2.bias", D)) return *e;
+      }
+      if (auto e = lin(b.qkv, p + (ds ? "attn.wqkv" : "attn.qkv"), 3 * D, D, true)) return *e;
+      if (auto e = lin(b.proj, p + (ds ? "attn.wo" : "attn.proj"), D, D, true)) return *e;
+      if (auto e = lin(b.fc1, p + (ds ? "mlp.w1" : "mlp.fc1"), ds ? 2 * I : I, D, !ds)) return *e;
+      if (auto e = lin(b.fc2, p + (ds ? "mlp.w2" : "mlp.fc2"), D, I, !ds)) return *e;
     }
-    if (auto e = vec(t.final_norm_, tp + "norm.weight", D)) return *e;
-    if (auto e = lin(t.merger1_, mp + "w1", cfg.out_dim, D * cfg.merge * cfg.merge, true)) return *e;
-    if (auto e = lin(t.merger2_, mp + "w2", cfg.out_dim, cfg.out_dim, true)) return *e;
+    const index_t merged_in = D * cfg.merge * cfg.merge;
+    if (ds) {
+      if (auto e = vec(t.final_norm_, tp + "norm.weight", D)) return *e;
+      if (auto e = lin(t.merger1_, mp + "w1", cfg.out_dim, merged_in, true)) return *e;
+      if (auto e = lin(t.merger2_, mp + "w2", cfg.out_dim, cfg.out_dim, true)) return *e;
+    } else {
+      if (auto e = vec(t.merger_norm_, mp + "ln_q.weight", D)) return *e;
+      if (auto e = vec(t.merger_norm_b_, mp + "ln_q.bias", D)) return *e;
+      if (auto e = lin(t.merger1_, mp + "mlp.0", merged_in, merged_in, true)) return *e;
+      if (auto e = lin(t.merger2_, mp + "mlp.2", cfg.out_dim, merged_in, true)) return *e;
+    }
     return result<vision_tower>(std::move(t));
   }
 
@@ -99,9 +115,10 @@ class vision_tower {
   //! patch. Two-phase workspace.
   [[nodiscard]] status encode(const float* image, std::size_t height, std::size_t width, float* out, workspace& ws,
                               cudaStream_t stream, const device_observer& observe = {}) const {
+    const bool ds = cfg_.kind == tower_kind::deepseek_vit;
     const auto P = static_cast<std::size_t>(cfg_.patch), D = static_cast<std::size_t>(cfg_.width),
                I = static_cast<std::size_t>(cfg_.intermediate), H = static_cast<std::size_t>(cfg_.heads), hd = D / H,
-               O = static_cast<std::size_t>(cfg_.out_dim);
+               O = static_cast<std::size_t>(cfg_.out_dim), M1 = merger1_.n;
     if (height == 0 || width == 0 || height % P != 0 || width % P != 0) return status::shape_mismatch;
     const std::size_t gh = height / P, gw = width / P, N = gh * gw;
     const cpu::unfold_shape shape{gh, gw, D, static_cast<std::size_t>(cfg_.merge)};
@@ -113,8 +130,8 @@ class vision_tower {
     float* attn = c.take<float>(N * D);
     float* mid = c.take<float>(N * 2 * I);
     float* act = c.take<float>(N * I);
-    float* hidden = c.take<float>(T * O);
-    auto* hb = c.take<__nv_bfloat16>(std::max({N * D, N * I, T * O}));
+    float* hidden = c.take<float>(T * M1);
+    auto* hb = c.take<__nv_bfloat16>(std::max({N * D, N * I, T * M1}));
     if (c.query()) {
       ws.bytes = c.need();
       return status::ok;
@@ -122,10 +139,14 @@ class vision_tower {
     if (!c.fits()) return status::invalid_argument;
     if (image == nullptr || out == nullptr) return status::invalid_argument;
     // A Linear over fp32 rows: round them to bf16 once, then the tensor-core GEMM.
-    auto run = [&](const linear& l, const float* in, std::size_t rows, float* dst, bool accumulate) {
+    auto run = [&](const linear& l, const float* in, std::size_t rows, float* dst, bool accumulate, epilogue act = epilogue::none) {
       if (const status s = to_bf16(in, hb, rows * l.k, stream); s != status::ok) return s;
-      const gemm_args g{rows, l.n, l.k, hb, l.k, l.w.data(), l.k, l.bias.data(), dst, l.n, epilogue::none, accumulate};
+      const gemm_args g{rows, l.n, l.k, hb, l.k, l.w.data(), l.k, l.bias.data(), dst, l.n, act, accumulate};
       return gemm_bf16(g, stream);
+    };
+    auto norm = [&](const device_buffer<float>& w, const device_buffer<float>& b, const float* in, float* out) {
+      const norm_args a{in, out, w.data(), b.data(), N, D, cfg_.norm_eps};
+      return ds ? rmsnorm(a, stream) : layernorm(a, stream);
     };
     patch_embed_args pe;
     pe.base = {0, D, 0, nullptr, 0, patch_embed_.w.data(), patch_embed_.k, patch_embed_.bias.data(), x, D};
@@ -142,24 +163,34 @@ class vision_tower {
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     for (std::size_t l = 0; l < blocks_.size(); ++l) {
       const block& b = blocks_[l];
-      status s = rmsnorm({x, h, b.norm1.data(), nullptr, N, D, cfg_.norm_eps}, stream);
+      status s = norm(b.norm1, b.norm1_b, x, h);
       if (s == status::ok) s = run(b.qkv, h, N, qkv, false);
       if (s == status::ok) s = rope_2d({qkv, N, 2 * H, hd, 3 * D, gw, static_cast<double>(cfg_.rope_theta)}, stream);  // q, k adjacent
       if (s == status::ok)
         s = attention_bidirectional_bf16({N, H, hd, qkv, qkv + D, qkv + 2 * D, 3 * D, 3 * D, 3 * D, attn, D, scale}, stream);
       if (s == status::ok) s = run(b.proj, attn, N, x, true);  // the residual
-      if (s == status::ok) s = rmsnorm({x, h, b.norm2.data(), nullptr, N, D, cfg_.norm_eps}, stream);
-      if (s == status::ok) s = run(b.fc1, h, N, mid, false);
-      if (s == status::ok) s = swiglu({mid, mid + I, 2 * I, act, N, I}, stream);
-      if (s == status::ok) s = run(b.fc2, act, N, x, true);
+      if (s == status::ok) s = norm(b.norm2, b.norm2_b, x, h);
+      if (ds) {
+        if (s == status::ok) s = run(b.fc1, h, N, mid, false);
+        if (s == status::ok) s = swiglu({mid, mid + I, 2 * I, act, N, I}, stream);
+        if (s == status::ok) s = run(b.fc2, act, N, x, true);
+      } else {
+        if (s == status::ok) s = run(b.fc1, h, N, act, false, epilogue::gelu_quick);
+        if (s == status::ok) s = run(b.fc2, act, N, x, true);
+      }
       if (s == status::ok) s = note("block" + std::to_string(l), x, N, D);
       if (s != status::ok) return s;
     }
-    if (const status s = rmsnorm({x, x, final_norm_.data(), nullptr, N, D, cfg_.norm_eps}, stream); s != status::ok) return s;
-    if (const status s = note("vit_out", x, N, D); s != status::ok) return s;
+    if (ds) {
+      if (const status s = rmsnorm({x, x, final_norm_.data(), nullptr, N, D, cfg_.norm_eps}, stream); s != status::ok) return s;
+      if (const status s = note("vit_out", x, N, D); s != status::ok) return s;
+    } else if (const status s = layernorm({x, h, merger_norm_.data(), merger_norm_b_.data(), N, D, cfg_.norm_eps}, stream);
+               s != status::ok) {
+      return s;
+    }
     merge_gemm_args mg;
-    mg.base = {0, O, 0, nullptr, 0, merger1_.w.data(), merger1_.k, merger1_.bias.data(), hidden, O, epilogue::gelu_exact};
-    mg.tokens = x;
+    mg.base = {0, M1, 0, nullptr, 0, merger1_.w.data(), merger1_.k, merger1_.bias.data(), hidden, M1, epilogue::gelu_exact};
+    mg.tokens = ds ? x : h;
     mg.shape = shape;
     mg.layout = cfg_.layout();
     if (const status s = merge_gemm_bf16(mg, stream); s != status::ok) return s;
@@ -176,13 +207,14 @@ class vision_tower {
     std::size_t n = 0, k = 0;
   };
   struct block {
-    device_buffer<float> norm1, norm2;
+    device_buffer<float> norm1, norm2, norm1_b, norm2_b;  // the biases: Qwen2-VL's LayerNorms only
     linear qkv, proj, fc1, fc2;
   };
   tower_config cfg_;
   linear patch_embed_;
   std::vector<block> blocks_;
-  device_buffer<float> final_norm_;
+  device_buffer<float> final_norm_;                   // DeepSeek-ViT only
+  device_buffer<float> merger_norm_, merger_norm_b_;  // Qwen2-VL only
   linear merger1_, merger2_;
 };
 
