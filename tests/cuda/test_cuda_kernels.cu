@@ -256,6 +256,26 @@ TEST_CASE("cuda bf16 attention equals softmax(QK^T)V of bf16-rounded operands", 
   REQUIRE(vprim::cuda::attention_bidirectional_bf16(odd, nullptr) == vprim::status::invalid_argument);
 }
 
+TEST_CASE("cuda fp32 attention equals softmax(QK^T)V", "[cuda][attention]") {
+  for (std::size_t tokens : {1u, 7u, 130u})
+    for (std::size_t heads : {1u, 3u})
+      for (std::size_t d : {16u, 40u, 64u, 128u}) {
+        CAPTURE(tokens, heads, d);
+        const auto q = random_vector(tokens * heads * d, 64, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 65, -2.0f, 2.0f),
+                   v = random_vector(tokens * heads * d, 66);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        device_vector<float> dq(q), dk(k), dv(v), out(q.size());
+        const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
+                                            out.ptr, heads * d, scale};
+        REQUIRE(vprim::cuda::attention_bidirectional(a, nullptr) == vprim::status::ok);
+        vprim_ref::require_close("attention_f32", out.get(), vprim_ref::attention(q, k, v, tokens, heads, d, scale),
+                                 [](std::size_t) { return 2e-6; });
+      }
+  device_vector<float> row(160);  // a head dim past the 128 the kernel holds in registers
+  const vprim::cuda::attention_args wide{1, 1, 160, row.ptr, row.ptr, row.ptr, 160, 160, 160, row.ptr, 160, 1.0f};
+  REQUIRE(vprim::cuda::attention_bidirectional(wide, nullptr) == vprim::status::not_supported);
+}
+
 TEST_CASE("cuda 2D RoPE equals the naive rotation", "[cuda][rope]") {
   for (auto [gh, gw] : {std::pair<std::size_t, std::size_t>{1, 1}, {3, 5}, {54, 54}})
     for (std::size_t d : {4u, 64u}) {
@@ -690,7 +710,8 @@ TEST_CASE("cuda router equals the CPU routing rule: scores, biased top-k with ti
   REQUIRE(vprim::cuda::route(too_many, nullptr) == vprim::status::invalid_argument);
 }
 
-TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU bf16 towers on the public goldens", "[cuda][tower]") {
+TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU towers on the public goldens, fp32 and bf16",
+          "[cuda][tower]") {
   struct tower_case {
     const char* file;
     vprim::tower_kind kind;
@@ -705,7 +726,6 @@ TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU bf16 towers
     REQUIRE(json);
     auto cfg = vprim::tower_config_from_json(*json, tc.kind);
     REQUIRE(cfg);
-    cfg->precision = vprim::weight_precision::bfloat16;
     const auto pixels = file->to_f32("pixels_chw");
     const auto peer = file->to_f32(tc.peer_output);
     REQUIRE(pixels);
@@ -713,28 +733,40 @@ TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU bf16 towers
     const auto* shape = file->find("pixels_chw");
     REQUIRE(shape);
     const auto H = static_cast<std::size_t>(shape->shape[1]), W = static_cast<std::size_t>(shape->shape[2]);
-    std::vector<float> cpu_out;  // the CPU tower at the same precision
-    REQUIRE(vprim_test::cpu_tower_merged(*file, *cfg, tc.tower_prefix, tc.merger_prefix, *pixels, static_cast<int>(H),
-                                         static_cast<int>(W), cpu_out) == vprim::status::ok);
+    for (auto precision : {vprim::weight_precision::float32, vprim::weight_precision::bfloat16}) {
+      CAPTURE(static_cast<int>(precision));
+      cfg->precision = precision;
+      std::vector<float> cpu_out;  // the CPU tower at the same precision
+      REQUIRE(vprim_test::cpu_tower_merged(*file, *cfg, tc.tower_prefix, tc.merger_prefix, *pixels, static_cast<int>(H),
+                                           static_cast<int>(W), cpu_out) == vprim::status::ok);
+      auto gpu = vprim::cuda::vision_tower::load(vprim::weights_from(*file), *cfg, tc.tower_prefix, tc.merger_prefix);
+      REQUIRE(gpu);
+      device_vector<float> image(*pixels), out(cpu_out.size());
+      REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return gpu->encode(image.ptr, H, W, out.ptr, ws, nullptr); }) ==
+              vprim::status::ok);
+      const auto got = out.get();
+      REQUIRE(peer->size() == got.size());
+      double scale = 1.0, cpu_vs_peer = 0, gpu_vs_cpu = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        REQUIRE(std::isfinite(got[i]));
+        scale = std::max(scale, std::fabs(static_cast<double>((*peer)[i])));
+        cpu_vs_peer = std::max(cpu_vs_peer, std::fabs(static_cast<double>(cpu_out[i]) - (*peer)[i]));
+        gpu_vs_cpu = std::max(gpu_vs_cpu, std::fabs(static_cast<double>(got[i]) - cpu_out[i]));
+      }
+      CAPTURE(cpu_vs_peer, gpu_vs_cpu, scale);
+      if (precision == vprim::weight_precision::float32) {
+        REQUIRE(gpu_vs_cpu <= 1e-4 * scale);  // the golden rule: fp32 sums in other orders only
+      } else {
+        // Both backends round the same operands to bf16 and differ only in the order of fp32
+        // sums, so the GPU must sit at least as close to the CPU bf16 tower as that tower sits to
+        // the fp32 peer.
+        REQUIRE(cpu_vs_peer > 0.0);
+        REQUIRE(gpu_vs_cpu <= cpu_vs_peer);
+      }
+    }
     auto gpu = vprim::cuda::vision_tower::load(vprim::weights_from(*file), *cfg, tc.tower_prefix, tc.merger_prefix);
     REQUIRE(gpu);
-    device_vector<float> image(*pixels), out(cpu_out.size());
-    REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return gpu->encode(image.ptr, H, W, out.ptr, ws, nullptr); }) ==
-            vprim::status::ok);
-    const auto got = out.get();
-    REQUIRE(peer->size() == got.size());
-    // Both backends round the same operands to bf16 and differ only in the order of fp32 sums,
-    // so the GPU must sit at least as close to the CPU bf16 tower as that tower sits to the
-    // fp32 peer.
-    double bf16_vs_peer = 0, gpu_vs_cpu = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      REQUIRE(std::isfinite(got[i]));
-      bf16_vs_peer = std::max(bf16_vs_peer, std::fabs(static_cast<double>(cpu_out[i]) - (*peer)[i]));
-      gpu_vs_cpu = std::max(gpu_vs_cpu, std::fabs(static_cast<double>(got[i]) - cpu_out[i]));
-    }
-    CAPTURE(bf16_vs_peer, gpu_vs_cpu);
-    REQUIRE(bf16_vs_peer > 0.0);
-    REQUIRE(gpu_vs_cpu <= bf16_vs_peer);
+    device_vector<float> image(*pixels), out(1);
     // An image that does not tile into patches is refused before anything runs.
     vprim::cuda::workspace none;
     REQUIRE(gpu->encode(image.ptr, H + 1, W, out.ptr, none, nullptr) == vprim::status::shape_mismatch);

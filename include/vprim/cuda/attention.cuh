@@ -3,7 +3,12 @@
 #pragma once
 
 //! \file attention.cuh
-//! Bidirectional flash attention for the vision tower, the contract of
+//! Bidirectional attention for the vision towers, two kernels:
+//! - attention_bidirectional (fp32, SIMT): the reference path, the contract of
+//!   cpu::attention_bidirectional within fp32 rounding. One warp per (query, head): lanes split
+//!   the head dim, each key's logit is a warp reduction, online softmax in fp32. Head dims up
+//!   to 128.
+//! - attention_bidirectional_bf16 (tensor cores), the contract of
 //! cpu::attention_bidirectional_bf16: fp32 Q, K, V in (Q scaled, then all rounded to bf16 as
 //! they are staged), both products on tensor cores (WMMA), the online softmax in fp32, fp32 out.
 //! Never forms N x N: one block owns 64 queries of one head and walks the keys 64 at a time.
@@ -157,6 +162,61 @@ VPRIM_KERNEL void attention_bf16_kernel(attention_args a) {
 }  // namespace detail
 
 //! Attention over every head on `stream`.
+namespace detail {
+inline constexpr int attention_f32_warps = 4, attention_f32_per_lane = 4;  // head_dim <= 128
+
+VPRIM_KERNEL void attention_f32_kernel(attention_args a) {
+  constexpr int R = attention_f32_per_lane;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const std::size_t q = static_cast<std::size_t>(blockIdx.x) * attention_f32_warps + threadIdx.x / 32, h = blockIdx.y;
+  if (q >= a.tokens) return;  // whole warps leave
+  const std::size_t d = a.head_dim;
+  float qv[R], o[R];
+#pragma unroll
+  for (int j = 0; j < R; ++j) {
+    const std::size_t c = static_cast<std::size_t>(j * 32 + lane);
+    qv[j] = c < d ? a.q[q * a.q_stride + h * d + c] : 0.0f;
+    o[j] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (std::size_t key = 0; key < a.tokens; ++key) {
+    const float* k = a.k + key * a.k_stride + h * d;
+    float part = 0.0f;
+#pragma unroll
+    for (int j = 0; j < R; ++j) {
+      const std::size_t c = static_cast<std::size_t>(j * 32 + lane);
+      if (c < d) part += qv[j] * k[c];
+    }
+    for (int off = 16; off > 0; off /= 2) part += __shfl_xor_sync(0xffffffffu, part, off);
+    const float s = part * a.scale, m_new = fmaxf(m, s);
+    const float corr = expf(m - m_new), p = expf(s - m_new);  // corr = 0 on the first key
+    l = l * corr + p;
+    const float* v = a.v + key * a.v_stride + h * d;
+#pragma unroll
+    for (int j = 0; j < R; ++j) {
+      const std::size_t c = static_cast<std::size_t>(j * 32 + lane);
+      o[j] = o[j] * corr + (c < d ? p * v[c] : 0.0f);
+    }
+    m = m_new;
+  }
+#pragma unroll
+  for (int j = 0; j < R; ++j) {
+    const std::size_t c = static_cast<std::size_t>(j * 32 + lane);
+    if (c < d) a.o[q * a.o_stride + h * d + c] = o[j] / l;
+  }
+}
+}  // namespace detail
+
+//! The fp32 attention on `stream`.
+[[nodiscard]] inline status attention_bidirectional(const attention_args& a, cudaStream_t stream) {
+  if (const status s = cpu::attention_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
+  if (a.head_dim > 32 * detail::attention_f32_per_lane) return status::not_supported;
+  if (ceil_div(a.tokens, detail::attention_f32_warps) > 0x7fffffffu || a.heads > 65535u) return status::not_supported;
+  const dim3 grid(static_cast<unsigned>(ceil_div(a.tokens, detail::attention_f32_warps)), static_cast<unsigned>(a.heads));
+  detail::attention_f32_kernel<<<grid, 32 * detail::attention_f32_warps, 0, stream>>>(a);
+  return detail::launched();
+}
+
 [[nodiscard]] inline status attention_bidirectional_bf16(const attention_args& a, cudaStream_t stream) {
   if (const status s = attention_bf16_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
   const detail::attention_tile t{static_cast<int>(a.head_dim)};

@@ -10,6 +10,7 @@
 //! - merge_gemm_bf16: the aligner's first Linear, A = merge_unfold(tokens) (vprim/cpu/unfold.hpp:
 //!   k x k neighbours, zero padded on the right and bottom, either feature layout).
 //! Either equals gemm_bf16 over the materialised A bit for bit: the same tiles, the same sums.
+//! patchify_f32() and merge_unfold_f32() materialise the operand in fp32 for the fp32 path.
 
 #include "vprim/cpu/unfold.hpp"
 #include "vprim/cuda/gemm.cuh"
@@ -44,29 +45,56 @@ namespace detail {
   return base;
 }
 
+//! Element (r, k) of patchify(image): patch r (row-major), feature k = c * P * P + y * P + x.
+__device__ inline float patch_value(const patch_embed_args& p, std::size_t r, std::size_t k) {
+  const std::size_t P = p.patch, gw = p.width / P;  // (the host helpers are not device code)
+  const std::size_t c = k / (P * P), y = (r / gw) * P + (k / P) % P, x = (r % gw) * P + k % P;
+  return p.image[c * p.height * p.width + y * p.width + x];
+}
+
+//! Element (r, k) of merge_unfold(tokens): merged token r (row-major over the merged grid),
+//! feature k in the layout's order; zero past the grid's right and bottom edges.
+__device__ inline float unfold_value(const merge_gemm_args& u, std::size_t r, std::size_t k) {
+  const std::size_t f = u.shape.factor, C = u.shape.channels, ow = (u.shape.grid_w + f - 1) / f;
+  const bool channel_major = u.layout == merge_layout::channel_major;
+  const std::size_t c = channel_major ? k / (f * f) : k % C, sub = channel_major ? k % (f * f) : k / C;
+  const std::size_t y = (r / ow) * f + sub / f, x = (r % ow) * f + sub % f;
+  return y < u.shape.grid_h && x < u.shape.grid_w ? u.tokens[(y * u.shape.grid_w + x) * C + c] : 0.0f;
+}
+
 VPRIM_KERNEL void patch_embed_kernel(patch_embed_args p, gemm_args g) {
-  const std::size_t P = p.patch, gw = p.width / P, plane = p.height * p.width;  // (host helpers are not device code)
   gemm_tile_wmma(
       g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
-      [&](std::size_t r, std::size_t k) {
-        const std::size_t c = k / (P * P), y = (r / gw) * P + (k / P) % P, x = (r % gw) * P + k % P;
-        return __float2bfloat16_rn(p.image[c * plane + y * p.width + x]);
-      },
-      identity_row{});
+      [&](std::size_t r, std::size_t k) { return __float2bfloat16_rn(patch_value(p, r, k)); }, identity_row{});
 }
 
 VPRIM_KERNEL void merge_gemm_kernel(merge_gemm_args u, gemm_args g) {
-  const std::size_t f = u.shape.factor, C = u.shape.channels, ow = (u.shape.grid_w + f - 1) / f;
-  const bool channel_major = u.layout == merge_layout::channel_major;
   gemm_tile_wmma(
       g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
-      [&](std::size_t r, std::size_t k) {
-        const std::size_t c = channel_major ? k / (f * f) : k % C, sub = channel_major ? k % (f * f) : k / C;
-        const std::size_t y = (r / ow) * f + sub / f, x = (r % ow) * f + sub % f;
-        const bool inside = y < u.shape.grid_h && x < u.shape.grid_w;
-        return __float2bfloat16_rn(inside ? u.tokens[(y * u.shape.grid_w + x) * C + c] : 0.0f);
-      },
-      identity_row{});
+      [&](std::size_t r, std::size_t k) { return __float2bfloat16_rn(unfold_value(u, r, k)); }, identity_row{});
+}
+
+//! The operand itself, [rows, cols] fp32, for the fp32 path (which multiplies it with gemm_f32).
+template <class Args, class Value>
+VPRIM_KERNEL void materialise_kernel(Args args, Value value, float* out, std::size_t rows, std::size_t cols) {
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < rows * cols;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    out[i] = value(args, i / cols, i % cols);
+}
+struct patch_at {
+  __device__ float operator()(const patch_embed_args& p, std::size_t r, std::size_t k) const { return patch_value(p, r, k); }
+};
+struct unfold_at {
+  __device__ float operator()(const merge_gemm_args& u, std::size_t r, std::size_t k) const { return unfold_value(u, r, k); }
+};
+
+template <class Args, class Value>
+[[nodiscard]] status materialise(const Args& args, Value value, float* out, std::size_t rows, std::size_t cols, cudaStream_t stream) {
+  if (rows * cols == 0) return status::ok;
+  if (out == nullptr) return status::invalid_argument;
+  const auto blocks = static_cast<unsigned>(std::min<std::size_t>(ceil_div(rows * cols, 256), 65535));
+  materialise_kernel<<<blocks, 256, 0, stream>>>(args, value, out, rows, cols);
+  return launched();
 }
 
 template <class Kernel, class Args>
@@ -94,6 +122,20 @@ template <class Kernel, class Args>
   if (u.shape.factor == 0 || u.shape.channels == 0) return status::invalid_argument;
   if (u.layout != merge_layout::channel_major && u.layout != merge_layout::token_major) return status::invalid_argument;
   return gemm_can_implement(detail::logical_gemm(u.base, u.shape.out_tokens(), u.shape.out_features(), u.tokens));
+}
+
+//! patchify(image) into out [patches, channels * patch^2], fp32, on `stream` (p.base unused).
+[[nodiscard]] inline status patchify_f32(const patch_embed_args& p, float* out, cudaStream_t stream) {
+  if (p.patch == 0 || p.channels == 0 || p.height % p.patch != 0 || p.width % p.patch != 0) return status::shape_mismatch;
+  if (p.image == nullptr) return status::invalid_argument;
+  return detail::materialise(p, detail::patch_at{}, out, p.patches(), p.features(), stream);
+}
+
+//! merge_unfold(tokens) into out [merged tokens, features], fp32, on `stream` (u.base unused).
+[[nodiscard]] inline status merge_unfold_f32(const merge_gemm_args& u, float* out, cudaStream_t stream) {
+  if (u.shape.factor == 0 || u.shape.channels == 0 || u.tokens == nullptr) return status::invalid_argument;
+  if (u.layout != merge_layout::channel_major && u.layout != merge_layout::token_major) return status::invalid_argument;
+  return detail::materialise(u, detail::unfold_at{}, out, u.shape.out_tokens(), u.shape.out_features(), stream);
 }
 
 //! C[merged tokens, n] = act(merge_unfold(tokens) * W^T + bias) (+ C) on `stream`.

@@ -4,8 +4,11 @@
 
 //! \file vision_tower.cuh
 //! The vision towers and their mergers on the GPU, assembled from this directory's kernels with
-//! the numerics of the CPU tower at weight_precision::bfloat16: bf16 weights, activations
-//! rounded to bf16 as each GEMM reads them, fp32 sums, norms, RoPE and softmax.
+//! the numerics of the CPU tower at the config's precision:
+//! - bfloat16: bf16 weights, activations rounded to bf16 as each GEMM reads them (patchify and
+//!   the unfold fused into the GEMMs' loads), tensor-core GEMMs and attention, fp32 sums;
+//! - float32 (the golden path): fp32 weights, the fp32 GEMM and attention, the patches and the
+//!   unfolded tokens materialised in the workspace.
 //! DeepSeek-ViT:
 //!   x = patch_embed(image)                        (patchify fused into the GEMM)
 //!   per block: x += wo(attn(rope2d(wqkv(rms1(x)))));  x += w2(swiglu(w1(rms2(x))))
@@ -34,9 +37,10 @@
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-//! Called after a stage with its name (patch_embed, block<i>, vit_out, aligned; the unfold is
-//! fused into the aligner's GEMM, so it has no stage), its device data and shape, in stream
-//! order: the observer synchronises before reading. For golden checks; leave empty otherwise.
+//! Called after a stage with its name (patch_embed, block<i>, vit_out, unfold, aligned; in bf16
+//! the unfold is fused into the aligner's GEMM and has no stage), its device data and shape, in
+//! stream order: the observer synchronises before reading. For golden checks; leave empty
+//! otherwise.
 using device_observer = std::function<status(std::string_view, const float*, std::size_t rows, std::size_t cols)>;
 
 class vision_tower {
@@ -48,6 +52,8 @@ class vision_tower {
         cfg.layers < 0 || cfg.intermediate <= 0 || cfg.out_dim <= 0 || cfg.patch <= 0 || cfg.merge <= 0 || cfg.channels <= 0)
       return make_error(status::not_supported, "cuda::vision_tower: width " + std::to_string(cfg.width) + ", heads " +
                                                    std::to_string(cfg.heads) + " (head_dim a multiple of 16 up to 128) or another size");
+    if (cfg.precision != weight_precision::float32 && cfg.precision != weight_precision::bfloat16)
+      return make_error(status::not_supported, "cuda::vision_tower: weights in float32 or bfloat16");
     vision_tower t;
     t.cfg_ = cfg;
     const bool ds = cfg.kind == tower_kind::deepseek_vit;
@@ -57,9 +63,15 @@ class vision_tower {
                    std::vector<index_t> stored = {}) -> std::optional<error> {
       auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
       if (!w) return w.err();
-      auto dw = upload_bf16(*w, name + ".weight");
-      if (!dw) return dw.err();
-      out.w = std::move(*dw);
+      if (cfg.precision == weight_precision::float32) {
+        auto dw = device_buffer<float>::upload(*w, name + ".weight");
+        if (!dw) return dw.err();
+        out.w32 = std::move(*dw);
+      } else {
+        auto dw = upload_bf16(*w, name + ".weight");
+        if (!dw) return dw.err();
+        out.w = std::move(*dw);
+      }
       out.n = static_cast<std::size_t>(n);
       out.k = static_cast<std::size_t>(k);
       if (bias) {
@@ -115,7 +127,7 @@ class vision_tower {
   //! patch. Two-phase workspace.
   [[nodiscard]] status encode(const float* image, std::size_t height, std::size_t width, float* out, workspace& ws,
                               cudaStream_t stream, const device_observer& observe = {}) const {
-    const bool ds = cfg_.kind == tower_kind::deepseek_vit;
+    const bool ds = cfg_.kind == tower_kind::deepseek_vit, f32 = cfg_.precision == weight_precision::float32;
     const auto P = static_cast<std::size_t>(cfg_.patch), D = static_cast<std::size_t>(cfg_.width),
                I = static_cast<std::size_t>(cfg_.intermediate), H = static_cast<std::size_t>(cfg_.heads), hd = D / H,
                O = static_cast<std::size_t>(cfg_.out_dim), M1 = merger1_.n;
@@ -131,15 +143,17 @@ class vision_tower {
     float* mid = c.take<float>(N * 2 * I);
     float* act = c.take<float>(N * I);
     float* hidden = c.take<float>(T * M1);
-    auto* hb = c.take<__nv_bfloat16>(std::max({N * D, N * I, T * M1}));
+    auto* hb = f32 ? nullptr : c.take<__nv_bfloat16>(std::max({N * D, N * I, T * M1}));
+    float* operand = f32 ? c.take<float>(std::max(N * patch_embed_.k, T * merger1_.k)) : nullptr;  // patches, then the unfold
     if (c.query()) {
       ws.bytes = c.need();
       return status::ok;
     }
     if (!c.fits()) return status::invalid_argument;
     if (image == nullptr || out == nullptr) return status::invalid_argument;
-    // A Linear over fp32 rows: round them to bf16 once, then the tensor-core GEMM.
+    // A Linear over fp32 rows: the fp32 GEMM, or the rows rounded to bf16 once for the tensor cores.
     auto run = [&](const linear& l, const float* in, std::size_t rows, float* dst, bool accumulate, epilogue act = epilogue::none) {
+      if (f32) return gemm_f32({rows, l.n, l.k, in, l.k, l.w32.data(), l.k, l.bias.data(), dst, l.n, act, accumulate}, stream);
       if (const status s = to_bf16(in, hb, rows * l.k, stream); s != status::ok) return s;
       const gemm_args g{rows, l.n, l.k, hb, l.k, l.w.data(), l.k, l.bias.data(), dst, l.n, act, accumulate};
       return gemm_bf16(g, stream);
@@ -158,7 +172,12 @@ class vision_tower {
     auto note = [&](std::string_view stage, const float* data, std::size_t rows, std::size_t cols) {
       return observe ? observe(stage, data, rows, cols) : status::ok;
     };
-    if (const status s = patch_embed_bf16(pe, stream); s != status::ok) return s;
+    if (f32) {
+      if (const status s = patchify_f32(pe, operand, stream); s != status::ok) return s;
+      if (const status s = run(patch_embed_, operand, N, x, false); s != status::ok) return s;
+    } else if (const status s = patch_embed_bf16(pe, stream); s != status::ok) {
+      return s;
+    }
     if (const status s = note("patch_embed", x, N, D); s != status::ok) return s;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     for (std::size_t l = 0; l < blocks_.size(); ++l) {
@@ -166,8 +185,8 @@ class vision_tower {
       status s = norm(b.norm1, b.norm1_b, x, h);
       if (s == status::ok) s = run(b.qkv, h, N, qkv, false);
       if (s == status::ok) s = rope_2d({qkv, N, 2 * H, hd, 3 * D, gw, static_cast<double>(cfg_.rope_theta)}, stream);  // q, k adjacent
-      if (s == status::ok)
-        s = attention_bidirectional_bf16({N, H, hd, qkv, qkv + D, qkv + 2 * D, 3 * D, 3 * D, 3 * D, attn, D, scale}, stream);
+      const attention_args heads{N, H, hd, qkv, qkv + D, qkv + 2 * D, 3 * D, 3 * D, 3 * D, attn, D, scale};
+      if (s == status::ok) s = f32 ? attention_bidirectional(heads, stream) : attention_bidirectional_bf16(heads, stream);
       if (s == status::ok) s = run(b.proj, attn, N, x, true);  // the residual
       if (s == status::ok) s = norm(b.norm2, b.norm2_b, x, h);
       if (ds) {
@@ -189,11 +208,17 @@ class vision_tower {
       return s;
     }
     merge_gemm_args mg;
-    mg.base = {0, M1, 0, nullptr, 0, merger1_.w.data(), merger1_.k, merger1_.bias.data(), hidden, M1, epilogue::gelu_exact};
+    mg.base = {0, M1, 0, nullptr, 0, merger1_.w.data(), merger1_.k, merger1_.bias.data(), hidden, M1, epilogue::gelu_exact};  // bf16 only
     mg.tokens = ds ? x : h;
     mg.shape = shape;
     mg.layout = cfg_.layout();
-    if (const status s = merge_gemm_bf16(mg, stream); s != status::ok) return s;
+    if (f32) {
+      if (const status s = merge_unfold_f32(mg, operand, stream); s != status::ok) return s;
+      if (const status s = note("unfold", operand, T, merger1_.k); s != status::ok) return s;
+      if (const status s = run(merger1_, operand, T, hidden, false, epilogue::gelu_exact); s != status::ok) return s;
+    } else if (const status s = merge_gemm_bf16(mg, stream); s != status::ok) {
+      return s;
+    }
     if (const status s = run(merger2_, hidden, T, out, false); s != status::ok) return s;
     return note("aligned", out, T, O);
   }
@@ -202,7 +227,8 @@ class vision_tower {
 
  private:
   struct linear {
-    device_buffer<__nv_bfloat16> w;  //!< [n, k]
+    device_buffer<__nv_bfloat16> w;  //!< [n, k] (bfloat16 towers)
+    device_buffer<float> w32;        //!< [n, k] (float32 towers)
     device_buffer<float> bias;       //!< [n] or empty
     std::size_t n = 0, k = 0;
   };
