@@ -235,45 +235,35 @@ TEST_CASE("cuda MoE permutation equals the counting sort of the CPU layer", "[cu
     }
 }
 
-TEST_CASE("cuda bf16 attention equals softmax(QK^T)V of bf16-rounded operands", "[cuda][attention]") {
-  for (std::size_t tokens : {1u, 7u, 65u, 130u})
-    for (std::size_t heads : {1u, 3u})
-      for (std::size_t d : {16u, 64u, 128u}) {
-        CAPTURE(tokens, heads, d);
-        const auto q = random_vector(tokens * heads * d, 61, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 62, -2.0f, 2.0f),
-                   v = random_vector(tokens * heads * d, 63);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-        device_vector<float> dq(q), dk(k), dv(v), out(q.size());
-        const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
-                                            out.ptr, heads * d, scale};
-        REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr) == vprim::status::ok);
-        // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
-        vprim_ref::require_close("attention_bf16", out.get(),
-                                 vprim_ref::attention(round_bf16(q, scale), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0),
-                                 [](std::size_t) { return 4e-3; });
-      }
-  const vprim::cuda::attention_args odd{4, 1, 24, nullptr, nullptr, nullptr, 24, 24, 24, nullptr, 24, 1.0f};
-  REQUIRE(vprim::cuda::attention_bidirectional_bf16(odd, nullptr) == vprim::status::invalid_argument);
-}
-
-TEST_CASE("cuda fp32 attention equals softmax(QK^T)V", "[cuda][attention]") {
-  for (std::size_t tokens : {1u, 7u, 130u})
-    for (std::size_t heads : {1u, 3u})
-      for (std::size_t d : {16u, 40u, 64u, 128u}) {
-        CAPTURE(tokens, heads, d);
-        const auto q = random_vector(tokens * heads * d, 64, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 65, -2.0f, 2.0f),
-                   v = random_vector(tokens * heads * d, 66);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-        device_vector<float> dq(q), dk(k), dv(v), out(q.size());
-        const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
-                                            out.ptr, heads * d, scale};
-        REQUIRE(vprim::cuda::attention_bidirectional(a, nullptr) == vprim::status::ok);
-        vprim_ref::require_close("attention_f32", out.get(), vprim_ref::attention(q, k, v, tokens, heads, d, scale),
-                                 [](std::size_t) { return 2e-6; });
-      }
-  device_vector<float> row(160);  // a head dim past the 128 the kernel holds in registers
-  const vprim::cuda::attention_args wide{1, 1, 160, row.ptr, row.ptr, row.ptr, 160, 160, 160, row.ptr, 160, 1.0f};
-  REQUIRE(vprim::cuda::attention_bidirectional(wide, nullptr) == vprim::status::not_supported);
+TEST_CASE("cuda attention equals softmax(QK^T)V: fp32, and bf16 of bf16-rounded operands", "[cuda][attention]") {
+  for (bool bf16 : {false, true})
+    for (std::size_t tokens : {1u, 7u, 65u, 130u})
+      for (std::size_t heads : {1u, 3u})
+        for (std::size_t d : {16u, 40u, 64u, 128u}) {
+          if (bf16 && d % 16 != 0) continue;  // the tensor-core kernel takes multiples of 16
+          CAPTURE(bf16, tokens, heads, d);
+          const auto q = random_vector(tokens * heads * d, 61, -2.0f, 2.0f), k = random_vector(tokens * heads * d, 62, -2.0f, 2.0f),
+                     v = random_vector(tokens * heads * d, 63);
+          const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+          device_vector<float> dq(q), dk(k), dv(v), out(q.size());
+          const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
+                                              out.ptr, heads * d, scale};
+          if (bf16) {
+            REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr) == vprim::status::ok);
+            // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
+            vprim_ref::require_close("attention_bf16", out.get(),
+                                     vprim_ref::attention(round_bf16(q, scale), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0),
+                                     [](std::size_t) { return 4e-3; });
+          } else {
+            REQUIRE(vprim::cuda::attention_bidirectional(a, nullptr) == vprim::status::ok);
+            vprim_ref::require_close("attention_f32", out.get(), vprim_ref::attention(q, k, v, tokens, heads, d, scale),
+                                     [](std::size_t) { return 2e-6; });
+          }
+        }
+  device_vector<float> row(160);  // a head dim past either kernel's limit
+  const vprim::cuda::attention_args odd{1, 1, 160, row.ptr, row.ptr, row.ptr, 160, 160, 160, row.ptr, 160, 1.0f};
+  REQUIRE(vprim::cuda::attention_bidirectional(odd, nullptr) == vprim::status::not_supported);
+  REQUIRE(vprim::cuda::attention_bidirectional_bf16(odd, nullptr) == vprim::status::not_supported);
 }
 
 TEST_CASE("cuda 2D RoPE equals the naive rotation", "[cuda][rope]") {
