@@ -10,6 +10,7 @@
 #include "vprim/cuda/block_sum.cuh"
 #include "vprim/cuda/compressor.cuh"
 #include "vprim/cuda/device_buffer.cuh"
+#include "vprim/cuda/device_weights.cuh"
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/error.cuh"
 #include "vprim/cuda/gemm.cuh"

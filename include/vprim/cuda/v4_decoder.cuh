@@ -27,7 +27,7 @@
 
 #include "vprim/cuda/activation.cuh"
 #include "vprim/cuda/compressor.cuh"
-#include "vprim/cuda/device_buffer.cuh"
+#include "vprim/cuda/device_weights.cuh"
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/gemm.cuh"
 #include "vprim/cuda/indexer.cuh"
@@ -106,9 +106,7 @@ class v4_decoder {
     m.cfg_ = c;
     const auto V = static_cast<index_t>(c.vocab), D = static_cast<index_t>(c.hidden), n = static_cast<index_t>(c.hc_mult);
     auto get = [&](buffer& out, const std::string& name, std::vector<index_t> shape) -> std::optional<error> {
-      auto v = src(name, shape);
-      if (!v) return v.err();
-      auto d = buffer::upload(*v, name);
+      auto d = load_weight(src, name, shape);
       if (!d) return d.err();
       out = std::move(*d);
       return std::nullopt;
@@ -179,10 +177,8 @@ class v4_decoder {
       L.hash = c.mlps[l] == v4::mlp_kind::hash_moe;
       if (auto e = lin(L.router, f + "gate", E, D)) return *e;
       if (L.hash) {
-        auto t = ids(f + "gate.tid2eid");
+        auto t = v4::read_hash_table(ids, f + "gate.tid2eid", c);
         if (!t) return t.err();
-        if (t->size() != static_cast<std::size_t>(c.vocab) * static_cast<std::size_t>(c.top_k))
-          return make_error(status::shape_mismatch, "weight '" + f + "gate.tid2eid' must be [vocab, top_k]");
         auto dt = device_buffer<std::int64_t>::upload(*t, f + "gate.tid2eid");
         if (!dt) return dt.err();
         L.tid2eid = std::move(*dt);

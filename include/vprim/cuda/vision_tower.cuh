@@ -28,7 +28,7 @@
 
 #include "vprim/cuda/activation.cuh"
 #include "vprim/cuda/attention.cuh"
-#include "vprim/cuda/device_buffer.cuh"
+#include "vprim/cuda/device_weights.cuh"
 #include "vprim/cuda/norm.cuh"
 #include "vprim/cuda/rope.cuh"
 #include "vprim/cuda/vision_gemm.cuh"
@@ -61,32 +61,27 @@ class vision_tower {
     // `stored`: the shape the checkpoint keeps (Qwen's Conv3d patch embedding, [D, C, 1, P, P]).
     auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
                    std::vector<index_t> stored = {}) -> std::optional<error> {
-      auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
-      if (!w) return w.err();
+      const std::vector<index_t> shape = stored.empty() ? std::vector<index_t>{n, k} : stored;
       if (cfg.precision == weight_precision::float32) {
-        auto dw = device_buffer<float>::upload(*w, name + ".weight");
+        auto dw = load_weight(source, name + ".weight", shape);
         if (!dw) return dw.err();
         out.w32 = std::move(*dw);
       } else {
-        auto dw = upload_bf16(*w, name + ".weight");
+        auto dw = load_weight_bf16(source, name + ".weight", shape);
         if (!dw) return dw.err();
         out.w = std::move(*dw);
       }
       out.n = static_cast<std::size_t>(n);
       out.k = static_cast<std::size_t>(k);
       if (bias) {
-        auto b = source(name + ".bias", {n});
-        if (!b) return b.err();
-        auto db = device_buffer<float>::upload(*b, name + ".bias");
+        auto db = load_weight(source, name + ".bias", {n});
         if (!db) return db.err();
         out.bias = std::move(*db);
       }
       return std::nullopt;
     };
     auto vec = [&](device_buffer<float>& out, const std::string& name, index_t n) -> std::optional<error> {
-      auto v = source(name, {n});
-      if (!v) return v.err();
-      auto d = device_buffer<float>::upload(*v, name);
+      auto d = load_weight(source, name, {n});
       if (!d) return d.err();
       out = std::move(*d);
       return std::nullopt;

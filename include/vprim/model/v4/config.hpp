@@ -222,5 +222,21 @@ struct json_reader {
                        presets::golden_v4_experts);
 }
 
+//! A hash layer's token-to-experts table `name`, read through `ids` and checked for either
+//! backend: [vocab, top_k], every entry an expert of the config.
+[[nodiscard]] inline result<std::vector<std::int64_t>> read_hash_table(const index_source& ids, const std::string& name,
+                                                                       const config& c) {
+  auto t = ids(name);
+  if (!t) return t.err();
+  if (t->size() != static_cast<std::size_t>(c.vocab) * static_cast<std::size_t>(c.top_k))
+    return make_error(status::shape_mismatch,
+                      "weight '" + name + "' must be [" + std::to_string(c.vocab) + "," + std::to_string(c.top_k) + "]");
+  for (std::size_t i = 0; i < t->size(); ++i)
+    if ((*t)[i] < 0 || (*t)[i] >= c.routed_experts)
+      return make_error(status::out_of_range, "weight '" + name + "' element " + std::to_string(i) + " names expert " +
+                                                  std::to_string((*t)[i]) + " of " + std::to_string(c.routed_experts));
+  return t;
+}
+
 }  // namespace v4
 VPRIM_NAMESPACE_END

@@ -119,22 +119,15 @@ struct moe_layer {
   template <class Arch>
   [[nodiscard]] static result<moe_layer> load(Arch arch, const weight_source& src, const std::string& p,
                                               const config& c, mlp_kind kind,
-                                              const std::function<result<std::vector<std::int64_t>>(const std::string&)>& ids) {
+                                              const index_source& ids) {
     moe_layer m = describe(c, kind);
     const auto E = static_cast<index_t>(m.experts), D = static_cast<index_t>(m.dim), I = static_cast<index_t>(m.inter);
     auto gw = linear_layer::load(arch, src, p + "gate", E, D, false);
     if (!gw) return gw.err();
     m.router = std::move(*gw);
     if (m.hash) {
-      auto t = ids(p + "gate.tid2eid");
+      auto t = read_hash_table(ids, p + "gate.tid2eid", c);
       if (!t) return t.err();
-      if (t->size() != static_cast<std::size_t>(c.vocab) * m.top_k)
-        return make_error(status::shape_mismatch, "weight '" + p + "gate.tid2eid' must be [" + std::to_string(c.vocab) +
-                                                      "," + std::to_string(m.top_k) + "]");
-      for (std::size_t i = 0; i < t->size(); ++i)
-        if ((*t)[i] < 0 || (*t)[i] >= E)
-          return make_error(status::out_of_range, "weight '" + p + "gate.tid2eid' element " + std::to_string(i) +
-                                                      " names expert " + std::to_string((*t)[i]) + " of " + std::to_string(E));
       m.tid2eid = std::move(*t);
     } else {
       auto b = src(p + "gate.e_score_correction_bias", {E});
