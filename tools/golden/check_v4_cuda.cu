@@ -7,21 +7,10 @@
 
 #include "compare_v4.hpp"
 #include "cuda_backend.hpp"
+#include "cuda_memory.cuh"
 #include "vprim/cuda/v4_decoder.cuh"
 
 namespace vprim_golden {
-
-namespace {
-template <class T>
-vprim::status copy_back(const T* device, const std::vector<std::int64_t>& shape, std::vector<T>& host) {
-  std::size_t n = 1;
-  for (auto d : shape) n *= static_cast<std::size_t>(d);
-  host.resize(n);
-  cudaError_t e = cudaStreamSynchronize(nullptr);
-  if (e == cudaSuccess && n > 0) e = cudaMemcpy(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost);
-  return vprim::cuda::to_status(e);
-}
-}  // namespace
 
 void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
   const auto in = read_v4_inputs(g, rep);
@@ -35,11 +24,16 @@ void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
     if (!cache) return rep.problem(g.path + ": " + cache.err().describe());
     int call = 0;
     vprim::cuda::v4_device_observer obs;
+    auto elements = [](const std::vector<std::int64_t>& shape) {
+      std::size_t n = 1;
+      for (auto d : shape) n *= static_cast<std::size_t>(d);
+      return n;
+    };
     obs.floats = [&](std::string_view path, std::string_view slot, const float* p, std::vector<std::int64_t> shape) {
-      return copy_back(p, shape, rec.floats[v4_key(scope, path, call, slot)]);
+      return copy_back(p, elements(shape), rec.floats[v4_key(scope, path, call, slot)]);
     };
     obs.indices = [&](std::string_view path, std::string_view slot, const std::int64_t* p, std::vector<std::int64_t> shape) {
-      return copy_back(p, shape, rec.indices[v4_key(scope, path, call, slot)]);
+      return copy_back(p, elements(shape), rec.indices[v4_key(scope, path, call, slot)]);
     };
     std::vector<float> all_logits;
     std::size_t begin = 0;
@@ -47,21 +41,14 @@ void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
       const std::int64_t* ids = in->tokens.data() + begin;
       vprim::cuda::workspace ws;
       if (auto q = model->forward(ids, len, *cache, nullptr, ws, nullptr, obs); !q) return rep.problem(g.path + ": " + q.err().describe());
-      void* scratch = nullptr;
-      float* logits = nullptr;
-      if (cudaMalloc(&scratch, std::max<std::size_t>(ws.bytes, 1)) != cudaSuccess ||
-          cudaMalloc(reinterpret_cast<void**>(&logits), len * V * sizeof(float)) != cudaSuccess) {
-        cudaFree(scratch);
-        return rep.problem(g.path + ": device memory for the decoder's workspace");
-      }
-      ws.ptr = scratch;
-      auto ran = model->forward(ids, len, *cache, logits, ws, nullptr, obs);
+      auto scratch = device_zeros<char>(ws.bytes, rep, "the decoder's workspace");
+      auto logits = device_zeros<float>(len * V, rep, "the logits");
+      if (!scratch || !logits) return;
+      ws.ptr = scratch->data();
+      if (auto ran = model->forward(ids, len, *cache, logits->data(), ws, nullptr, obs); !ran)
+        return rep.problem(g.path + ": the GPU decoder failed: " + ran.err().describe());
       std::vector<float> part;
-      const auto copied = ran ? copy_back(logits, {static_cast<std::int64_t>(len * V)}, part) : ran.code();
-      cudaFree(scratch);
-      cudaFree(logits);
-      if (!ran) return rep.problem(g.path + ": the GPU decoder failed: " + ran.err().describe());
-      if (copied != vprim::status::ok) return rep.problem(g.path + ": reading the logits back");
+      if (copy_back(logits->data(), len * V, part) != vprim::status::ok) return rep.problem(g.path + ": reading the logits back");
       all_logits.insert(all_logits.end(), part.begin(), part.end());
       begin += len;
       ++call;

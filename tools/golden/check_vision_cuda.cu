@@ -2,11 +2,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The GPU golden checks of the vision tower (see cuda_backend.hpp).
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "cuda_backend.hpp"
+#include "cuda_memory.cuh"
 #include "vprim/cuda/vision_tower.cuh"
 
 namespace vprim_golden {
@@ -15,22 +15,6 @@ bool cuda_device_present() {
   int devices = 0;
   return cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
 }
-
-namespace {
-struct device_release {
-  void operator()(void* p) const noexcept { cudaFree(p); }
-};
-using device_memory = std::unique_ptr<void, device_release>;
-
-device_memory device_alloc(std::size_t bytes, report& rep, const std::string& what) {
-  void* p = nullptr;
-  if (const cudaError_t e = cudaMalloc(&p, std::max<std::size_t>(bytes, 1)); e != cudaSuccess) {
-    rep.problem(vprim::cuda::to_error(e, ("allocating " + what).c_str()).describe());
-    return nullptr;
-  }
-  return device_memory(p);
-}
-}  // namespace
 
 namespace {
 //! Runs pixels_chw through the GPU tower; compares each stage it reports with the peer's tensor
@@ -48,30 +32,21 @@ void check_tower_cuda(const golden_file& g, report& rep, vprim::tower_kind kind,
   const auto H = static_cast<std::size_t>(shape[1]), W = static_cast<std::size_t>(shape[2]);
   const std::size_t P = static_cast<std::size_t>(cfg->patch), f = static_cast<std::size_t>(cfg->merge);
   const std::size_t merged = ((H / P + f - 1) / f) * ((W / P + f - 1) / f) * static_cast<std::size_t>(cfg->out_dim);
-  auto image = device_alloc(pixels->size() * sizeof(float), rep, "the image");
-  auto out = device_alloc(merged * sizeof(float), rep, "the tower output");
-  if (!image || !out) return;
-  if (const cudaError_t e = cudaMemcpy(image.get(), pixels->data(), pixels->size() * sizeof(float), cudaMemcpyHostToDevice);
-      e != cudaSuccess)
-    return rep.problem(vprim::cuda::to_error(e, "copying pixels_chw to the device").describe());
+  auto image = vprim::cuda::device_buffer<float>::upload(*pixels, "pixels_chw");
+  if (!image) return rep.problem(image.err().describe());
+  auto out = device_zeros<float>(merged, rep, "the tower output");
+  if (!out) return;
   std::map<std::string, std::vector<float>> stages;
   vprim::cuda::device_observer keep = [&](std::string_view name, const float* data, std::size_t rows, std::size_t cols) {
-    std::vector<float> host(rows * cols);
-    cudaError_t e = cudaStreamSynchronize(nullptr);
-    if (e == cudaSuccess) e = cudaMemcpy(host.data(), data, host.size() * sizeof(float), cudaMemcpyDeviceToHost);
-    if (e != cudaSuccess) return vprim::cuda::to_status(e);
-    stages[std::string(name)] = std::move(host);
-    return vprim::status::ok;
+    return copy_back(data, rows * cols, stages[std::string(name)]);
   };
   vprim::cuda::workspace ws;
-  auto* in = static_cast<const float*>(image.get());
-  auto* dst = static_cast<float*>(out.get());
-  if (const auto s = tower->encode(in, H, W, dst, ws, nullptr); s != vprim::status::ok)
+  if (const auto s = tower->encode(image->data(), H, W, out->data(), ws, nullptr); s != vprim::status::ok)
     return rep.problem(g.path + ": workspace query failed with " + std::string(vprim::to_string(s)));
-  auto scratch = device_alloc(ws.bytes, rep, "the tower workspace");
+  auto scratch = device_zeros<char>(ws.bytes, rep, "the tower workspace");
   if (!scratch) return;
-  ws.ptr = scratch.get();
-  if (const auto s = tower->encode(in, H, W, dst, ws, nullptr, keep); s != vprim::status::ok)
+  ws.ptr = scratch->data();
+  if (const auto s = tower->encode(image->data(), H, W, out->data(), ws, nullptr, keep); s != vprim::status::ok)
     return rep.problem(g.path + ": the GPU tower failed with " + std::string(vprim::to_string(s)));
   for (const auto& [name, ours] : stages) {
     const auto peer = peer_names.find(name);

@@ -3,10 +3,11 @@
 #pragma once
 
 //! \file device_buffer.cuh
-//! Device memory that a model object owns for its lifetime (weights; never per-call scratch,
-//! which is the caller's workspace). Move-only; freed on destruction. Allocation and upload
-//! failures come back as errors that name the buffer and its size.
+//! Device memory that a model object owns for its lifetime (weights, a sequence's cache). The
+//! library never uses it for per-call scratch, which is the caller's workspace. Move-only; freed
+//! on destruction. Allocation and upload failures come back as errors that name the buffer.
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,29 +27,20 @@ class device_buffer {
 
   //! A copy of `host` on the device; `what` names it in errors.
   [[nodiscard]] static result<device_buffer> upload(const std::vector<T>& host, const std::string& what) {
-    device_buffer b;
-    void* p = nullptr;
-    const std::size_t bytes = std::max<std::size_t>(host.size(), 1) * sizeof(T);
-    if (const cudaError_t e = cudaMalloc(&p, bytes); e != cudaSuccess)
-      return to_error(e, ("allocating " + std::to_string(bytes) + " bytes for " + what).c_str());
-    b.ptr_.reset(static_cast<T*>(p));
-    b.size_ = host.size();
-    if (const cudaError_t e = cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice); e != cudaSuccess)
+    auto b = allocate(host.size(), what);
+    if (!b) return b;
+    if (const cudaError_t e = cudaMemcpy(b->data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice); e != cudaSuccess)
       return to_error(e, ("copying " + what + " to the device").c_str());
-    return result<device_buffer>(std::move(b));
+    return b;
   }
 
   //! `count` zeroed values on the device (state a model keeps across calls: caches).
   [[nodiscard]] static result<device_buffer> zeros(std::size_t count, const std::string& what) {
-    device_buffer b;
-    void* p = nullptr;
-    const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(T);
-    if (const cudaError_t e = cudaMalloc(&p, bytes); e != cudaSuccess)
-      return to_error(e, ("allocating " + std::to_string(bytes) + " bytes for " + what).c_str());
-    b.ptr_.reset(static_cast<T*>(p));
-    b.size_ = count;
-    if (const cudaError_t e = cudaMemset(p, 0, bytes); e != cudaSuccess) return to_error(e, ("clearing " + what).c_str());
-    return result<device_buffer>(std::move(b));
+    auto b = allocate(count, what);
+    if (!b) return b;
+    if (const cudaError_t e = cudaMemset(b->data(), 0, std::max<std::size_t>(count, 1) * sizeof(T)); e != cudaSuccess)
+      return to_error(e, ("clearing " + what).c_str());
+    return b;
   }
 
   [[nodiscard]] T* data() const noexcept { return ptr_.get(); }
@@ -58,6 +50,18 @@ class device_buffer {
   struct release {
     void operator()(T* p) const noexcept { cudaFree(p); }
   };
+  //! `count` values (at least one, so that the pointer is never null), uninitialised.
+  [[nodiscard]] static result<device_buffer> allocate(std::size_t count, const std::string& what) {
+    device_buffer b;
+    void* p = nullptr;
+    const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(T);
+    if (const cudaError_t e = cudaMalloc(&p, bytes); e != cudaSuccess)
+      return to_error(e, ("allocating " + std::to_string(bytes) + " bytes for " + what).c_str());
+    b.ptr_.reset(static_cast<T*>(p));
+    b.size_ = count;
+    return result<device_buffer>(std::move(b));
+  }
+
   std::unique_ptr<T, release> ptr_;
   std::size_t size_ = 0;
 };
