@@ -106,8 +106,21 @@ template <class Kernel, class Args>
 }
 }  // namespace detail
 
-[[nodiscard]] inline status patch_embed_can_implement(const patch_embed_args& p) noexcept {
+namespace detail {
+//! The operand's own checks, shared by the fused GEMMs and the fp32 materialisers.
+[[nodiscard]] inline status check_patches(const patch_embed_args& p) noexcept {
   if (p.patch == 0 || p.channels == 0 || p.height % p.patch != 0 || p.width % p.patch != 0) return status::shape_mismatch;
+  return p.image == nullptr ? status::invalid_argument : status::ok;
+}
+[[nodiscard]] inline status check_unfold(const merge_gemm_args& u) noexcept {
+  if (u.shape.factor == 0 || u.shape.channels == 0 || u.tokens == nullptr) return status::invalid_argument;
+  if (u.layout != merge_layout::channel_major && u.layout != merge_layout::token_major) return status::invalid_argument;
+  return status::ok;
+}
+}  // namespace detail
+
+[[nodiscard]] inline status patch_embed_can_implement(const patch_embed_args& p) noexcept {
+  if (const status s = detail::check_patches(p); s != status::ok) return s;
   return gemm_can_implement(detail::logical_gemm(p.base, p.patches(), p.features(), p.image));
 }
 
@@ -119,22 +132,19 @@ template <class Kernel, class Args>
 }
 
 [[nodiscard]] inline status merge_gemm_can_implement(const merge_gemm_args& u) noexcept {
-  if (u.shape.factor == 0 || u.shape.channels == 0) return status::invalid_argument;
-  if (u.layout != merge_layout::channel_major && u.layout != merge_layout::token_major) return status::invalid_argument;
+  if (const status s = detail::check_unfold(u); s != status::ok) return s;
   return gemm_can_implement(detail::logical_gemm(u.base, u.shape.out_tokens(), u.shape.out_features(), u.tokens));
 }
 
 //! patchify(image) into out [patches, channels * patch^2], fp32, on `stream` (p.base unused).
 [[nodiscard]] inline status patchify_f32(const patch_embed_args& p, float* out, cudaStream_t stream) {
-  if (p.patch == 0 || p.channels == 0 || p.height % p.patch != 0 || p.width % p.patch != 0) return status::shape_mismatch;
-  if (p.image == nullptr) return status::invalid_argument;
+  if (const status s = detail::check_patches(p); s != status::ok) return s;
   return detail::materialise(p, detail::patch_at{}, out, p.patches(), p.features(), stream);
 }
 
 //! merge_unfold(tokens) into out [merged tokens, features], fp32, on `stream` (u.base unused).
 [[nodiscard]] inline status merge_unfold_f32(const merge_gemm_args& u, float* out, cudaStream_t stream) {
-  if (u.shape.factor == 0 || u.shape.channels == 0 || u.tokens == nullptr) return status::invalid_argument;
-  if (u.layout != merge_layout::channel_major && u.layout != merge_layout::token_major) return status::invalid_argument;
+  if (const status s = detail::check_unfold(u); s != status::ok) return s;
   return detail::materialise(u, detail::unfold_at{}, out, u.shape.out_tokens(), u.shape.out_features(), stream);
 }
 
