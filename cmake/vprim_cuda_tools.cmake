@@ -1,7 +1,7 @@
 # SPDX-FileCopyrightText: 2026 vprim developers
 # SPDX-License-Identifier: Apache-2.0
-# CUDA for vprim's own tests and benchmarks, never for a consumer: included only from tests/ and
-# bench/, which a consumer does not build.
+# CUDA for vprim's own tests, golden tool and benchmarks, never for a consumer: included by the
+# top-level CMakeLists only when those are built.
 
 # Enables the CUDA language when VPRIM_ENABLE_CUDA is on and nvcc is found, compiling for sm_90a
 # unless the caller chose architectures. Sets VPRIM_CUDA_TOOLS to whether it did.
