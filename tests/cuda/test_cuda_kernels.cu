@@ -514,7 +514,8 @@ std::vector<float> gemm_bf16_of(const std::vector<float>& a, std::size_t m, std:
 }
 }  // namespace
 
-TEST_CASE("cuda patch embedding with patchify fused into the GEMM equals GEMM(patchify(image))", "[cuda][gemm][vision]") {
+TEST_CASE("cuda patch embedding with patchify fused into the GEMM equals GEMM(patchify(image)); patchify_f32 equals patchify",
+          "[cuda][gemm][vision]") {
   for (auto [h, w] : {std::pair<std::size_t, std::size_t>{14, 14}, {28, 42}, {140, 70}}) {
     CAPTURE(h, w);
     const std::size_t C = 3, P = 14, n = 70, feat = C * P * P;
@@ -534,12 +535,16 @@ TEST_CASE("cuda patch embedding with patchify fused into the GEMM equals GEMM(pa
     p.patch = P;
     REQUIRE(vprim::cuda::patch_embed_bf16(p, nullptr) == vprim::status::ok);
     REQUIRE(dc.get() == gemm_bf16_of(*patches, m, feat, wb, n, dbias.ptr, vprim::cuda::epilogue::none));
+    device_vector<float> materialised(patches->size());  // the fp32 path's operand, the same index math
+    REQUIRE(vprim::cuda::patchify_f32(p, materialised.ptr, nullptr) == vprim::status::ok);
+    REQUIRE(materialised.get() == *patches);
     p.height = h + 1;  // not a whole number of patches
     REQUIRE(vprim::cuda::patch_embed_bf16(p, nullptr) == vprim::status::shape_mismatch);
   }
 }
 
-TEST_CASE("cuda aligner GEMM with the merge unfold fused into it equals GEMM(merge_unfold(tokens))", "[cuda][gemm][vision]") {
+TEST_CASE("cuda aligner GEMM with the merge unfold fused into it equals GEMM(merge_unfold(tokens)); so does merge_unfold_f32",
+          "[cuda][gemm][vision]") {
   for (auto layout : {vprim::merge_layout::channel_major, vprim::merge_layout::token_major})
     for (auto [gh, gw] : {std::pair<std::size_t, std::size_t>{3, 3}, {5, 7}, {12, 9}}) {
       CAPTURE(static_cast<int>(layout), gh, gw);
@@ -559,6 +564,9 @@ TEST_CASE("cuda aligner GEMM with the merge unfold fused into it equals GEMM(mer
       u.layout = layout;
       REQUIRE(vprim::cuda::merge_gemm_bf16(u, nullptr) == vprim::status::ok);
       REQUIRE(dc.get() == gemm_bf16_of(unfolded, m, F, wb, n, dbias.ptr, vprim::cuda::epilogue::gelu_exact));
+      device_vector<float> materialised(unfolded.size());  // the fp32 path's operand, the same index math
+      REQUIRE(vprim::cuda::merge_unfold_f32(u, materialised.ptr, nullptr) == vprim::status::ok);
+      REQUIRE(materialised.get() == unfolded);
     }
 }
 
