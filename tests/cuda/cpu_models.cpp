@@ -7,6 +7,7 @@
 #include "vprim/cpu/arch.hpp"
 #include "vprim/image/preprocess.hpp"
 #include "vprim/model/v4/model.hpp"
+#include "vprim/model/vision_language.hpp"
 #include "vprim/model/vision_tower.hpp"
 
 namespace vprim_test {
@@ -46,6 +47,31 @@ vprim::status cpu_v4_logits(const vprim::safetensors_file& file, const vprim::v4
       logits.insert(logits.end(), part.begin(), part.end());
       begin += len;
     }
+    return vprim::status::ok;
+  });
+}
+
+vprim::status cpu_vlm_generate(const vprim::safetensors_file& vision, const vprim::tower_config& tcfg, const vprim::safetensors_file& llm,
+                               const vprim::v4::config& cfg, const std::vector<float>& pixels, int height, int width,
+                               const std::vector<std::int64_t>& ids, std::int64_t placeholder, std::size_t steps,
+                               std::vector<float>& features, std::vector<std::int64_t>& tokens, std::vector<float>& step_logits) {
+  auto patches = vprim::patchify(pixels, tcfg.channels, height, width, tcfg.patch);
+  if (!patches) return patches.code();
+  const vprim::v4::index_source tables = [&llm](const std::string& name) { return llm.to_i64("weight." + name); };
+  vprim::serial_executor serial;
+  return vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto model = vprim::vision_language_model<>::load(arch, vprim::weights_from(vision, "weight."), tcfg, "", "merger.",
+                                                      vprim::weights_from(llm, "weight."), tables, cfg);
+    if (!model) return model.code();
+    auto f = model->image_features(arch, patches->data(), height / tcfg.patch, width / tcfg.patch, serial);
+    if (!f) return f.code();
+    features = *f;
+    auto cache = model->decoder().new_cache();
+    vprim::v4::sampler greedy;
+    auto gen = model->generate(arch, ids, placeholder, features, steps, greedy, cache, serial);
+    if (!gen) return gen.code();
+    tokens = gen->tokens;
+    step_logits = gen->step_logits;
     return vprim::status::ok;
   });
 }

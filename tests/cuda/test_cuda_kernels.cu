@@ -570,6 +570,67 @@ TEST_CASE("cuda aligner GEMM with the merge unfold fused into it equals GEMM(mer
     }
 }
 
+namespace {
+vprim::rgb_image random_image(int w, int h, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  vprim::rgb_image img = vprim::rgb_image::filled(w, h, 0);
+  for (auto& v : img.pixels) v = static_cast<std::uint8_t>(rng() & 0xff);
+  return img;
+}
+}  // namespace
+
+TEST_CASE("cuda pixel path equals the CPU preprocessing bit for bit: letterbox, panorama, smart resize, both resamplers",
+          "[cuda][preprocess]") {
+  for (auto [w, h] : {std::pair<int, int>{37, 23}, {640, 480}, {300, 900}, {1400, 90}, {756, 756}}) {
+    CAPTURE(w, h);
+    const auto img = random_image(w, h, static_cast<std::uint32_t>(w * 131 + h));
+    device_vector<std::uint8_t> src(img.pixels);
+    auto ds_plan = vprim::plan_vision_exp(w, h);
+    REQUIRE(ds_plan);
+    CAPTURE(ds_plan->panorama, ds_plan->target_width, ds_plan->target_height);
+    auto ds_cpu = vprim::preprocess_vision_exp(img, *ds_plan);
+    REQUIRE(ds_cpu);
+    device_vector<float> ds_gpu(ds_cpu->chw.size());
+    REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) {
+              return vprim::cuda::preprocess_vision_exp(src.ptr, w, h, *ds_plan, ds_gpu.ptr, ws, nullptr);
+            }) == vprim::status::ok);
+    REQUIRE(ds_gpu.get() == ds_cpu->chw);
+    auto qwen_plan = vprim::plan_smart_resize(h, w);
+    REQUIRE(qwen_plan);
+    for (auto flavor : {vprim::resample_flavor::torch, vprim::resample_flavor::pil}) {
+      auto qwen_cpu = vprim::preprocess_smart_resize(img, *qwen_plan, flavor);
+      REQUIRE(qwen_cpu);
+      device_vector<float> qwen_gpu(qwen_cpu->chw.size());
+      REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) {
+                return vprim::cuda::preprocess_smart_resize(src.ptr, w, h, *qwen_plan, qwen_gpu.ptr, ws, nullptr, flavor);
+              }) == vprim::status::ok);
+      REQUIRE(qwen_gpu.get() == qwen_cpu->chw);
+    }
+    // One axis unchanged (each pass skipped alone, as the CPU does), and no resize at all.
+    for (auto [ow, oh] : {std::pair<int, int>{w, h / 2 + 1}, {w * 2, h}, {w, h}}) {
+      auto sized = vprim::resize_bicubic(img, ow, oh, vprim::resample_flavor::pil);
+      REQUIRE(sized);
+      const auto expected = vprim::normalize_chw(*sized, vprim::deepseek_pixel_stats);
+      device_vector<float> out(expected.size());
+      const vprim::cuda::resize_normalize_args a{src.ptr, w, h, {ow, oh, 0, 0}, ow, oh, 0, vprim::resample_flavor::pil,
+                                                 vprim::deepseek_pixel_stats, out.ptr};
+      REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::resize_normalize(a, ws, nullptr); }) ==
+              vprim::status::ok);
+      REQUIRE(out.get() == expected);
+    }
+  }
+  // Misuse: a fitted image past the canvas, a plan made for another size.
+  device_vector<std::uint8_t> src(std::vector<std::uint8_t>(10 * 10 * 3, 7));
+  device_vector<float> out(3 * 8 * 8);
+  vprim::cuda::workspace ws;
+  const vprim::cuda::resize_normalize_args past{src.ptr, 10, 10, {8, 8, 1, 0}, 8, 8, 0, vprim::resample_flavor::pil,
+                                                vprim::deepseek_pixel_stats, out.ptr};
+  REQUIRE(vprim::cuda::resize_normalize(past, ws, nullptr) == vprim::status::shape_mismatch);
+  auto other = vprim::plan_vision_exp(20, 10);
+  REQUIRE(other);
+  REQUIRE(vprim::cuda::preprocess_vision_exp(src.ptr, 10, 10, *other, out.ptr, ws, nullptr) == vprim::status::shape_mismatch);
+}
+
 TEST_CASE("cuda sparse attention equals the naive softmax over window and compressed entries with sinks",
           "[cuda][attention][v4]") {
   // Raw rows: a cached window then this call's tokens, consecutive positions. Window 8, ratio 4:
@@ -812,6 +873,19 @@ TEST_CASE("cuda DeepSeek-V4 decoder gives the CPU decoder's logits, in one call 
     // the golden rule for fp32: within 1e-4 of the largest logit (different sum orders only)
     vprim_ref::require_close("v4 logits", got, std::vector<double>(cpu.begin(), cpu.end()), [&](std::size_t) { return 1e-4 * scale; });
   }
+  {  // last_logits_only: the last row of the full logits, and nothing else
+    auto cache = gpu->new_cache(S);
+    REQUIRE(cache);
+    device_vector<float> last(V);
+    const vprim::cuda::v4_forward_options only_last{nullptr, nullptr, 0, true};
+    vprim::cuda::workspace ws;
+    REQUIRE(gpu->forward(tokens->data(), S, *cache, last.ptr, ws, nullptr, {}, only_last));
+    device_vector<char> scratch(ws.bytes);
+    ws.ptr = scratch.ptr;
+    REQUIRE(gpu->forward(tokens->data(), S, *cache, last.ptr, ws, nullptr, {}, only_last));
+    vprim_ref::require_close("last logits", last.get(), std::vector<double>(cpu.end() - static_cast<std::ptrdiff_t>(V), cpu.end()),
+                             [&](std::size_t) { return 1e-4 * scale; });
+  }
   // A token outside the vocabulary is named; a call past the cache's size is refused.
   auto cache = gpu->new_cache(4);
   REQUIRE(cache);
@@ -833,6 +907,84 @@ TEST_CASE("cuda DeepSeek-V4 decoder gives the CPU decoder's logits, in one call 
   auto past = gpu->forward(five.data(), 5, *cache, logits5.ptr, ws5, nullptr);
   REQUIRE_FALSE(past);
   REQUIRE(past.code() == vprim::status::out_of_range);
+}
+
+TEST_CASE("cuda vision-language model generates the CPU model's tokens and logits; placeholders are checked",
+          "[cuda][vlm]") {
+  const std::string dir = VPRIM_TEST_DATA_DIR;
+  auto e2e = vprim::safetensors_file::open(dir + "/vlm_public.safetensors");
+  REQUIRE(e2e);
+  auto vision = vprim::safetensors_file::open(dir + "/" + std::string(*e2e->meta("vision_weights")));
+  auto llm = vprim::safetensors_file::open(dir + "/" + std::string(*e2e->meta("llm_weights")));
+  REQUIRE(vision);
+  REQUIRE(llm);
+  auto vjson = vprim::parse_json(*vision->meta("config"));
+  auto ljson = vprim::parse_json(*llm->meta("config"));
+  REQUIRE(vjson);
+  REQUIRE(ljson);
+  auto tcfg = vprim::tower_config_from_json(*vjson, vprim::tower_kind::qwen2_vl);
+  auto cfg = vprim::v4::config_from_json(*ljson);
+  REQUIRE(tcfg);
+  REQUIRE(cfg);
+  const auto pixels = vision->to_f32("pixels_chw");
+  const auto ids = e2e->to_i64("input_ids");
+  const auto placeholder = e2e->to_i64("image_token_id");
+  REQUIRE(pixels);
+  REQUIRE(ids);
+  REQUIRE(placeholder);
+  const auto* shape = vision->find("pixels_chw");
+  const int H = static_cast<int>(shape->shape[1]), W = static_cast<int>(shape->shape[2]);
+  const std::size_t steps = 8;
+  std::vector<float> cpu_features, cpu_logits;
+  std::vector<std::int64_t> cpu_tokens;
+  REQUIRE(vprim_test::cpu_vlm_generate(*vision, *tcfg, *llm, *cfg, *pixels, H, W, *ids, (*placeholder)[0], steps, cpu_features,
+                                       cpu_tokens, cpu_logits) == vprim::status::ok);
+
+  const vprim::v4::index_source tables = [&](const std::string& name) { return llm->to_i64("weight." + name); };
+  auto model = vprim::cuda::vision_language_model::load(vprim::weights_from(*vision, "weight."), *tcfg, "", "merger.",
+                                                        vprim::weights_from(*llm, "weight."), tables, *cfg);
+  REQUIRE(model);
+  const std::size_t count = model->tower().merged_tokens(static_cast<std::size_t>(H), static_cast<std::size_t>(W));
+  REQUIRE(count * static_cast<std::size_t>(cfg->hidden) == cpu_features.size());
+  device_vector<float> image(*pixels), features(cpu_features.size());
+  REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) {
+            return model->image_features(image.ptr, static_cast<std::size_t>(H), static_cast<std::size_t>(W), features.ptr, ws, nullptr);
+          }) == vprim::status::ok);
+  double fscale = 1.0;
+  for (float v : cpu_features) fscale = std::max(fscale, std::fabs(static_cast<double>(v)));
+  vprim_ref::require_close("image features", features.get(), std::vector<double>(cpu_features.begin(), cpu_features.end()),
+                           [&](std::size_t) { return 1e-4 * fscale; });
+
+  auto run = [&](const std::vector<std::int64_t>& prompt, std::size_t n) {
+    auto cache = model->decoder().new_cache(prompt.size() + n);
+    REQUIRE(cache);
+    vprim::v4::sampler greedy;
+    vprim::cuda::workspace ws;
+    auto q = model->generate(prompt, (*placeholder)[0], features.ptr, count, n, greedy, *cache, ws, nullptr);
+    if (!q) return q;
+    device_vector<char> scratch(ws.bytes);
+    ws.ptr = scratch.ptr;
+    return model->generate(prompt, (*placeholder)[0], features.ptr, count, n, greedy, *cache, ws, nullptr);
+  };
+  auto gpu = run(*ids, steps);
+  INFO((gpu ? std::string("ok") : gpu.err().describe()));
+  REQUIRE(gpu);
+  REQUIRE(gpu->tokens == cpu_tokens);
+  double scale = 1.0;
+  for (float v : cpu_logits) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  vprim_ref::require_close("step logits", gpu->step_logits, std::vector<double>(cpu_logits.begin(), cpu_logits.end()),
+                           [&](std::size_t) { return 1e-4 * scale; });
+
+  // One placeholder too many: refused before anything runs, naming the token.
+  auto extra = *ids;
+  const auto last = std::find(extra.rbegin(), extra.rend(), (*placeholder)[0]);
+  REQUIRE(last != extra.rend());
+  const auto at = static_cast<std::size_t>(extra.rend() - last);  // the token after the last placeholder
+  extra.insert(extra.begin() + static_cast<std::ptrdiff_t>(at), (*placeholder)[0]);
+  auto refused = run(extra, 1);
+  REQUIRE_FALSE(refused);
+  REQUIRE(refused.code() == vprim::status::shape_mismatch);
+  REQUIRE_THAT(refused.err().message, Catch::Contains("token " + std::to_string(at)));
 }
 
 int main(int argc, char** argv) {

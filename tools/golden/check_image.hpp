@@ -82,8 +82,19 @@ inline void check_nlayouts(const golden_file& g, report& rep) {
   }
 }
 
+//! The pixel paths under test: the CPU's, or the GPU's with the same contract (cuda_backend.hpp).
+using vision_exp_pixels = vprim::result<vprim::tower_input> (*)(const vprim::rgb_image&, const vprim::vision_exp_plan&);
+using smart_resize_pixels = vprim::result<vprim::tower_input> (*)(const vprim::rgb_image&, const vprim::smart_resize_plan&);
+
+inline vprim::result<vprim::tower_input> cpu_vision_exp_pixels(const vprim::rgb_image& img, const vprim::vision_exp_plan& plan) {
+  return vprim::preprocess_vision_exp(img, plan);
+}
+inline vprim::result<vprim::tower_input> cpu_smart_resize_pixels(const vprim::rgb_image& img, const vprim::smart_resize_plan& plan) {
+  return vprim::preprocess_smart_resize(img, plan);
+}
+
 //! img<w>x<h>.hwc_u8 -> .pixels_chw and .grid through the Vision-Exp path.
-inline void check_vision_exp_pixels(const golden_file& g, report& rep) {
+inline void check_vision_exp_pixels(const golden_file& g, report& rep, vision_exp_pixels pixels = cpu_vision_exp_pixels) {
   for (const auto& name : names_like(g, "img", ".hwc_u8")) {
     const std::string base = name.substr(0, name.size() - std::string(".hwc_u8").size());
     auto img = read_image(g, name, rep);
@@ -95,7 +106,7 @@ inline void check_vision_exp_pixels(const golden_file& g, report& rep) {
     }
     const std::vector<std::int64_t> grid = {plan->n_vit_h, plan->n_vit_w, plan->n_llm_h, plan->n_llm_w};
     if (auto ref = g.i64(base + ".grid", rep)) rep.exact(base + ".grid", grid, *ref, g.shape(base + ".grid"));
-    auto px = vprim::preprocess_vision_exp(*img, *plan);
+    auto px = pixels(*img, *plan);
     if (!px) {
       rep.problem(base + ".pixels_chw: " + px.err().describe());
       continue;
@@ -131,7 +142,7 @@ inline std::vector<float> qwen_golden_layout(const vprim::tower_input& px, int p
 }
 
 //! Kind qwen2_vl_preprocess: smart_resize_table and the CLIP-normalised pixels.
-inline void check_qwen2_vl_preprocess(const golden_file& g, report& rep) {
+inline void check_qwen2_vl_preprocess(const golden_file& g, report& rep, smart_resize_pixels pixels = cpu_smart_resize_pixels) {
   if (auto ref = g.i64("smart_resize_table", rep)) {
     const auto shape = g.shape("smart_resize_table");
     if (shape.size() != 2 || shape[1] != 5) return rep.problem("smart_resize_table: expected 5 columns");
@@ -153,7 +164,7 @@ inline void check_qwen2_vl_preprocess(const golden_file& g, report& rep) {
       rep.problem(base + ": " + plan.err().describe());
       continue;
     }
-    auto px = vprim::preprocess_smart_resize(*img, *plan);
+    auto px = pixels(*img, *plan);
     if (!px) {
       rep.problem(base + ".pixels_chw: " + px.err().describe());
       continue;

@@ -30,7 +30,7 @@ inline void check_deepseek_vit(const golden_file& g, report& rep) {
 
 //! Known kinds, in the order of the data path.
 inline constexpr kind_entry known_kinds[] = {
-    {"qwen2_vl_preprocess", check_qwen2_vl_preprocess},
+    {"qwen2_vl_preprocess", [](const golden_file& g, report& rep) { check_qwen2_vl_preprocess(g, rep); }},
     {"deepseek_vit", check_deepseek_vit},
     {"qwen2_vl_vision", check_qwen2_vl_vision},
     {"deepseek_v4", check_deepseek_v4},

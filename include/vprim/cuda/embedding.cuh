@@ -3,7 +3,8 @@
 #pragma once
 
 //! \file embedding.cuh
-//! Embedding gather: out[t, :] = table[ids[t], :] for fp32 tables. An id outside [0, vocab)
+//! Embedding gather: out[t, :] = table[ids[t], :] for fp32 tables; and scatter_rows, which
+//! writes image features over their placeholders' rows. An id outside [0, vocab)
 //! writes a zero row and is reported: the kernel keeps the first bad token index in a word of the
 //! caller's workspace, and embedding_check() turns it into an error that names the token and
 //! its id (it synchronises the stream; call it where a check is wanted).
@@ -75,6 +76,28 @@ VPRIM_KERNEL void reset_word_kernel(unsigned long long* word) { *word = no_bad_t
     return to_error(e, "embedding_check: reading the bad id");
   return make_error(status::out_of_range, "embedding: token index " + std::to_string(first_bad) + " has id " +
                                               std::to_string(id) + ", outside [0, " + std::to_string(a.vocab) + ")");
+}
+
+struct scatter_rows_args {
+  const float* src = nullptr;          //!< [count, dim]
+  const std::int64_t* rows = nullptr;  //!< [count], device memory; the caller checked them against dst
+  float* dst = nullptr;                //!< dst[rows[i], :] = src[i, :]
+  std::size_t count = 0, dim = 0;
+};
+
+namespace detail {
+VPRIM_KERNEL void scatter_rows_kernel(scatter_rows_args a) {
+  const float* src = a.src + static_cast<std::size_t>(blockIdx.x) * a.dim;
+  float* dst = a.dst + static_cast<std::size_t>(a.rows[blockIdx.x]) * a.dim;
+  for (std::size_t i = threadIdx.x; i < a.dim; i += blockDim.x) dst[i] = src[i];
+}
+}  // namespace detail
+
+[[nodiscard]] inline status scatter_rows(const scatter_rows_args& a, cudaStream_t stream) {
+  if (a.count == 0) return status::ok;
+  if (a.src == nullptr || a.rows == nullptr || a.dst == nullptr || a.dim == 0 || a.count > 0x7fffffffu) return status::invalid_argument;
+  detail::scatter_rows_kernel<<<static_cast<unsigned>(a.count), 128, 0, stream>>>(a);
+  return detail::launched();
 }
 
 }  // namespace cuda

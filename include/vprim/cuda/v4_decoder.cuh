@@ -55,6 +55,18 @@ struct v4_device_observer {
   explicit operator bool() const noexcept { return static_cast<bool>(floats) && static_cast<bool>(indices); }
 };
 
+//! What a call reads besides the token ids, and which logits it writes.
+struct v4_forward_options {
+  //! Image features [feature_count, hidden] (device) written over the embeddings of the call's
+  //! tokens at `feature_rows` [feature_count] (host, each below S): a prompt's placeholders.
+  //! The ids are still checked and still route the hash layers.
+  const float* features = nullptr;
+  const std::size_t* feature_rows = nullptr;
+  std::size_t feature_count = 0;
+  //! Logits [1, vocab] of the last token only (a prefill before generation), not [S, vocab].
+  bool last_logits_only = false;
+};
+
 class v4_decoder {
   using buffer = device_buffer<float>;
   struct linear {
@@ -256,10 +268,12 @@ class v4_decoder {
   }
 
   //! One call: tokens `ids` (host) continuing `c`; logits [S, vocab] (device) on `stream`.
-  //! Two-phase workspace; the query depends on S and on the cache's capacity. Errors: a bad
-  //! token id (named, from embedding_check), a call past the cache's max_tokens (out_of_range).
+  //! Two-phase workspace; the query depends on S and on the cache's capacity (a workspace
+  //! sized for S tokens serves any shorter call). Errors: a bad token id (named, from
+  //! embedding_check), a call past the cache's max_tokens (out_of_range).
   [[nodiscard]] result<bool> forward(const std::int64_t* ids, std::size_t S, cache& c, float* logits, workspace& ws,
-                                     cudaStream_t stream, const v4_device_observer& obs = {}) const {
+                                     cudaStream_t stream, const v4_device_observer& obs = {},
+                                     const v4_forward_options& opt = {}) const {
     const auto D = static_cast<std::size_t>(cfg_.hidden), n = static_cast<std::size_t>(cfg_.hc_mult),
                H = static_cast<std::size_t>(cfg_.heads), hd = static_cast<std::size_t>(cfg_.head_dim),
                W = static_cast<std::size_t>(cfg_.sliding_window), E = static_cast<std::size_t>(cfg_.routed_experts),
@@ -271,6 +285,7 @@ class v4_decoder {
     const std::size_t index_cap = c.max_tokens / static_cast<std::size_t>(std::max(1, cfg_.csa_ratio));
     detail::carve cv(ws);
     auto* ids_dev = cv.take<std::int64_t>(S);
+    auto* feature_rows = cv.take<std::int64_t>(opt.feature_count);
     auto* pos_dev = cv.take<std::int64_t>(S);
     auto* raw_pos = cv.take<std::int64_t>(W + S);
     auto* visible = cv.take<std::int32_t>(S);
@@ -320,6 +335,8 @@ class v4_decoder {
     }
     if (!cv.fits()) return make_error(status::invalid_argument, "v4_decoder: the workspace is smaller than its query said");
     if (S == 0 || ids == nullptr || logits == nullptr) return make_error(status::invalid_argument, "v4_decoder: no tokens");
+    if (opt.feature_count > 0 && (opt.features == nullptr || opt.feature_rows == nullptr))
+      return make_error(status::invalid_argument, "v4_decoder: image features without their data or rows");
     if (c.layers.size() != layers_.size()) return make_error(status::invalid_argument, "v4_decoder: a cache of another model");
     if (static_cast<std::size_t>(c.next_position) + S > c.max_tokens)
       return make_error(status::out_of_range, "v4_decoder: the call runs past the cache's " + std::to_string(c.max_tokens) + " tokens");
@@ -335,6 +352,19 @@ class v4_decoder {
     const embedding_args emb{embed_.data(), ids_dev, f, S, static_cast<std::size_t>(cfg_.vocab), D};
     if (status s = embedding_gather(emb, embed_ws, stream); s != status::ok) return fail(s, "embedding");
     if (auto ok = embedding_check(emb, embed_ws, stream); !ok) return ok.err();
+    if (opt.feature_count > 0) {
+      std::vector<std::int64_t> rows(opt.feature_count);
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (opt.feature_rows[i] >= S)
+          return make_error(status::out_of_range, "v4_decoder: image feature " + std::to_string(i) + " goes to token index " +
+                                                      std::to_string(opt.feature_rows[i]) + " of a " + std::to_string(S) + "-token call");
+        rows[i] = static_cast<std::int64_t>(opt.feature_rows[i]);
+      }
+      if (status s = copy(feature_rows, rows.data(), rows.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice); s != status::ok)
+        return fail(s, "feature rows");
+      if (status s = scatter_rows({opt.features, feature_rows, f, opt.feature_count, D}, stream); s != status::ok)
+        return fail(s, "image features");
+    }
     for (std::size_t k = 0; k < n; ++k)
       if (cudaError_t e = cudaMemcpy2DAsync(X + k * D, n * D * sizeof(float), f, D * sizeof(float), D * sizeof(float), S,
                                             cudaMemcpyDeviceToDevice, stream);
@@ -377,7 +407,9 @@ class v4_decoder {
         return fail(s, "observer");
     if (status s = rmsnorm({collapsed, normed, norm_.data(), nullptr, S, D, cfg_.norm_eps}, stream); s != status::ok)
       return fail(s, "final norm");
-    if (status s = run_linear(head_, normed, D, S, logits, V, false, stream); s != status::ok) return fail(s, "LM head");
+    const std::size_t head_rows = opt.last_logits_only ? 1 : S;
+    if (status s = run_linear(head_, normed + (S - head_rows) * D, D, head_rows, logits, V, false, stream); s != status::ok)
+      return fail(s, "LM head");
     c.next_position += static_cast<std::int64_t>(S);
     return true;
   }

@@ -219,6 +219,12 @@ class vision_tower {
   }
 
   [[nodiscard]] const tower_config& config() const noexcept { return cfg_; }
+  //! The rows encode() writes for a height x width image (multiples of the patch).
+  [[nodiscard]] std::size_t merged_tokens(std::size_t height, std::size_t width) const noexcept {
+    const auto P = static_cast<std::size_t>(cfg_.patch);
+    return cpu::unfold_shape{height / P, width / P, static_cast<std::size_t>(cfg_.width), static_cast<std::size_t>(cfg_.merge)}
+        .out_tokens();
+  }
 
  private:
   struct linear {

@@ -11,6 +11,7 @@
 //! - patchify: CHW -> one row per patch (row-major patch grid), features channel-major
 //!   `c*P*P + py*P + px`, the layout of both DeepSeek's Linear patch embed and Qwen's Conv3d.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -31,30 +32,41 @@ inline constexpr channel_stats deepseek_pixel_stats{{0.5f, 0.5f, 0.5f}, {0.5f, 0
 inline constexpr channel_stats clip_pixel_stats{{0.48145466f, 0.4578275f, 0.40821073f},
                                                 {0.26862954f, 0.26130258f, 0.27577711f}};
 
+//! Where ImageOps.pad puts a src_w x src_h image inside out_w x out_h: the aspect-preserving
+//! fitted size and its top-left corner, rounded with Python's round (ties to even).
+struct letterbox_fit {
+  int width = 0, height = 0, x0 = 0, y0 = 0;
+};
+[[nodiscard]] inline letterbox_fit letterbox_geometry(int src_w, int src_h, int out_w, int out_h) noexcept {
+  const double im_ratio = static_cast<double>(src_w) / src_h;
+  const double dest_ratio = static_cast<double>(out_w) / out_h;
+  letterbox_fit f{out_w, out_h, 0, 0};
+  if (im_ratio > dest_ratio) {
+    f.height = static_cast<int>(round_half_even(static_cast<double>(src_h) / src_w * out_w));
+  } else if (im_ratio < dest_ratio) {
+    f.width = static_cast<int>(round_half_even(static_cast<double>(src_w) / src_h * out_h));
+  }
+  f.width = std::max(f.width, 1);
+  f.height = std::max(f.height, 1);
+  f.x0 = static_cast<int>(round_half_even((out_w - f.width) * 0.5));
+  f.y0 = static_cast<int>(round_half_even((out_h - f.height) * 0.5));
+  return f;
+}
+
 //! PIL's ImageOps.pad: fit `src` inside out_w x out_h keeping its aspect ratio (bicubic), centre
-//! it, fill the rest with `fill`. Sizes are rounded with Python's round (ties to even).
+//! it, fill the rest with `fill`.
 [[nodiscard]] inline result<rgb_image> letterbox(const rgb_image& src, int out_w, int out_h, std::uint8_t fill = 127) {
   if (src.check() != status::ok || out_w <= 0 || out_h <= 0)
     return make_error(status::invalid_argument, "letterbox: invalid source image or target size " +
                                                     std::to_string(out_w) + "x" + std::to_string(out_h));
-  const double im_ratio = static_cast<double>(src.width) / src.height;
-  const double dest_ratio = static_cast<double>(out_w) / out_h;
-  int fit_w = out_w, fit_h = out_h;
-  if (im_ratio > dest_ratio) {
-    fit_h = static_cast<int>(round_half_even(static_cast<double>(src.height) / src.width * out_w));
-  } else if (im_ratio < dest_ratio) {
-    fit_w = static_cast<int>(round_half_even(static_cast<double>(src.width) / src.height * out_h));
-  }
-  fit_w = std::max(fit_w, 1);
-  fit_h = std::max(fit_h, 1);
-  auto fitted = resize_bicubic(src, fit_w, fit_h);
+  const letterbox_fit fit = letterbox_geometry(src.width, src.height, out_w, out_h);
+  auto fitted = resize_bicubic(src, fit.width, fit.height);
   if (!fitted) return fitted.err();
-  if (fit_w == out_w && fit_h == out_h) return fitted;
+  if (fit.width == out_w && fit.height == out_h) return fitted;
   rgb_image out = rgb_image::filled(out_w, out_h, fill);
-  const int x0 = static_cast<int>(round_half_even((out_w - fit_w) * 0.5));
-  const int y0 = static_cast<int>(round_half_even((out_h - fit_h) * 0.5));
-  for (int y = 0; y < fit_h; ++y)
-    std::copy(fitted->row(y), fitted->row(y) + static_cast<std::size_t>(fit_w) * 3, out.row(y0 + y) + static_cast<std::size_t>(x0) * 3);
+  for (int y = 0; y < fit.height; ++y)
+    std::copy(fitted->row(y), fitted->row(y) + static_cast<std::size_t>(fit.width) * 3,
+              out.row(fit.y0 + y) + static_cast<std::size_t>(fit.x0) * 3);
   return out;
 }
 

@@ -21,27 +21,37 @@
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
 
+//! The token indices of `ids` [S] holding `placeholder`, which must number exactly `count`:
+//! the rows the image features replace, in order. Errors name the first extra placeholder's token
+//! index, or the two counts.
+[[nodiscard]] inline result<std::vector<std::size_t>> placeholder_positions(const std::int64_t* ids, std::size_t S,
+                                                                           std::int64_t placeholder, std::size_t count) {
+  std::vector<std::size_t> rows;
+  rows.reserve(count);
+  for (std::size_t t = 0; t < S; ++t) {
+    if (ids[t] != placeholder) continue;
+    if (rows.size() == count)
+      return make_error(status::shape_mismatch, "more image placeholders than the " + std::to_string(count) +
+                                                    " image features (extra placeholder at token " + std::to_string(t) + ")", t);
+    rows.push_back(t);
+  }
+  if (rows.size() != count)
+    return make_error(status::shape_mismatch, "the prompt has " + std::to_string(rows.size()) + " image placeholders for " +
+                                                  std::to_string(count) + " image features");
+  return rows;
+}
+
 //! Overwrites the rows of `embeddings` [S, dim] whose id is `placeholder` with consecutive rows of
 //! `features` [count, dim]. The number of placeholders must equal `count`.
 [[nodiscard]] inline status splice_features(std::vector<float>& embeddings, const std::int64_t* ids, std::size_t S,
                                             std::size_t dim, std::int64_t placeholder, const float* features,
                                             std::size_t count, error* why = nullptr) {
-  std::size_t used = 0;
-  for (std::size_t t = 0; t < S; ++t) {
-    if (ids[t] != placeholder) continue;
-    if (used == count) {
-      if (why) *why = make_error(status::shape_mismatch, "more image placeholders than the " + std::to_string(count) +
-                                                             " image features (extra placeholder at token " + std::to_string(t) + ")", t);
-      return status::shape_mismatch;
-    }
-    std::copy_n(features + used * dim, dim, embeddings.data() + t * dim);
-    ++used;
+  auto rows = placeholder_positions(ids, S, placeholder, count);
+  if (!rows) {
+    if (why) *why = rows.err();
+    return rows.code();
   }
-  if (used != count) {
-    if (why) *why = make_error(status::shape_mismatch, "the prompt has " + std::to_string(used) + " image placeholders for " +
-                                                           std::to_string(count) + " image features");
-    return status::shape_mismatch;
-  }
+  for (std::size_t i = 0; i < count; ++i) std::copy_n(features + i * dim, dim, embeddings.data() + (*rows)[i] * dim);
   return status::ok;
 }
 
