@@ -235,24 +235,39 @@ void bench_csa_decode(double hbm_gbps) {
     cudaMemcpy(dpos, pos.data(), sizeof(std::int64_t), cudaMemcpyHostToDevice);
     const vprim::cuda::indexer_args ia{iq, hw, ikeys, scores, 1, ih, id, entries};
     const vprim::cuda::topk_args ta{scores, nullptr, selected, 1, entries, k};
-    vprim::cuda::workspace ws;
+    vprim::cuda::workspace ws, attn_ws;
     (void)vprim::cuda::topk(ta, ws, nullptr);
     ws.ptr = device_alloc<char>(ws.bytes);
     const vprim::cuda::sparse_attention_args sa{q,     raw,    draw_pos, ent, selected, dpos,   sinks, out, nullptr, 1,
                                                 heads, d,      window,   entries, k,   ratio,  window, 1.0f / std::sqrt(static_cast<float>(d))};
+    (void)vprim::cuda::sparse_attention(sa, attn_ws, nullptr);
+    attn_ws.ptr = device_alloc<char>(attn_ws.bytes);
     const double bytes = 4.0 * (entries * id + 2.0 * entries + (k + window) * d + 2.0 * heads * d);
     const double ms = time_ms([&] {
       vprim::status s = vprim::cuda::indexer_scores(ia, nullptr);
       if (s == vprim::status::ok) s = vprim::cuda::topk(ta, ws, nullptr);
-      return s == vprim::status::ok ? vprim::cuda::sparse_attention(sa, nullptr) : s;
+      return s == vprim::status::ok ? vprim::cuda::sparse_attention(sa, attn_ws, nullptr) : s;
     });
     char name[80];
     std::snprintf(name, sizeof name, "CSA decode step, context %zuK", context >> 10);
     report(name, ms, 0, bytes);
     std::printf("%-44s %9.1f %% of the device copy rate\n", "", 100.0 * bytes / ms / 1e6 / hbm_gbps);
+    // An HCA layer's decode attention at this context (all L/128 entries visible): one block per
+    // 8 heads, then split across blocks.
+    const std::size_t hca_entries = context / 128;
+    vprim::cuda::sparse_attention_args hca = sa;
+    hca.selected = nullptr;
+    hca.entry_count = hca_entries;
+    hca.ratio = 128;
+    const double hca_bytes = 4.0 * ((hca_entries + window) * d + 2.0 * heads * d);
+    std::snprintf(name, sizeof name, "HCA decode attention %zuK, unsplit", context >> 10);
+    report(name, time_ms([&] { return vprim::cuda::sparse_attention(hca, nullptr); }), 0, hca_bytes);
+    std::snprintf(name, sizeof name, "HCA decode attention %zuK, split", context >> 10);
+    report(name, time_ms([&] { return vprim::cuda::sparse_attention(hca, attn_ws, nullptr); }), 0, hca_bytes);
     for (void* p : {static_cast<void*>(iq), static_cast<void*>(hw), static_cast<void*>(ikeys), static_cast<void*>(scores),
                     static_cast<void*>(selected), static_cast<void*>(q), static_cast<void*>(raw), static_cast<void*>(ent),
-                    static_cast<void*>(sinks), static_cast<void*>(out), static_cast<void*>(draw_pos), static_cast<void*>(dpos), ws.ptr})
+                    static_cast<void*>(sinks), static_cast<void*>(out), static_cast<void*>(draw_pos), static_cast<void*>(dpos), ws.ptr,
+                    attn_ws.ptr})
       cudaFree(p);
   }
 }

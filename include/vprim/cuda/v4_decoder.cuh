@@ -315,8 +315,13 @@ class v4_decoder {
     const std::size_t entry_cap = c.max_tokens / static_cast<std::size_t>(std::max(1, std::min(cfg_.csa_ratio, cfg_.hca_ratio)));
     float* bias = obs ? cv.take<float>(S * entry_cap) : nullptr;
     float* probs = obs ? cv.take<float>(H * S * (W + S + entry_cap)) : nullptr;
-    workspace embed_ws, topk_ws, moe_ws;
+    workspace embed_ws, topk_ws, moe_ws, attn_ws;
     (void)embedding_gather({}, embed_ws, stream);
+    sparse_attention_args attn_shape{};
+    attn_shape.queries = S;
+    attn_shape.heads = H;
+    attn_shape.head_dim = hd;
+    (void)sparse_attention(attn_shape, attn_ws, stream);
     const auto index_k = static_cast<std::size_t>(std::max(1, cfg_.index_topk));
     (void)topk({nullptr, nullptr, nullptr, S, std::max<std::size_t>(index_cap, 1), index_k}, topk_ws, stream);
     moe_experts_f32_args me{};
@@ -329,6 +334,7 @@ class v4_decoder {
     embed_ws.ptr = cv.take_bytes(embed_ws.bytes);
     topk_ws.ptr = cv.take_bytes(topk_ws.bytes);
     moe_ws.ptr = cv.take_bytes(moe_ws.bytes);
+    attn_ws.ptr = cv.take_bytes(attn_ws.bytes);
     if (cv.query()) {
       ws.bytes = cv.need();
       return true;
@@ -389,7 +395,7 @@ class v4_decoder {
         if (status s = rmsnorm({collapsed, normed, (sub == 0 ? L.attn_norm : L.ffn_norm).data(), nullptr, S, D, cfg_.norm_eps}, stream);
             s != status::ok)
           return fail(s, "norm");
-        const scratch w{q_res, q, raw, raw_pos, o, z, proj_kv, proj_gate, iq, iw, scores, selected, visible, &topk_ws, bias, probs};
+        const scratch w{q_res, q, raw, raw_pos, o, z, proj_kv, proj_gate, iq, iw, scores, selected, visible, &topk_ws, &attn_ws, bias, probs};
         status s = sub == 0 ? attention(L, lc, S, pos, pos_dev, normed, f, w, stream, obs, path + ".self_attn")
                             : moe(L, S, ids_dev, normed, f, router_logits, route_w, route_idx, shared_h, shared_act, moe_ws, stream,
                                   obs, path + ".mlp");
@@ -423,7 +429,7 @@ class v4_decoder {
     float *o, *z, *proj_kv, *proj_gate, *iq, *iw, *scores;
     std::int64_t* selected;
     std::int32_t* visible;
-    workspace* topk_ws;
+    workspace *topk_ws, *attn_ws;
     float *bias, *probs;  // observer only
   };
 
@@ -541,7 +547,7 @@ class v4_decoder {
       a.probs = w.probs;
       if (cudaError_t e = cudaMemsetAsync(w.probs, 0, H * S * (rows + T) * sizeof(float), stream); e != cudaSuccess) return to_status(e);
     }
-    if (status s = sparse_attention(a, stream); s != status::ok) return s;
+    if (status s = sparse_attention(a, *w.attn_ws, stream); s != status::ok) return s;
     if (obs)
       if (status s = obs.floats(path, "out1", w.probs,
                                 {1, static_cast<std::int64_t>(H), static_cast<std::int64_t>(S),
