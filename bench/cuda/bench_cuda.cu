@@ -210,6 +210,36 @@ void bench_vision_gemm() {
     cudaFree(q);
 }
 
+// The pixel path of one photo: a 1920 x 1080 8-bit image letterboxed to the Vision-Exp target
+// and normalised, and the same image through Qwen2-VL's smart resize. Bytes: the 8-bit image
+// read, the float tensor written.
+void bench_pixel_path() {
+  const int w = 1920, h = 1080;
+  auto plan = vprim::plan_vision_exp(w, h);
+  auto qwen = vprim::plan_smart_resize(h, w);
+  if (!plan || !qwen) return;
+  std::vector<std::uint8_t> host(static_cast<std::size_t>(w) * h * 3);
+  for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+  auto* src = device_alloc<std::uint8_t>(host.size());
+  cudaMemcpy(src, host.data(), host.size(), cudaMemcpyHostToDevice);
+  auto run = [&](const char* name, int out_w, int out_h, auto call) {
+    float* chw = device_alloc<float>(3 * static_cast<std::size_t>(out_w) * out_h);
+    vprim::cuda::workspace ws;
+    (void)call(chw, ws);
+    ws.ptr = device_alloc<char>(ws.bytes);
+    const double bytes = static_cast<double>(host.size()) + 12.0 * out_w * out_h;
+    report(name, time_ms([&] { return call(chw, ws); }), 0, bytes);
+    cudaFree(chw);
+    cudaFree(ws.ptr);
+  };
+  run("pixels: 1920x1080 letterbox (Vision-Exp)", plan->target_width, plan->target_height,
+      [&](float* chw, vprim::cuda::workspace& ws) { return vprim::cuda::preprocess_vision_exp(src, w, h, *plan, chw, ws, nullptr); });
+  run("pixels: 1920x1080 smart resize (Qwen2-VL)", qwen->target_width, qwen->target_height,
+      [&](float* chw, vprim::cuda::workspace& ws) { return vprim::cuda::preprocess_smart_resize(src, w, h, *qwen, chw, ws, nullptr); });
+  std::printf("%-44s target %dx%d and %dx%d\n", "", plan->target_width, plan->target_height, qwen->target_width, qwen->target_height);
+  cudaFree(src);
+}
+
 // One CSA decode step's attention at V4-Flash sizes (64 heads x 512, window 128, indexer 64 x 128,
 // top-512): indexer scores over the L/4 visible keys, top-k, then the sparse attention. Bytes
 // touched: the indexer keys, the scores written and read back, the selected entries and window.
@@ -310,6 +340,7 @@ int main() {
   std::printf("device: %s\n", prop.name);
   const double hbm_gbps = bench_hbm();
   bench_gemm();
+  bench_pixel_path();
   bench_vision_gemm();
   bench_attention();
   bench_tower();

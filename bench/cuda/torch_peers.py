@@ -79,6 +79,23 @@ def eager_tower_ms(dev, side=756, width=1024, heads=16, layers=32, inter=2816, o
         return time_ms(forward)
 
 
+def pixel_path_ms(dev, out_w, out_h, fit_w, fit_h, mean, std, w=1920, h=1080):
+    """The torch way to the same tensor: u8 upload done, to float, antialiased bicubic
+    (F.interpolate), pad to the canvas, normalise."""
+    import torch.nn.functional as F
+    img = torch.randint(0, 256, (1, 3, h, w), device=dev, dtype=torch.uint8)
+    m = torch.tensor(mean, device=dev).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=dev).view(1, 3, 1, 1)
+    x0, y0 = (out_w - fit_w) // 2, (out_h - fit_h) // 2
+
+    def run():
+        x = F.interpolate(img.float(), size=(fit_h, fit_w), mode="bicubic", antialias=True, align_corners=False)
+        x = x.round().clamp(0, 255)
+        x = F.pad(x, (x0, out_w - fit_w - x0, y0, out_h - fit_h - y0), value=127.0)
+        return (x / 255.0 - m) / s
+    return time_ms(run)
+
+
 def main():
     dev = torch.device("cuda")
     print("device:", torch.cuda.get_device_name(0), "torch", torch.__version__)
@@ -87,6 +104,13 @@ def main():
         a = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
         w = torch.randn(n, k, device=dev, dtype=torch.bfloat16)
         report(f"torch.matmul bf16 {m}x{k}x{n}", time_ms(lambda: a @ w.t()), 2.0 * m * n * k)
+    # Targets as bench_cuda prints them for 1920x1080 (Vision-Exp letterbox; Qwen2-VL smart resize).
+    for name, (ow, oh, fw, fh, mean, std) in {
+            "letterbox (Vision-Exp)": (1036, 588, 1036, 583, (0.5,) * 3, (0.5,) * 3),
+            "smart resize (Qwen2-VL)": (1092, 588, 1092, 588, (0.48145466, 0.4578275, 0.40821073),
+                                        (0.26862954, 0.26130258, 0.27577711))}.items():
+        report(f"torch pixels: 1920x1080 {name}", pixel_path_ms(dev, ow, oh, fw, fh, mean, std), 0,
+               1920 * 1080 * 3 + 12.0 * ow * oh)
     n, heads, d = 2916, 16, 64
     q, k_, v = (torch.randn(1, heads, n, d, device=dev, dtype=torch.bfloat16) for _ in range(3))
     from torch.nn.attention import SDPBackend, sdpa_kernel
