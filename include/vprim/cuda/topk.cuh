@@ -11,7 +11,7 @@
 //!   passes over 11-, 11- and 10-bit digits of the order-preserving integer image of each score
 //!   find the k-th largest value exactly; one more pass gathers everything above it and, in
 //!   index order, as many of its ties as k still needs; a block radix sort orders those k.
-//!   NaN ranks below every number (the CPU never picks one).
+//!   NaN ranks below every number: a row gives one only when it has fewer than k numbers.
 //! - topk_sort (any k): cub::DeviceSegmentedRadixSort of every row, stable, descending.
 //! topk() takes the select whenever it can.
 

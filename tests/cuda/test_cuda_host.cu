@@ -1,0 +1,164 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// The host half of the CUDA backend, which runs without a device (so in CI): the argument
+// checks that refuse a call before anything is launched, the split plan of the decode
+// attention, and workspace queries that need no device. The pointers below are host addresses
+// standing in for device ones: these paths compare them with null and never dereference them.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include "vprim/vprim.cuh"
+
+namespace {
+float stand_in[4];
+const float* const some = stand_in;
+}  // namespace
+
+TEST_CASE("cuda argument checks refuse bad calls with the status that says why", "[cuda][host]") {
+  using vprim::status;
+  namespace c = vprim::cuda;
+  SECTION("norms") {
+    c::norm_args n{some, stand_in, some, some, 4, 8, 1e-6f};
+    REQUIRE(c::norm_can_implement(n, true) == status::ok);
+    n.bias = nullptr;
+    REQUIRE(c::norm_can_implement(n, false) == status::ok);  // RMSNorm has no bias
+    REQUIRE(c::norm_can_implement(n, true) == status::invalid_argument);
+    n.eps = -1.0f;
+    REQUIRE(c::norm_can_implement(n, false) == status::invalid_argument);
+    n = {nullptr, stand_in, some, nullptr, 4, 8, 1e-6f};
+    REQUIRE(c::norm_can_implement(n, false) == status::invalid_argument);
+    n.rows = 0;  // nothing to do is never an error
+    REQUIRE(c::norm_can_implement(n, false) == status::ok);
+  }
+  SECTION("GEMM strides and operands") {
+    c::basic_gemm_args<float> g{4, 8, 16, some, 16, some, 16, nullptr, stand_in, 8};
+    REQUIRE(c::gemm_can_implement(g) == status::ok);
+    g.lda = 15;
+    REQUIRE(c::gemm_can_implement(g) == status::shape_mismatch);
+    g.lda = 16;
+    g.ldc = 7;
+    REQUIRE(c::gemm_can_implement(g) == status::shape_mismatch);
+    g.ldc = 8;
+    g.w = nullptr;
+    REQUIRE(c::gemm_can_implement(g) == status::invalid_argument);
+  }
+  SECTION("patch embedding: whole patches only") {
+    c::patch_embed_args p;
+    p.base = {0, 8, 0, nullptr, 0, reinterpret_cast<const __nv_bfloat16*>(stand_in), 3 * 14 * 14, nullptr, stand_in, 8};
+    p.image = some;
+    p.channels = 3;
+    p.height = 28;
+    p.width = 42;
+    p.patch = 14;
+    REQUIRE(c::patch_embed_can_implement(p) == status::ok);
+    p.width = 43;
+    REQUIRE(c::patch_embed_can_implement(p) == status::shape_mismatch);
+    p.width = 42;
+    p.image = nullptr;
+    REQUIRE(c::patch_embed_can_implement(p) == status::invalid_argument);
+  }
+  SECTION("sparse attention") {
+    c::sparse_attention_args a{};
+    a.q = a.raw_kv = a.entries = a.sinks = some;
+    a.out = stand_in;
+    static const std::int64_t ids[1] = {0};
+    a.raw_pos = a.pos = ids;
+    a.queries = 1;
+    a.heads = 64;
+    a.head_dim = 512;
+    a.raw_count = 128;
+    a.entry_count = 100;
+    a.ratio = 128;
+    REQUIRE(c::sparse_attention_can_implement(a) == status::ok);
+    a.head_dim = 48;  // not a multiple of a warp
+    REQUIRE(c::sparse_attention_can_implement(a) == status::not_supported);
+    a.head_dim = 1024;  // past 16 values a lane
+    REQUIRE(c::sparse_attention_can_implement(a) == status::not_supported);
+    a.head_dim = 512;
+    a.ratio = 0;  // HCA entries without their ratio
+    REQUIRE(c::sparse_attention_can_implement(a) == status::invalid_argument);
+    a.selected = ids;  // CSA selections without k
+    REQUIRE(c::sparse_attention_can_implement(a) == status::invalid_argument);
+  }
+  SECTION("top-k") {
+    c::topk_args t{some, nullptr, reinterpret_cast<std::int64_t*>(stand_in), 64, 1 << 18, 512};
+    REQUIRE(c::topk_can_implement(t) == status::ok);
+    t.rows = 1 << 14;  // 2^32 scores
+    REQUIRE(c::topk_can_implement(t) == status::not_supported);
+    t.rows = 1;
+    t.indices = nullptr;
+    REQUIRE(c::topk_can_implement(t) == status::invalid_argument);
+    t = {some, nullptr, reinterpret_cast<std::int64_t*>(stand_in), 1, 16, 1025};
+    REQUIRE(c::topk_select(t, nullptr) == status::not_supported);  // refused before the launch
+  }
+  SECTION("pixel path") {
+    const std::uint8_t bytes[3] = {};
+    c::resize_normalize_args r{bytes, 640, 480, {756, 567, 0, 94}, 756, 756, 127, vprim::resample_flavor::pil,
+                               vprim::deepseek_pixel_stats, stand_in};
+    REQUIRE(c::resize_normalize_can_implement(r) == status::ok);
+    r.fit.y0 = 190;  // the fitted image would end below the canvas
+    REQUIRE(c::resize_normalize_can_implement(r) == status::shape_mismatch);
+    r.fit.y0 = 94;
+    r.src = nullptr;
+    REQUIRE(c::resize_normalize_can_implement(r) == status::invalid_argument);
+    REQUIRE(c::resize_normalize_can_implement(r, /*pointers=*/false) == status::ok);  // a workspace query
+    r.src_w = 0;
+    REQUIRE(c::resize_normalize_can_implement(r, false) == status::invalid_argument);
+    r = {bytes, 640, 480, {65536, 32768, 0, 0}, 65536, 32768, 0, vprim::resample_flavor::pil, vprim::deepseek_pixel_stats, stand_in};
+    REQUIRE(c::resize_normalize_can_implement(r) == status::not_supported);  // 6.4e9 canvas values
+    // A plan made for another image is refused before anything runs.
+    auto plan = vprim::plan_vision_exp(640, 480);
+    REQUIRE(plan);
+    c::workspace ws;
+    REQUIRE(c::preprocess_vision_exp(bytes, 480, 640, *plan, stand_in, ws, nullptr) == status::shape_mismatch);
+  }
+}
+
+TEST_CASE("cuda pixel path workspace: both tap tables and the 8-bit intermediate, only when each pass runs", "[cuda][host]") {
+  namespace c = vprim::cuda;
+  auto query = [](int src_w, int src_h, int fit_w, int fit_h) {
+    c::resize_normalize_args r{nullptr, src_w, src_h, {fit_w, fit_h, 0, 0}, fit_w, fit_h, 0, vprim::resample_flavor::torch,
+                               vprim::clip_pixel_stats, nullptr};
+    c::workspace ws;
+    REQUIRE(c::resize_normalize(r, ws, nullptr) == vprim::status::ok);
+    return ws.bytes;
+  };
+  REQUIRE(query(640, 480, 640, 480) == 0);  // no resize: a copy with normalisation, no workspace
+  const std::size_t mid = 320 * 480 * 3;
+  const std::size_t both = query(640, 480, 320, 240), across = query(640, 480, 320, 480), down = query(640, 480, 640, 240);
+  REQUIRE(across >= mid);                   // horizontal taps and the intermediate
+  REQUIRE(down > 0);
+  REQUIRE(down < mid);                      // vertical taps only
+  REQUIRE(both >= across + down);           // both, the vertical slices after the 256-byte aligned rest
+  REQUIRE(both < across + down + 256);
+}
+
+TEST_CASE("cuda decode attention splits its keys only when the queries leave SMs idle", "[cuda][host]") {
+  namespace c = vprim::cuda;
+  c::sparse_attention_args a{};
+  a.queries = 1;
+  a.heads = 64;  // 8 blocks of 8 heads
+  a.head_dim = 512;
+  a.raw_count = 128;
+  a.entry_count = 8192;  // an HCA layer at 1M tokens
+  a.ratio = 128;
+  const auto plan = c::detail::plan_sparse_split(a, 132);
+  REQUIRE(plan.splits == 33);  // two blocks per SM: 264 / 8
+  REQUIRE(plan.split_len % 16 == 0);
+  REQUIRE(plan.splits * plan.split_len >= 128 + 8192);
+  REQUIRE((plan.splits - 1) * plan.split_len < 128 + 8192);  // no split is empty by construction
+  a.entry_count = 100;  // 228 keys: too few to share
+  REQUIRE(c::detail::plan_sparse_split(a, 132).split_len == 0);
+  a.entry_count = 8192;
+  a.queries = 33;  // 264 blocks already
+  REQUIRE(c::detail::plan_sparse_split(a, 132).split_len == 0);
+  a.queries = 1;
+  a.probs = stand_in;  // the weights need the whole softmax in one block
+  REQUIRE(c::detail::plan_sparse_split(a, 132).split_len == 0);
+  a.probs = nullptr;
+  a.selected = reinterpret_cast<const std::int64_t*>(stand_in);  // CSA: window + top-512
+  a.top_k = 512;
+  const auto csa = c::detail::plan_sparse_split(a, 132);
+  REQUIRE(csa.splits == 3);  // 640 keys, at least 256 a split
+  REQUIRE(csa.split_len * csa.splits >= 640);
+}
