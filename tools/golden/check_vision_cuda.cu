@@ -40,14 +40,10 @@ void check_tower_cuda(const golden_file& g, report& rep, vprim::tower_kind kind,
   vprim::cuda::device_observer keep = [&](std::string_view name, const float* data, std::size_t rows, std::size_t cols) {
     return copy_back(data, rows * cols, stages[std::string(name)]);
   };
-  vprim::cuda::workspace ws;
-  if (const auto s = tower->encode(image->data(), H, W, out->data(), ws, nullptr); s != vprim::status::ok)
-    return rep.problem(g.path + ": workspace query failed with " + std::string(vprim::to_string(s)));
-  auto scratch = device_zeros<char>(ws.bytes, rep, "the tower workspace");
-  if (!scratch) return;
-  ws.ptr = scratch->data();
-  if (const auto s = tower->encode(image->data(), H, W, out->data(), ws, nullptr, keep); s != vprim::status::ok)
-    return rep.problem(g.path + ": the GPU tower failed with " + std::string(vprim::to_string(s)));
+  if (!run_with_workspace(rep, g.path + ": the GPU tower", [&](vprim::cuda::workspace& ws) {
+        return tower->encode(image->data(), H, W, out->data(), ws, nullptr, keep);
+      }))
+    return;
   for (const auto& [name, ours] : stages) {
     const auto peer = peer_names.find(name);
     if (peer == peer_names.end() || !g.file.find(peer->second)) continue;

@@ -25,14 +25,10 @@ void check_vlm_end_to_end_cuda(const golden_file& g, report& rep) {
   if (!image) return rep.problem(image.err().describe());
   auto features = device_zeros<float>(count * D, rep, "the image features");
   if (!features) return;
-  vprim::cuda::workspace tower_ws;
-  if (const auto s = model->image_features(image->data(), H, W, features->data(), tower_ws, nullptr); s != vprim::status::ok)
-    return rep.problem(g.path + ": tower workspace query failed with " + std::string(vprim::to_string(s)));
-  auto tower_scratch = device_zeros<char>(tower_ws.bytes, rep, "the tower workspace");
-  if (!tower_scratch) return;
-  tower_ws.ptr = tower_scratch->data();
-  if (const auto s = model->image_features(image->data(), H, W, features->data(), tower_ws, nullptr); s != vprim::status::ok)
-    return rep.problem(g.path + ": the GPU tower failed with " + std::string(vprim::to_string(s)));
+  if (!run_with_workspace(rep, g.path + ": the GPU tower", [&](vprim::cuda::workspace& ws) {
+        return model->image_features(image->data(), H, W, features->data(), ws, nullptr);
+      }))
+    return;
   std::vector<float> host_features;
   if (copy_back(features->data(), count * D, host_features) != vprim::status::ok)
     return rep.problem(g.path + ": reading the image features back");

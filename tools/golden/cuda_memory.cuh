@@ -10,6 +10,7 @@
 
 #include "report.hpp"
 #include "vprim/cuda/device_buffer.cuh"
+#include "vprim/cuda/launch.cuh"
 
 namespace vprim_golden {
 
@@ -32,6 +33,25 @@ vprim::status copy_back(const T* device, std::size_t count, std::vector<T>& host
   cudaError_t e = cudaStreamSynchronize(nullptr);
   if (e == cudaSuccess && count > 0) e = cudaMemcpy(host.data(), device, count * sizeof(T), cudaMemcpyDeviceToHost);
   return vprim::cuda::to_status(e);
+}
+
+//! CUB's two-phase protocol for `run(ws)`, which returns a status: the query, a zeroed
+//! workspace of the size it asked for, the run. Reports a failure with `what`; true on success.
+template <class Run>
+bool run_with_workspace(report& rep, const std::string& what, Run run) {
+  vprim::cuda::workspace ws;
+  if (const auto s = run(ws); s != vprim::status::ok) {
+    rep.problem(what + ": the workspace query failed with " + std::string(vprim::to_string(s)));
+    return false;
+  }
+  auto scratch = device_zeros<char>(ws.bytes, rep, what + "'s workspace");
+  if (!scratch) return false;
+  ws.ptr = scratch->data();
+  if (const auto s = run(ws); s != vprim::status::ok) {
+    rep.problem(what + " failed with " + std::string(vprim::to_string(s)));
+    return false;
+  }
+  return true;
 }
 
 }  // namespace vprim_golden
