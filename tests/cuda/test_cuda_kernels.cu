@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -37,6 +38,8 @@ struct device_vector {
   }
   device_vector(const device_vector&) = delete;
   device_vector& operator=(const device_vector&) = delete;
+  device_vector(device_vector&& o) noexcept : ptr(std::exchange(o.ptr, nullptr)), size(o.size) {}
+  device_vector& operator=(device_vector&&) = delete;
   ~device_vector() { cudaFree(ptr); }
   std::vector<T> get() const {
     std::vector<T> h(size);
@@ -48,6 +51,14 @@ struct device_vector {
 
 using vprim_ref::random_vector;
 using vprim_ref::round_bf16;
+
+// `h` uploaded and rounded to bf16 on the device by to_bf16, the rounding the kernels use.
+device_vector<__nv_bfloat16> bf16_on_device(const std::vector<float>& h) {
+  device_vector<float> f(h);
+  device_vector<__nv_bfloat16> b(h.size());
+  REQUIRE(vprim::cuda::to_bf16(f.ptr, b.ptr, h.size(), nullptr) == vprim::status::ok);
+  return b;
+}
 
 // The workspace protocol: query, allocate, run.
 template <class Call>
@@ -115,9 +126,7 @@ TEST_CASE("cuda GEMMs (bf16 tensor cores, fp32) equal the naive product, every e
                 const vprim::cuda::gemm_f32_args g{m, n, k, da.ptr, k, dw.ptr, k, dbias.ptr, dc.ptr, n, act, accumulate};
                 REQUIRE(vprim::cuda::gemm_f32(g, nullptr) == vprim::status::ok);
               } else {
-                device_vector<__nv_bfloat16> ab(m * k), wb(n * k);
-                REQUIRE(vprim::cuda::to_bf16(da.ptr, ab.ptr, m * k, nullptr) == vprim::status::ok);
-                REQUIRE(vprim::cuda::to_bf16(dw.ptr, wb.ptr, n * k, nullptr) == vprim::status::ok);
+                const auto ab = bf16_on_device(a), wb = bf16_on_device(w);
                 const vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, wb.ptr, k, dbias.ptr, dc.ptr, n, act, accumulate};
                 REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
               }
@@ -339,10 +348,7 @@ TEST_CASE("cuda routed experts equal the naive mixture of experts, bf16 and fp32
         const vprim::cuda::moe_experts_f32_args a{dx.ptr, didx.ptr, dw.ptr, dgu.ptr, ddown.ptr, y.ptr, tokens, dim, inter, experts, top_k, limit};
         REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_experts(a, ws, nullptr); }) == vprim::status::ok);
       } else {
-        device_vector<__nv_bfloat16> xb(x.size()), gub(gate_up.size()), downb(down.size());
-        REQUIRE(vprim::cuda::to_bf16(dx.ptr, xb.ptr, x.size(), nullptr) == vprim::status::ok);
-        REQUIRE(vprim::cuda::to_bf16(dgu.ptr, gub.ptr, gate_up.size(), nullptr) == vprim::status::ok);
-        REQUIRE(vprim::cuda::to_bf16(ddown.ptr, downb.ptr, down.size(), nullptr) == vprim::status::ok);
+        const auto xb = bf16_on_device(x), gub = bf16_on_device(gate_up), downb = bf16_on_device(down);
         const vprim::cuda::moe_experts_args a{xb.ptr, didx.ptr, dw.ptr, gub.ptr, downb.ptr, y.ptr, tokens, dim, inter, experts, top_k, limit};
         REQUIRE(with_workspace([&](vprim::cuda::workspace& ws) { return vprim::cuda::moe_experts(a, ws, nullptr); }) == vprim::status::ok);
       }
@@ -505,9 +511,8 @@ namespace {
 // fused kernels round it), for comparing a fused-operand GEMM with it bit for bit.
 std::vector<float> gemm_bf16_of(const std::vector<float>& a, std::size_t m, std::size_t k, const device_vector<__nv_bfloat16>& w,
                                 std::size_t n, const float* bias, vprim::cuda::epilogue act) {
-  device_vector<float> da(a), dc(m * n);
-  device_vector<__nv_bfloat16> ab(m * k);
-  REQUIRE(vprim::cuda::to_bf16(da.ptr, ab.ptr, m * k, nullptr) == vprim::status::ok);
+  device_vector<float> dc(m * n);
+  const auto ab = bf16_on_device(a);
   const vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, w.ptr, k, bias, dc.ptr, n, act, false};
   REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
   return dc.get();
@@ -523,9 +528,8 @@ TEST_CASE("cuda patch embedding with patchify fused into the GEMM equals GEMM(pa
     auto patches = vprim::patchify(image, static_cast<int>(C), static_cast<int>(h), static_cast<int>(w), static_cast<int>(P));
     REQUIRE(patches);
     const std::size_t m = patches->size() / feat;
-    device_vector<float> dimage(image), dweight(weight), dbias(bias), dc(m * n);
-    device_vector<__nv_bfloat16> wb(n * feat);
-    REQUIRE(vprim::cuda::to_bf16(dweight.ptr, wb.ptr, n * feat, nullptr) == vprim::status::ok);
+    device_vector<float> dimage(image), dbias(bias), dc(m * n);
+    const auto wb = bf16_on_device(weight);
     vprim::cuda::patch_embed_args p;
     p.base = {0, n, 0, nullptr, 0, wb.ptr, feat, dbias.ptr, dc.ptr, n, vprim::cuda::epilogue::none, false};
     p.image = dimage.ptr;
@@ -554,9 +558,8 @@ TEST_CASE("cuda aligner GEMM with the merge unfold fused into it equals GEMM(mer
       std::vector<float> unfolded(m * F);
       vprim::serial_executor serial;
       REQUIRE(vprim::cpu::merge_unfold(tokens.data(), unfolded.data(), shape, layout, serial) == vprim::status::ok);
-      device_vector<float> dtokens(tokens), dweight(weight), dbias(bias), dc(m * n);
-      device_vector<__nv_bfloat16> wb(n * F);
-      REQUIRE(vprim::cuda::to_bf16(dweight.ptr, wb.ptr, n * F, nullptr) == vprim::status::ok);
+      device_vector<float> dtokens(tokens), dbias(bias), dc(m * n);
+      const auto wb = bf16_on_device(weight);
       vprim::cuda::merge_gemm_args u;
       u.base = {0, n, 0, nullptr, 0, wb.ptr, F, dbias.ptr, dc.ptr, n, vprim::cuda::epilogue::gelu_exact, false};
       u.tokens = dtokens.ptr;
