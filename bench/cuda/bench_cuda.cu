@@ -70,6 +70,10 @@ double time_ms(const std::function<vprim::status()>& run) {
 }
 
 void report(const char* name, double ms, double flops, double bytes) {
+  if (ms < 0) {
+    std::printf("%-44s refused (not supported for this shape, device or build)\n", name);
+    return;
+  }
   std::printf("%-44s %9.3f ms", name, ms);
   if (flops > 0) std::printf("  %8.1f TFLOP/s", flops / ms / 1e9);
   if (bytes > 0) std::printf("  %8.1f GB/s", bytes / ms / 1e6);
@@ -83,9 +87,12 @@ void bench_gemm() {
     auto* w = random_bf16(n * k, 2);
     float* c = device_alloc<float>(m * n);
     const vprim::cuda::gemm_args g{m, n, k, a, k, w, k, nullptr, c, n};
-    char name[64];
-    std::snprintf(name, sizeof name, "gemm_bf16 %zux%zux%zu", m, k, n);
-    report(name, time_ms([&] { return vprim::cuda::gemm_bf16(g, nullptr); }), 2.0 * m * n * k, 0);
+    for (auto engine : {vprim::cuda::gemm_engine::mma_sync, vprim::cuda::gemm_engine::wgmma}) {
+      char name[64];
+      std::snprintf(name, sizeof name, "gemm_bf16 %s %zux%zux%zu", engine == vprim::cuda::gemm_engine::wgmma ? "wgmma" : "mma_sync",
+                    m, k, n);
+      report(name, time_ms([&] { return vprim::cuda::gemm_bf16(g, nullptr, engine); }), 2.0 * m * n * k, 0);
+    }
     cudaFree(a);
     cudaFree(w);
     cudaFree(c);

@@ -42,6 +42,20 @@ TEST_CASE("cuda argument checks refuse bad calls with the status that says why",
     g.w = nullptr;
     REQUIRE(c::gemm_can_implement(g) == status::invalid_argument);
   }
+  SECTION("GEMM engines: wgmma needs operands TMA can address") {
+    alignas(16) static __nv_bfloat16 operand[64];
+    c::gemm_args g{4, 8, 16, operand, 16, operand, 16, nullptr, stand_in, 8};
+    for (auto e : {c::gemm_engine::automatic, c::gemm_engine::mma_sync, c::gemm_engine::wgmma}) REQUIRE(c::gemm_can_implement(g, e) == status::ok);
+    g.lda = 20;  // 40-byte rows: fine for mma_sync, not a TMA stride
+    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::mma_sync) == status::ok);
+    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::not_supported);
+    g.lda = 16;
+    g.w = operand + 1;  // 2-byte aligned base
+    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::not_supported);
+    g.w = operand;
+    g.ldw = 12;  // the shared checks come first
+    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::shape_mismatch);
+  }
   SECTION("patch embedding: whole patches only") {
     c::patch_embed_args p;
     p.base = {0, 8, 0, nullptr, 0, reinterpret_cast<const __nv_bfloat16*>(stand_in), 3 * 14 * 14, nullptr, stand_in, 8};

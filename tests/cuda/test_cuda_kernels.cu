@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -148,6 +149,49 @@ TEST_CASE("cuda GEMMs (bf16 tensor cores, fp32) equal the naive product, every e
   REQUIRE(vprim::cuda::gemm_bf16(bad, nullptr) == vprim::status::invalid_argument);
   vprim::cuda::gemm_f32_args bad32{4, 4, 4, nullptr, 4, nullptr, 4, nullptr, nullptr, 4};
   REQUIRE(vprim::cuda::gemm_f32(bad32, nullptr) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("cuda GEMM engines: wgmma and mma_sync equal the naive product and agree to fp32 rounding", "[cuda][gemm]") {
+  namespace c = vprim::cuda;
+  const std::size_t probe_k = 64;
+  const device_vector<__nv_bfloat16> probe(8 * probe_k);
+  device_vector<float> probe_c(8 * 8);
+  const c::gemm_args probe_g{8, 8, probe_k, probe.ptr, probe_k, probe.ptr, probe_k, nullptr, probe_c.ptr, 8};
+  if (c::gemm_engine_for(probe_g) != c::gemm_engine::wgmma) {
+    WARN("this device or build has no sm_90a wgmma: only its refusal is tested");
+    REQUIRE(c::gemm_bf16(probe_g, nullptr, c::gemm_engine::wgmma) == vprim::status::not_supported);
+    return;
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Tails in every dimension, M below one tile, K below one 64-wide step and many of them.
+  for (std::size_t m : {1u, 100u, 300u})
+    for (std::size_t n : {1u, 130u, 257u})
+      for (std::size_t k : {7u, 64u, 200u, 1000u}) {
+        CAPTURE(m, n, k);
+        // Row strides padded to 8 elements; the padding is NaN, which must never be read.
+        const std::size_t ld = (k + 7) / 8 * 8;
+        auto a = round_bf16(random_vector(m * k, 11)), w = round_bf16(random_vector(n * k, 12));
+        std::vector<float> a_padded(m * ld, nan), w_padded(n * ld, nan);
+        for (std::size_t r = 0; r < m; ++r) std::copy_n(a.begin() + static_cast<std::ptrdiff_t>(r * k), k, a_padded.begin() + static_cast<std::ptrdiff_t>(r * ld));
+        for (std::size_t r = 0; r < n; ++r) std::copy_n(w.begin() + static_cast<std::ptrdiff_t>(r * k), k, w_padded.begin() + static_cast<std::ptrdiff_t>(r * ld));
+        const auto ab = bf16_on_device(a_padded), wb = bf16_on_device(w_padded);
+        const auto bias = random_vector(n, 13), c0 = random_vector(m * n, 14);
+        std::vector<double> ref, mag;
+        vprim_ref::gemm_nt(a, w, bias.data(), m, n, k, ref, mag);
+        for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = vprim_ref::gelu_exact(ref[i]) + c0[i];
+        std::vector<std::vector<float>> results;
+        for (auto engine : {c::gemm_engine::mma_sync, c::gemm_engine::wgmma}) {
+          device_vector<float> dbias(bias), dc(c0);
+          const c::gemm_args g{m, n, k, ab.ptr, ld, wb.ptr, ld, dbias.ptr, dc.ptr, n, c::epilogue::gelu_exact, true};
+          REQUIRE(c::gemm_bf16(g, nullptr, engine) == vprim::status::ok);
+          results.push_back(dc.get());
+          vprim_ref::require_close(engine == c::gemm_engine::wgmma ? "wgmma" : "mma_sync", results.back(), ref,
+                                   [&](std::size_t i) { return 1e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; });
+        }
+        std::vector<double> first(results[0].begin(), results[0].end());
+        vprim_ref::require_close("wgmma vs mma_sync", results[1], first,
+                                 [&](std::size_t i) { return 2e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; });
+      }
 }
 
 TEST_CASE("cuda embedding gather, and an out-of-range id named with its token", "[cuda][embedding]") {
@@ -507,14 +551,15 @@ TEST_CASE("cuda indexer scores equal the naive weighted ReLU sums", "[cuda][inde
 }
 
 namespace {
-// C of gemm_bf16 over an A materialised on the host (rounded to bf16 on the device, as the
-// fused kernels round it), for comparing a fused-operand GEMM with it bit for bit.
+// C of gemm_bf16's mma_sync engine, whose tile the fused kernels share, over an A materialised
+// on the host (rounded to bf16 on the device, as the fused kernels round it), for comparing a
+// fused-operand GEMM with it bit for bit.
 std::vector<float> gemm_bf16_of(const std::vector<float>& a, std::size_t m, std::size_t k, const device_vector<__nv_bfloat16>& w,
                                 std::size_t n, const float* bias, vprim::cuda::epilogue act) {
   device_vector<float> dc(m * n);
   const auto ab = bf16_on_device(a);
   const vprim::cuda::gemm_args g{m, n, k, ab.ptr, k, w.ptr, k, bias, dc.ptr, n, act, false};
-  REQUIRE(vprim::cuda::gemm_bf16(g, nullptr) == vprim::status::ok);
+  REQUIRE(vprim::cuda::gemm_bf16(g, nullptr, vprim::cuda::gemm_engine::mma_sync) == vprim::status::ok);
   return dc.get();
 }
 }  // namespace

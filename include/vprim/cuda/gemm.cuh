@@ -3,13 +3,16 @@
 #pragma once
 
 //! \file gemm.cuh
-//! bf16 tensor-core GEMM with a fused epilogue, the Linear layout of vprim/cpu/gemm_bf16.hpp:
-//!   C[M,N] (fp32) = act(A[M,K] * W[N,K]^T + bias) (+ C when accumulating, the residual)
-//! A and W in bf16, products summed in fp32. This first kernel uses the WMMA API (HMMA
-//! mma.sync, sm_80+): 64 x 64 block tiles, four warps of 32 x 32, K steps of 32 through shared
-//! memory, every load bounds-checked so that any M, N, K works. It is the correctness baseline;
-//! the Hopper wgmma/TMA kernel is to come (see BENCHMARKS.md for what has been measured).
-//! Also here: fp32 -> bf16 conversion of activations.
+//! bf16 tensor-core GEMM with a fused epilogue (the contract of gemm_args.cuh), with two engines:
+//! - mma_sync: the WMMA API (HMMA mma.sync, sm_80+). 64 x 64 block tiles, four warps of 32 x 32,
+//!   K steps of 32 through shared memory, every load bounds-checked so that any M, N, K and
+//!   any stride work. Its tile also runs the fused-operand GEMMs (patchify, merge unfold, the
+//!   MoE row gather), which are bit-identical to it.
+//! - wgmma: the Hopper kernel of gemm_sm90.cuh (TMA + wgmma, 128 x 128 tiles), for operands
+//!   TMA can address (16-byte aligned bases and strides) on an sm_90a build.
+//! `automatic` takes wgmma wherever it can run. Both sum bf16 products in fp32, in different
+//! orders, so they agree to fp32 rounding, not bit for bit.
+//! Also here: the fp32 SIMT GEMM (the golden path), the grouped MoE GEMM, fp32 -> bf16.
 
 #include <algorithm>
 #include <type_traits>
@@ -17,38 +20,12 @@
 #include <cuda_bf16.h>
 #include <mma.h>
 
+#include "vprim/cuda/gemm_args.cuh"
+#include "vprim/cuda/gemm_sm90.cuh"
 #include "vprim/cuda/launch.cuh"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
-
-enum class epilogue : std::uint8_t { none, gelu_exact, gelu_quick, silu };
-
-//! A GEMM over operands of type T (bf16 for the tensor-core kernels, float for the fp32 one).
-template <class T>
-struct basic_gemm_args {
-  std::size_t m = 0, n = 0, k = 0;
-  const T* a = nullptr;         //!< [m, k], row stride lda
-  std::size_t lda = 0;
-  const T* w = nullptr;         //!< [n, k], row stride ldw
-  std::size_t ldw = 0;
-  const float* bias = nullptr;  //!< [n] or null
-  float* c = nullptr;           //!< [m, n], row stride ldc
-  std::size_t ldc = 0;
-  epilogue act = epilogue::none;
-  bool accumulate = false;      //!< C += result (the residual add)
-};
-using gemm_args = basic_gemm_args<__nv_bfloat16>;
-using gemm_f32_args = basic_gemm_args<float>;
-
-template <class T>
-[[nodiscard]] status gemm_can_implement(const basic_gemm_args<T>& g) noexcept {
-  if (g.m == 0 || g.n == 0) return status::ok;
-  if (g.c == nullptr || (g.k > 0 && (g.a == nullptr || g.w == nullptr))) return status::invalid_argument;
-  if (g.lda < g.k || g.ldw < g.k || g.ldc < g.n) return status::shape_mismatch;
-  if (ceil_div(g.m, 64) > 0x7fffffffu || ceil_div(g.n, 64) > 65535u) return status::not_supported;
-  return status::ok;
-}
 
 namespace detail {
 struct gemm_tile {
@@ -56,24 +33,6 @@ struct gemm_tile {
   static constexpr int lds = bk + 8;   // bf16 row stride in shared memory (a multiple of 8)
   static constexpr int ldc = bn + 4;   // fp32 row stride of the epilogue tile
 };
-
-__device__ inline float apply_epilogue(float v, epilogue act) {
-  switch (act) {
-    case epilogue::gelu_exact: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    case epilogue::gelu_quick: return v / (1.0f + __expf(-1.702f * v));
-    case epilogue::silu: return v / (1.0f + __expf(-v));
-    default: return v;
-  }
-}
-
-//! C's element (row, col) of the logical problem from its sum: + bias, activation, + C.
-template <class Args, class CRow>
-__device__ inline void store_epilogue(const Args& g, std::size_t row, std::size_t col, float sum, CRow c_row) {
-  if (row >= g.m || col >= g.n) return;
-  const float v = apply_epilogue(sum + (g.bias != nullptr ? g.bias[col] : 0.0f), g.act);
-  float* out = g.c + c_row(row) * g.ldc + col;
-  *out = g.accumulate ? *out + v : v;
-}
 
 //! One 64 x 64 tile of C at (row0, col0) of the logical problem g (g.m logical rows, g.k
 //! columns of A). a_at(r, k) gives A's element (r, k) in bf16, and c_row(r) the row of C that
@@ -122,10 +81,6 @@ __device__ void gemm_tile_wmma(const gemm_args& g, std::size_t row0, std::size_t
     store_epilogue(g, row0 + static_cast<std::size_t>(r), col0 + static_cast<std::size_t>(cidx), cs[r * T::ldc + cidx], c_row);
   }
 }
-
-struct identity_row {
-  __device__ std::size_t operator()(std::size_t r) const { return r; }
-};
 
 VPRIM_KERNEL void gemm_bf16_wmma_kernel(gemm_args g) {
   gemm_tile_wmma(g, static_cast<std::size_t>(blockIdx.x) * gemm_tile::bm, static_cast<std::size_t>(blockIdx.y) * gemm_tile::bn,
@@ -191,9 +146,29 @@ template <class Args>
 }
 }  // namespace detail
 
-//! Runs the bf16 GEMM on `stream`.
-[[nodiscard]] inline status gemm_bf16(const gemm_args& g, cudaStream_t stream) {
+enum class gemm_engine : std::uint8_t { automatic, mma_sync, wgmma };
+
+//! gemm_can_implement, and what the engine needs besides: wgmma wants operands TMA can address.
+//! Whether the device and the build have wgmma is known only at run time (gemm_engine_for).
+[[nodiscard]] inline status gemm_can_implement(const gemm_args& g, gemm_engine engine) noexcept {
+  if (const status s = gemm_can_implement(g); s != status::ok || engine != gemm_engine::wgmma || g.m == 0 || g.n == 0) return s;
+  return detail::sm90::can_implement(g);
+}
+
+//! The engine `automatic` runs g with on the current device.
+[[nodiscard]] inline gemm_engine gemm_engine_for(const gemm_args& g) noexcept {
+  return gemm_can_implement(g, gemm_engine::wgmma) == status::ok && detail::sm90::available() ? gemm_engine::wgmma
+                                                                                               : gemm_engine::mma_sync;
+}
+
+//! Runs the bf16 GEMM on `stream`. A wgmma request the device or the build cannot run is
+//! not_supported.
+[[nodiscard]] inline status gemm_bf16(const gemm_args& g, cudaStream_t stream, gemm_engine engine = gemm_engine::automatic) {
+  if (const status s = gemm_can_implement(g, engine); s != status::ok) return s;
   if (status st; detail::gemm_prologue(g, stream, st)) return st;
+  if (engine == gemm_engine::wgmma && !detail::sm90::available()) return status::not_supported;
+  if (engine == gemm_engine::automatic) engine = gemm_engine_for(g);
+  if (engine == gemm_engine::wgmma) return detail::sm90::run(g, stream);
   using T = detail::gemm_tile;
   const dim3 grid(static_cast<unsigned>(ceil_div(g.m, T::bm)), static_cast<unsigned>(ceil_div(g.n, T::bn)));
   detail::gemm_bf16_wmma_kernel<<<grid, T::threads, 0, stream>>>(g);

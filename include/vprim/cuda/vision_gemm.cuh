@@ -9,7 +9,8 @@
 //!   patches row-major, features c * P * P + y * P + x, the Conv2d weight's order).
 //! - merge_gemm_bf16: the aligner's first Linear, A = merge_unfold(tokens) (vprim/cpu/unfold.hpp:
 //!   k x k neighbours, zero padded on the right and bottom, either feature layout).
-//! Either equals gemm_bf16 over the materialised A bit for bit: the same tiles, the same sums.
+//! Either equals gemm_bf16's mma_sync engine over the materialised A bit for bit: the same
+//! tiles, the same sums (the wgmma engine sums in another order).
 //! patchify_f32() and merge_unfold_f32() materialise the operand in fp32 for the fp32 path.
 
 #include "vprim/cpu/unfold.hpp"

@@ -1,0 +1,73 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file gemm_args.cuh
+//! The contract every GEMM engine shares (the Linear layout of vprim/cpu/gemm_bf16.hpp):
+//!   C[M,N] (fp32) = act(A[M,K] * W[N,K]^T + bias) (+ C when accumulating, the residual)
+//! its arguments, their checks, and the epilogue that turns one fp32 sum into C's element.
+
+#include <cstdint>
+
+#include <cuda_bf16.h>
+
+#include "vprim/cuda/launch.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda {
+
+enum class epilogue : std::uint8_t { none, gelu_exact, gelu_quick, silu };
+
+//! A GEMM over operands of type T (bf16 for the tensor-core kernels, float for the fp32 one).
+template <class T>
+struct basic_gemm_args {
+  std::size_t m = 0, n = 0, k = 0;
+  const T* a = nullptr;         //!< [m, k], row stride lda
+  std::size_t lda = 0;
+  const T* w = nullptr;         //!< [n, k], row stride ldw
+  std::size_t ldw = 0;
+  const float* bias = nullptr;  //!< [n] or null
+  float* c = nullptr;           //!< [m, n], row stride ldc
+  std::size_t ldc = 0;
+  epilogue act = epilogue::none;
+  bool accumulate = false;      //!< C += result (the residual add)
+};
+using gemm_args = basic_gemm_args<__nv_bfloat16>;
+using gemm_f32_args = basic_gemm_args<float>;
+
+template <class T>
+[[nodiscard]] status gemm_can_implement(const basic_gemm_args<T>& g) noexcept {
+  if (g.m == 0 || g.n == 0) return status::ok;
+  if (g.c == nullptr || (g.k > 0 && (g.a == nullptr || g.w == nullptr))) return status::invalid_argument;
+  if (g.lda < g.k || g.ldw < g.k || g.ldc < g.n) return status::shape_mismatch;
+  if (ceil_div(g.m, 64) > 0x7fffffffu || ceil_div(g.n, 64) > 65535u) return status::not_supported;
+  return status::ok;
+}
+
+namespace detail {
+__device__ inline float apply_epilogue(float v, epilogue act) {
+  switch (act) {
+    case epilogue::gelu_exact: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case epilogue::gelu_quick: return v / (1.0f + __expf(-1.702f * v));
+    case epilogue::silu: return v / (1.0f + __expf(-v));
+    default: return v;
+  }
+}
+
+//! C's element (row, col) of the logical problem from its sum: + bias, activation, + C.
+template <class Args, class CRow>
+__device__ inline void store_epilogue(const Args& g, std::size_t row, std::size_t col, float sum, CRow c_row) {
+  if (row >= g.m || col >= g.n) return;
+  const float v = apply_epilogue(sum + (g.bias != nullptr ? g.bias[col] : 0.0f), g.act);
+  float* out = g.c + c_row(row) * g.ldc + col;
+  *out = g.accumulate ? *out + v : v;
+}
+
+struct identity_row {
+  __device__ std::size_t operator()(std::size_t r) const { return r; }
+};
+
+}  // namespace detail
+
+}  // namespace cuda
+VPRIM_NAMESPACE_END

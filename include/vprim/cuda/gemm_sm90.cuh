@@ -1,0 +1,232 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+//! \file gemm_sm90.cuh
+//! The Hopper engine of gemm_bf16 (sm_90a): TMA copies the tiles of A and W into shared memory
+//! in the 128-byte swizzle, and wgmma multiplies them from there asynchronously.
+//! - One CTA computes a 128 x 128 tile of C with three warpgroups. One thread of the first
+//!   issues the copies into a ring of `stages` buffers; the other two each multiply 64 rows
+//!   with m64n128k16 instructions and run the epilogue from their registers.
+//! - Two mbarriers per buffer hand it back and forth: full[s] completes when both copies of a
+//!   stage have landed (TMA counts the bytes), empty[s] when every consumer thread has finished
+//!   the wgmma that read it.
+//! - TMA fills what lies outside the tensors with zeros, so ragged M, N and K need no checks in
+//!   the main loop; the epilogue checks rows and columns.
+//! The kernel body exists only in an sm_90a build (__CUDA_ARCH_FEAT_SM90_ALL). The host asks
+//! the runtime, for the binary it would launch on the current device, whether it is that build
+//! (`available`): only that build puts the barriers in static shared memory.
+
+#include <cstdint>
+
+#include <cuda.h>           // CUtensorMap and its enums; no libcuda link: the encoder comes from the runtime
+#include <cudaTypedefs.h>   // PFN_cuTensorMapEncodeTiled_v12000
+
+#include "vprim/cuda/gemm_args.cuh"
+
+VPRIM_NAMESPACE_BEGIN
+namespace cuda::detail::sm90 {
+
+constexpr int bm = 128, bn = 128, bk = 64;  // bk: 64 bf16 = one 128-byte swizzle row
+constexpr int stages = 6, consumers = 2, threads = 128 * (1 + consumers);
+constexpr unsigned a_tile_bytes = bm * bk * 2, w_tile_bytes = bn * bk * 2, stage_bytes = a_tile_bytes + w_tile_bytes;
+constexpr unsigned consumer_rows_bytes = 64 * bk * 2;  // one consumer's 64 rows of the A tile
+constexpr std::size_t swizzle_atom = 1024;             // 8 rows of 128 bytes: tiles start on one
+constexpr std::size_t smem_bytes = stages * std::size_t{stage_bytes} + swizzle_atom;  // + slack to align
+constexpr std::size_t barrier_bytes = 2 * stages * sizeof(std::uint64_t);
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+__device__ inline std::uint32_t smem_address(const void* p) { return static_cast<std::uint32_t>(__cvta_generic_to_shared(p)); }
+
+__device__ inline void barrier_init(std::uint64_t* bar, unsigned arrivals) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_address(bar)), "r"(arrivals) : "memory");
+}
+__device__ inline void barrier_arrive(std::uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_address(bar)) : "memory");
+}
+//! The producer's arrival, announcing the bytes its copies will bring.
+__device__ inline void barrier_arrive_expect(std::uint64_t* bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_address(bar)), "r"(bytes) : "memory");
+}
+//! Returns once the barrier's phase of the given parity has completed.
+__device__ inline void barrier_wait(std::uint64_t* bar, unsigned parity) {
+  const std::uint32_t at = smem_address(bar);
+  std::uint32_t done = 0;
+  while (done == 0)
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
+        : "=r"(done)
+        : "r"(at), "r"(parity)
+        : "memory");
+}
+
+//! The box at (inner, outer) of a 2-D tensor map into shared memory; completes on `bar`.
+__device__ inline void tma_load(void* dst, const CUtensorMap* map, std::uint64_t* bar, int inner, int outer) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];" ::"r"(
+          smem_address(dst)),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(smem_address(bar)), "r"(inner), "r"(outer)
+      : "memory");
+}
+
+//! wgmma's descriptor of a K-major tile in the 128-byte swizzle: rows of 128 bytes, groups of
+//! 8 rows 1024 bytes apart (the stride offset); the leading offset is unused in this mode.
+__device__ inline std::uint64_t tile_descriptor(const void* tile) {
+  const std::uint64_t address = smem_address(tile);
+  return ((address & 0x3ffffu) >> 4) | (std::uint64_t{16 >> 4} << 16) | (std::uint64_t{1024 >> 4} << 32) | (std::uint64_t{1} << 62);
+}
+
+//! Keeps the compiler from moving accesses of an accumulator across the asynchronous wgmma.
+__device__ inline void fence_register(float& r) { asm volatile("" : "+f"(r)::"memory"); }
+
+#define VPRIM_ACC8(i) \
+  "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+//! d[64] += A(64 x 16, descriptor a) * B(16 x 128, descriptor b), both K-major bf16.
+__device__ inline void wgmma_m64n128k16(float (&d)[64], std::uint64_t a, std::uint64_t b) {
+  asm volatile(
+      "{\n .reg .pred accumulate;\n setp.ne.b32 accumulate, %66, 0;\n"
+      " wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16\n"
+      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,\n"
+      "  %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,\n"
+      "  %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,\n"
+      "  %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63},\n"
+      " %64, %65, accumulate, 1, 1, 0, 0;\n}"
+      : VPRIM_ACC8(0), VPRIM_ACC8(8), VPRIM_ACC8(16), VPRIM_ACC8(24), VPRIM_ACC8(32), VPRIM_ACC8(40), VPRIM_ACC8(48), VPRIM_ACC8(56)
+      : "l"(a), "l"(b), "r"(1));
+}
+#undef VPRIM_ACC8
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
+
+VPRIM_KERNEL void __launch_bounds__(threads, 1)
+    gemm_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap w_map, gemm_args g) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __shared__ std::uint64_t full[stages], empty[stages];
+  extern __shared__ unsigned char sm90_dynamic_smem[];
+  // the swizzle is applied to address bits, so each tile must start on a 1024-byte boundary
+  unsigned char* const tiles = sm90_dynamic_smem + ((swizzle_atom - smem_address(sm90_dynamic_smem) % swizzle_atom) % swizzle_atom);
+  const int warpgroup = static_cast<int>(threadIdx.x) / 128, lane_in_group = static_cast<int>(threadIdx.x) % 128;
+  const int ktiles = static_cast<int>((g.k + bk - 1) / bk);
+  const int row0 = static_cast<int>(blockIdx.x) * bm, col0 = static_cast<int>(blockIdx.y) * bn;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; ++s) {
+      barrier_init(&full[s], 1);
+      barrier_init(&empty[s], consumers * 128);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");  // visible to the async proxy (TMA)
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {  // the producer; its other threads have nothing to do
+    if (lane_in_group == 0)
+      for (int t = 0; t < ktiles; ++t) {
+        const int s = t % stages, round = t / stages;
+        if (round > 0) barrier_wait(&empty[s], static_cast<unsigned>(round - 1) & 1u);
+        barrier_arrive_expect(&full[s], stage_bytes);
+        unsigned char* stage = tiles + static_cast<std::size_t>(s) * stage_bytes;
+        tma_load(stage, &a_map, &full[s], t * bk, row0);
+        tma_load(stage + a_tile_bytes, &w_map, &full[s], t * bk, col0);
+      }
+    return;
+  }
+
+  const int consumer = warpgroup - 1;
+  float d[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) d[i] = 0.0f;
+  for (int t = 0; t < ktiles; ++t) {
+    const int s = t % stages;
+    barrier_wait(&full[s], static_cast<unsigned>(t / stages) & 1u);
+    const unsigned char* a_tile = tiles + static_cast<std::size_t>(s) * stage_bytes + consumer * consumer_rows_bytes;
+    const unsigned char* w_tile = tiles + static_cast<std::size_t>(s) * stage_bytes + a_tile_bytes;
+#pragma unroll
+    for (int i = 0; i < 64; ++i) fence_register(d[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#pragma unroll
+    for (int kk = 0; kk < bk / 16; ++kk)  // 16 bf16 = 32 bytes along the swizzled row
+      wgmma_m64n128k16(d, tile_descriptor(a_tile + kk * 32), tile_descriptor(w_tile + kk * 32));
+    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+#pragma unroll
+    for (int i = 0; i < 64; ++i) fence_register(d[i]);
+    barrier_arrive(&empty[s]);
+  }
+
+  // The accumulator layout of m64nNk16: warp w of the group holds rows 16w..16w+15; in each
+  // 8-column block j, a lane holds (lane/4, 2(lane%4) + {0,1}) and the same 8 rows lower.
+  const int warp = lane_in_group / 32, lane = lane_in_group % 32;
+  const std::size_t row_base = static_cast<std::size_t>(row0 + consumer * 64 + warp * 16 + lane / 4);
+  const std::size_t col_base = static_cast<std::size_t>(col0 + 2 * (lane % 4));
+#pragma unroll
+  for (int i = 0; i < 64; ++i)
+    store_epilogue(g, row_base + static_cast<std::size_t>(8 * ((i >> 1) & 1)), col_base + static_cast<std::size_t>(8 * (i >> 2) + (i & 1)),
+                   d[i], identity_row{});
+#else
+  (void)a_map;
+  (void)w_map;
+  (void)g;  // never launched: `available` refuses a binary without the sm_90a body
+#endif
+}
+
+//! What the kernel needs of the operands besides gemm_can_implement: TMA's 16-byte aligned
+//! bases and row strides, and coordinates that fit its 32-bit ints.
+[[nodiscard]] inline status can_implement(const gemm_args& g) noexcept {
+  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  if (!aligned(g.a) || !aligned(g.w) || g.lda % 8 != 0 || g.ldw % 8 != 0) return status::not_supported;
+  if (g.m > 0x7fffffffu || g.k > 0x7fffffffu || ceil_div(g.n, bn) > 65535u) return status::not_supported;
+  return status::ok;
+}
+
+//! cuTensorMapEncodeTiled through the runtime's driver entry point; null where the driver is
+//! older than CUDA 12.
+[[nodiscard]] inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() noexcept {
+  static const auto encoder = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      (void)cudaGetLastError();
+      fn = nullptr;
+    }
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  return encoder;
+}
+
+//! Whether the binary the runtime would launch on the current device is the sm_90a build,
+//! and tensor maps can be made.
+[[nodiscard]] inline bool available() noexcept {
+  cudaFuncAttributes attributes{};
+  if (cudaFuncGetAttributes(&attributes, gemm_kernel) != cudaSuccess) {
+    (void)cudaGetLastError();  // no image for this device: not an error of the caller's
+    return false;
+  }
+  return attributes.sharedSizeBytes >= barrier_bytes && tensor_map_encoder() != nullptr;
+}
+
+//! The map of a row-major bf16 operand [rows, k] (row stride ld) read in boxes of
+//! box_rows x bk, 128-byte swizzled, zeros outside.
+[[nodiscard]] inline bool operand_map(CUtensorMap& map, const __nv_bfloat16* base, std::size_t rows, std::size_t k, std::size_t ld,
+                                      unsigned box_rows) noexcept {
+  const cuuint64_t dims[2] = {k, rows};
+  const cuuint64_t row_stride[1] = {ld * sizeof(__nv_bfloat16)};
+  const cuuint32_t box[2] = {bk, box_rows};
+  const cuuint32_t step[2] = {1, 1};
+  return tensor_map_encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(base), dims, row_stride, box, step,
+                              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+//! Launches the kernel for a call that can_implement and `available` accepted.
+[[nodiscard]] inline status run(const gemm_args& g, cudaStream_t stream) {
+  CUtensorMap a_map{}, w_map{};
+  if (!operand_map(a_map, g.a, g.m, g.k, g.lda, bm) || !operand_map(w_map, g.w, g.n, g.k, g.ldw, bn)) return status::not_supported;
+  if (const cudaError_t e = cudaFuncSetAttribute(gemm_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_bytes));
+      e != cudaSuccess)
+    return to_status(e);
+  const dim3 grid(static_cast<unsigned>(ceil_div(g.m, bm)), static_cast<unsigned>(ceil_div(g.n, bn)));
+  gemm_kernel<<<grid, threads, smem_bytes, stream>>>(a_map, w_map, g);
+  return launched();
+}
+
+}  // namespace cuda::detail::sm90
+VPRIM_NAMESPACE_END
