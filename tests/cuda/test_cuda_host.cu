@@ -55,6 +55,13 @@ TEST_CASE("cuda argument checks refuse bad calls with the status that says why",
     g.w = operand;
     g.ldw = 12;  // the shared checks come first
     REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::shape_mismatch);
+    g.ldw = 16;
+    static const std::int32_t order[2] = {0, 1}, offsets[3] = {0, 1, 2};
+    c::grouped_gemm_args gg{g, order, offsets, 2, 1, 4, true};
+    REQUIRE(c::grouped_gemm_can_implement(gg, c::gemm_engine::wgmma) == status::ok);
+    gg.base.k = 12;  // gathered rows are copied in whole 16-byte chunks
+    REQUIRE(c::grouped_gemm_can_implement(gg, c::gemm_engine::mma_sync) == status::ok);
+    REQUIRE(c::grouped_gemm_can_implement(gg, c::gemm_engine::wgmma) == status::not_supported);
   }
   SECTION("patch embedding: whole patches only") {
     c::patch_embed_args p;

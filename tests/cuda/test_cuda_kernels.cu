@@ -368,6 +368,71 @@ TEST_CASE("cuda SwiGLU, plain and clamped", "[cuda][activation]") {
   }
 }
 
+TEST_CASE("cuda grouped GEMM engines: each expert's rows gathered, multiplied and scattered, wgmma as mma_sync", "[cuda][moe][gemm]") {
+  namespace c = vprim::cuda;
+  // 150 tokens, top-2 of 5 experts where expert 4 is never chosen and expert 0 gets 150 rows
+  // (two row tiles); n and k with tails; row strides padded with NaN that must never be read.
+  const std::size_t tokens = 150, top_k = 2, experts = 5, n = 136, k = 200, ld = 208;
+  std::vector<std::int32_t> chosen(tokens * top_k);
+  for (std::size_t t = 0; t < tokens; ++t) {
+    chosen[t * top_k] = 0;
+    chosen[t * top_k + 1] = static_cast<std::int32_t>(1 + t % 3);
+  }
+  std::vector<std::int32_t> order, offsets{0};  // slots by expert, in slot order (the counting sort)
+  for (std::size_t e = 0; e < experts; ++e) {
+    for (std::size_t s = 0; s < chosen.size(); ++s)
+      if (static_cast<std::size_t>(chosen[s]) == e) order.push_back(static_cast<std::int32_t>(s));
+    offsets.push_back(static_cast<std::int32_t>(order.size()));
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (bool by_token : {true, false}) {
+    CAPTURE(by_token);
+    const std::size_t a_rows = by_token ? tokens : tokens * top_k;
+    const auto a = round_bf16(random_vector(a_rows * k, 31)), w = round_bf16(random_vector(experts * n * k, 32));
+    std::vector<float> a_padded(a_rows * ld, nan), w_padded(experts * n * ld, nan);
+    for (std::size_t r = 0; r < a_rows; ++r) std::copy_n(a.begin() + static_cast<std::ptrdiff_t>(r * k), k, a_padded.begin() + static_cast<std::ptrdiff_t>(r * ld));
+    for (std::size_t r = 0; r < experts * n; ++r) std::copy_n(w.begin() + static_cast<std::ptrdiff_t>(r * k), k, w_padded.begin() + static_cast<std::ptrdiff_t>(r * ld));
+    const auto ab = bf16_on_device(a_padded), wb = bf16_on_device(w_padded);
+    const auto bias = random_vector(experts * n, 33);
+    device_vector<float> dbias(bias);
+    device_vector<std::int32_t> dorder(order), doffsets(offsets);
+    std::vector<double> ref(tokens * top_k * n), mag(ref.size());
+    for (std::size_t s = 0; s < tokens * top_k; ++s) {
+      const auto e = static_cast<std::size_t>(chosen[s]);
+      const std::size_t row = by_token ? s / top_k : s;
+      for (std::size_t j = 0; j < n; ++j) {
+        double sum = bias[e * n + j], m = std::fabs(bias[e * n + j]);
+        for (std::size_t i = 0; i < k; ++i) {
+          const double p = static_cast<double>(a[row * k + i]) * w[(e * n + j) * k + i];
+          sum += p;
+          m += std::fabs(p);
+        }
+        ref[s * n + j] = vprim_ref::silu(sum);
+        mag[s * n + j] = m;
+      }
+    }
+    const auto tol = [&](std::size_t i) { return 1e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; };
+    for (auto engine : {c::gemm_engine::mma_sync, c::gemm_engine::wgmma}) {
+      device_vector<float> out(tokens * top_k * n);
+      c::grouped_gemm_args gg;
+      gg.base = c::gemm_args{0, n, k, ab.ptr, ld, wb.ptr, ld, dbias.ptr, out.ptr, n, c::epilogue::silu, false};
+      gg.order = dorder.ptr;
+      gg.offsets = doffsets.ptr;
+      gg.experts = experts;
+      gg.top_k = top_k;
+      gg.max_rows = tokens;
+      gg.a_by_token = by_token;
+      if (engine == c::gemm_engine::wgmma && c::grouped_gemm_engine_for(gg) != c::gemm_engine::wgmma) {
+        WARN("this device or build has no sm_90a wgmma: only its refusal is tested");
+        REQUIRE(c::grouped_gemm_bf16(gg, nullptr, engine) == vprim::status::not_supported);
+        continue;
+      }
+      REQUIRE(c::grouped_gemm_bf16(gg, nullptr, engine) == vprim::status::ok);
+      vprim_ref::require_close(engine == c::gemm_engine::wgmma ? "grouped wgmma" : "grouped mma_sync", out.get(), ref, tol);
+    }
+  }
+}
+
 TEST_CASE("cuda routed experts equal the naive mixture of experts, bf16 and fp32", "[cuda][moe]") {
   const std::size_t tokens = 37, dim = 40, inter = 24, experts = 5, top_k = 2;
   for (bool fp32 : {false, true})

@@ -9,7 +9,8 @@
 //!   any stride work. Its tile also runs the fused-operand GEMMs (patchify, merge unfold, the
 //!   MoE row gather), which are bit-identical to it.
 //! - wgmma: the Hopper kernel of gemm_sm90.cuh (TMA + wgmma, 128 x 128 tiles), for operands
-//!   TMA can address (16-byte aligned bases and strides) on an sm_90a build.
+//!   TMA can address (16-byte aligned bases and strides) on an sm_90a build. The grouped MoE
+//!   GEMM has it too, gathering A's rows with cp.async.
 //! `automatic` takes wgmma wherever it can run. Both sum bf16 products in fp32, in different
 //! orders, so they agree to fp32 rounding, not bit for bit.
 //! Also here: the fp32 SIMT GEMM (the golden path), the grouped MoE GEMM, fp32 -> bf16.
@@ -168,7 +169,7 @@ enum class gemm_engine : std::uint8_t { automatic, mma_sync, wgmma };
   if (status st; detail::gemm_prologue(g, stream, st)) return st;
   if (engine == gemm_engine::wgmma && !detail::sm90::available()) return status::not_supported;
   if (engine == gemm_engine::automatic) engine = gemm_engine_for(g);
-  if (engine == gemm_engine::wgmma) return detail::sm90::run(g, stream);
+  if (engine == gemm_engine::wgmma) return detail::sm90::launch<false>(grouped_gemm_args{g}, stream);
   using T = detail::gemm_tile;
   const dim3 grid(static_cast<unsigned>(ceil_div(g.m, T::bm)), static_cast<unsigned>(ceil_div(g.n, T::bn)));
   detail::gemm_bf16_wmma_kernel<<<grid, T::threads, 0, stream>>>(g);
@@ -181,35 +182,6 @@ enum class gemm_engine : std::uint8_t { automatic, mma_sync, wgmma };
   const dim3 grid(static_cast<unsigned>(ceil_div(g.m, 64)), static_cast<unsigned>(ceil_div(g.n, 64)));
   detail::gemm_f32_kernel<<<grid, 256, 0, stream>>>(g);
   return detail::launched();
-}
-
-//! The experts of a MoE layer as one launch. Expert e multiplies the rows that
-//! moe_permute assigned to it, order[offsets[e] .. offsets[e+1]) (slot ids token * top_k + k),
-//! by its weight w + e * n * ldw (experts stacked as the checkpoints store them, [E, n, k]).
-//! A's rows are tokens (a_by_token, the gate/up projection reading the layer input) or slots
-//! (the down projection reading the activations); C's rows are slots. T is the operand type:
-//! bf16 on the tensor cores, float on the fp32 tile.
-template <class T>
-struct basic_grouped_gemm_args {
-  basic_gemm_args<T> base;        //!< n, k, a, lda, w (expert 0), ldw, bias ([E, n] or null), c, ldc, act, accumulate
-  const std::int32_t* order = nullptr;
-  const std::int32_t* offsets = nullptr;  //!< [experts + 1]
-  std::size_t experts = 0, top_k = 1;
-  std::size_t max_rows = 0;       //!< bound on any expert's rows (the token count: top-k picks distinct experts)
-  bool a_by_token = true;
-};
-using grouped_gemm_args = basic_grouped_gemm_args<__nv_bfloat16>;
-using grouped_gemm_f32_args = basic_grouped_gemm_args<float>;
-
-template <class T>
-[[nodiscard]] status grouped_gemm_can_implement(const basic_grouped_gemm_args<T>& g) noexcept {
-  if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
-  basic_gemm_args<T> one = g.base;
-  one.m = g.max_rows;
-  if (const status s = gemm_can_implement(one); s != status::ok) return s;
-  if (g.order == nullptr || g.offsets == nullptr || g.top_k == 0) return status::invalid_argument;
-  if (g.experts > 65535u) return status::not_supported;
-  return status::ok;
 }
 
 namespace detail {
@@ -233,21 +205,46 @@ VPRIM_KERNEL void grouped_gemm_kernel(basic_grouped_gemm_args<T> gg) {
 }
 }  // namespace detail
 
-//! Every expert's GEMM on `stream` (k > 0): grouped_gemm_args on the tensor cores,
-//! grouped_gemm_f32_args on the fp32 tile.
+//! grouped_gemm_can_implement, and what the engine needs besides (bf16 operands only).
+[[nodiscard]] inline status grouped_gemm_can_implement(const grouped_gemm_args& g, gemm_engine engine) noexcept {
+  if (const status s = grouped_gemm_can_implement(g); s != status::ok || engine != gemm_engine::wgmma) return s;
+  if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
+  return detail::sm90::can_implement(g);
+}
+
+//! The engine `automatic` runs g with on the current device.
+[[nodiscard]] inline gemm_engine grouped_gemm_engine_for(const grouped_gemm_args& g) noexcept {
+  return grouped_gemm_can_implement(g, gemm_engine::wgmma) == status::ok && detail::sm90::available() ? gemm_engine::wgmma
+                                                                                                      : gemm_engine::mma_sync;
+}
+
+//! Every expert's GEMM on `stream` (k > 0): grouped_gemm_args on the tensor cores (either
+//! engine, as gemm_bf16), grouped_gemm_f32_args on the fp32 tile (the engine is ignored).
 template <class T>
-[[nodiscard]] status grouped_gemm(const basic_grouped_gemm_args<T>& g, cudaStream_t stream) {
+[[nodiscard]] status grouped_gemm(const basic_grouped_gemm_args<T>& g, cudaStream_t stream, gemm_engine engine = gemm_engine::automatic) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>, "vprim::cuda::grouped_gemm: bf16 or float operands");
-  if (const status s = grouped_gemm_can_implement(g); s != status::ok) return s;
+  constexpr bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+  if constexpr (bf16) {
+    if (const status s = grouped_gemm_can_implement(g, engine); s != status::ok) return s;
+  } else if (const status s = grouped_gemm_can_implement(g); s != status::ok) {
+    return s;
+  }
   if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
   if (g.base.k == 0) return status::not_supported;
+  if constexpr (bf16) {
+    if (engine == gemm_engine::wgmma && !detail::sm90::available()) return status::not_supported;
+    if (engine == gemm_engine::automatic) engine = grouped_gemm_engine_for(g);
+    if (engine == gemm_engine::wgmma) return detail::sm90::launch<true>(g, stream);
+  }
   using Tile = detail::gemm_tile;
   const dim3 grid(static_cast<unsigned>(ceil_div(g.max_rows, Tile::bm)), static_cast<unsigned>(ceil_div(g.base.n, Tile::bn)),
                   static_cast<unsigned>(g.experts));
-  detail::grouped_gemm_kernel<T><<<grid, std::is_same_v<T, float> ? 256 : Tile::threads, 0, stream>>>(g);
+  detail::grouped_gemm_kernel<T><<<grid, bf16 ? Tile::threads : 256, 0, stream>>>(g);
   return detail::launched();
 }
-[[nodiscard]] inline status grouped_gemm_bf16(const grouped_gemm_args& g, cudaStream_t stream) { return grouped_gemm(g, stream); }
+[[nodiscard]] inline status grouped_gemm_bf16(const grouped_gemm_args& g, cudaStream_t stream, gemm_engine engine = gemm_engine::automatic) {
+  return grouped_gemm(g, stream, engine);
+}
 
 //! out[i] = bf16(in[i]), rounding to nearest even.
 [[nodiscard]] inline status to_bf16(const float* in, __nv_bfloat16* out, std::size_t n, cudaStream_t stream) {

@@ -44,6 +44,35 @@ template <class T>
   return status::ok;
 }
 
+//! The experts of a MoE layer as one launch. Expert e multiplies the rows that
+//! moe_permute assigned to it, order[offsets[e] .. offsets[e+1]) (slot ids token * top_k + k),
+//! by its weight w + e * n * ldw (experts stacked as the checkpoints store them, [E, n, k]).
+//! A's rows are tokens (a_by_token, the gate/up projection reading the layer input) or slots
+//! (the down projection reading the activations); C's rows are slots. T is the operand type:
+//! bf16 on the tensor cores, float on the fp32 tile.
+template <class T>
+struct basic_grouped_gemm_args {
+  basic_gemm_args<T> base;        //!< n, k, a, lda, w (expert 0), ldw, bias ([E, n] or null), c, ldc, act, accumulate
+  const std::int32_t* order = nullptr;
+  const std::int32_t* offsets = nullptr;  //!< [experts + 1]
+  std::size_t experts = 0, top_k = 1;
+  std::size_t max_rows = 0;       //!< bound on any expert's rows (the token count: top-k picks distinct experts)
+  bool a_by_token = true;
+};
+using grouped_gemm_args = basic_grouped_gemm_args<__nv_bfloat16>;
+using grouped_gemm_f32_args = basic_grouped_gemm_args<float>;
+
+template <class T>
+[[nodiscard]] status grouped_gemm_can_implement(const basic_grouped_gemm_args<T>& g) noexcept {
+  if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
+  basic_gemm_args<T> one = g.base;
+  one.m = g.max_rows;
+  if (const status s = gemm_can_implement(one); s != status::ok) return s;
+  if (g.order == nullptr || g.offsets == nullptr || g.top_k == 0) return status::invalid_argument;
+  if (g.experts > 65535u) return status::not_supported;
+  return status::ok;
+}
+
 namespace detail {
 __device__ inline float apply_epilogue(float v, epilogue act) {
   switch (act) {

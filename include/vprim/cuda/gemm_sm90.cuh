@@ -13,6 +13,11 @@
 //!   the wgmma that read it.
 //! - TMA fills what lies outside the tensors with zeros, so ragged M, N and K need no checks in
 //!   the main loop; the epilogue checks rows and columns.
+//! - Grouped (the MoE experts): blockIdx.z is the expert. W's tile comes by TMA from the stacked
+//!   [E * n, k] weights; A's rows are gathered (token or slot rows), which TMA cannot do on
+//!   sm_90, so the producer warpgroup copies them with cp.async into the same swizzled layout,
+//!   one row a thread, and each thread's copies arrive on full[s] when they land. C's rows are
+//!   scattered to the slots in the epilogue.
 //! The kernel body exists only in an sm_90a build (__CUDA_ARCH_FEAT_SM90_ALL). The host asks
 //! the runtime, for the binary it would launch on the current device, whether it is that build
 //! (`available`): only that build puts the barriers in static shared memory.
@@ -69,6 +74,16 @@ __device__ inline void tma_load(void* dst, const CUtensorMap* map, std::uint64_t
       : "memory");
 }
 
+//! 16 bytes from global memory into shared memory, or 16 zero bytes when !valid.
+__device__ inline void copy_16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_address(dst)), "l"(src), "r"(valid ? 16 : 0) : "memory");
+}
+//! An arrival on `bar` once this thread's earlier cp.async copies have landed (counted in the
+//! barrier's initial arrivals).
+__device__ inline void barrier_arrive_on_copies(std::uint64_t* bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_address(bar)) : "memory");
+}
+
 //! wgmma's descriptor of a K-major tile in the 128-byte swizzle: rows of 128 bytes, groups of
 //! 8 rows 1024 bytes apart (the stride offset); the leading offset is unused in this mode.
 __device__ inline std::uint64_t tile_descriptor(const void* tile) {
@@ -97,35 +112,69 @@ __device__ inline void wgmma_m64n128k16(float (&d)[64], std::uint64_t a, std::ui
 #undef VPRIM_ACC8
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
+//! Row r of a 128 x bk tile, chunk c of its 8 16-byte chunks, where TMA's 128-byte swizzle puts it.
+__host__ __device__ constexpr unsigned swizzled_chunk(unsigned r, unsigned c) noexcept { return r * 128 + ((c ^ (r % 8)) * 16); }
+
+//! The dense GEMM (Grouped = false: gg.base is the problem) or every expert's (true).
+template <bool Grouped>
 VPRIM_KERNEL void __launch_bounds__(threads, 1)
-    gemm_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap w_map, gemm_args g) {
+    gemm_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap w_map, grouped_gemm_args gg) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __shared__ std::uint64_t full[stages], empty[stages];
   extern __shared__ unsigned char sm90_dynamic_smem[];
+  gemm_args g = gg.base;
+  const int row0 = static_cast<int>(blockIdx.x) * bm, col0 = static_cast<int>(blockIdx.y) * bn;
+  int w_row0 = col0;                         // W's tile row in the stacked weights
+  const std::int32_t* slots = nullptr;       // grouped: the expert's rows, as slot ids
+  if constexpr (Grouped) {
+    const auto e = static_cast<std::size_t>(blockIdx.z);
+    const auto begin = static_cast<std::size_t>(gg.offsets[e]);
+    g.m = static_cast<std::size_t>(gg.offsets[e + 1]) - begin;
+    if (static_cast<std::size_t>(row0) >= g.m) return;  // the grid covers max_rows; most experts have fewer
+    g.bias = g.bias != nullptr ? g.bias + e * g.n : nullptr;
+    slots = gg.order + begin;
+    w_row0 = static_cast<int>(e * g.n) + col0;
+  }
   // the swizzle is applied to address bits, so each tile must start on a 1024-byte boundary
   unsigned char* const tiles = sm90_dynamic_smem + ((swizzle_atom - smem_address(sm90_dynamic_smem) % swizzle_atom) % swizzle_atom);
   const int warpgroup = static_cast<int>(threadIdx.x) / 128, lane_in_group = static_cast<int>(threadIdx.x) % 128;
   const int ktiles = static_cast<int>((g.k + bk - 1) / bk);
-  const int row0 = static_cast<int>(blockIdx.x) * bm, col0 = static_cast<int>(blockIdx.y) * bn;
   if (threadIdx.x == 0) {
     for (int s = 0; s < stages; ++s) {
-      barrier_init(&full[s], 1);
+      barrier_init(&full[s], Grouped ? 1 + 128 : 1);  // the TMA arrival (+ each gathering thread's)
       barrier_init(&empty[s], consumers * 128);
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");  // visible to the async proxy (TMA)
   }
   __syncthreads();
 
-  if (warpgroup == 0) {  // the producer; its other threads have nothing to do
-    if (lane_in_group == 0)
-      for (int t = 0; t < ktiles; ++t) {
-        const int s = t % stages, round = t / stages;
-        if (round > 0) barrier_wait(&empty[s], static_cast<unsigned>(round - 1) & 1u);
-        barrier_arrive_expect(&full[s], stage_bytes);
-        unsigned char* stage = tiles + static_cast<std::size_t>(s) * stage_bytes;
-        tma_load(stage, &a_map, &full[s], t * bk, row0);
-        tma_load(stage + a_tile_bytes, &w_map, &full[s], t * bk, col0);
+  if (warpgroup == 0) {  // the producer
+    const __nv_bfloat16* a_row = nullptr;  // grouped: this thread's row of A, null past the expert's rows
+    if constexpr (Grouped) {
+      const std::size_t r = static_cast<std::size_t>(row0 + lane_in_group), per = gg.a_by_token ? gg.top_k : 1;
+      if (r < g.m) a_row = g.a + static_cast<std::size_t>(slots[r]) / per * g.lda;
+    } else if (lane_in_group != 0) {
+      return;  // one thread issues the dense copies
+    }
+    for (int t = 0; t < ktiles; ++t) {
+      const int s = t % stages, round = t / stages;
+      if (round > 0) barrier_wait(&empty[s], static_cast<unsigned>(round - 1) & 1u);
+      unsigned char* stage = tiles + static_cast<std::size_t>(s) * stage_bytes;
+      if (lane_in_group == 0) {
+        barrier_arrive_expect(&full[s], Grouped ? w_tile_bytes : stage_bytes);
+        if constexpr (!Grouped) tma_load(stage, &a_map, &full[s], t * bk, row0);
+        tma_load(stage + a_tile_bytes, &w_map, &full[s], t * bk, w_row0);
       }
+      if constexpr (Grouped) {
+        const auto r = static_cast<unsigned>(lane_in_group);
+        for (unsigned c = 0; c < bk / 8; ++c) {
+          const std::size_t k = static_cast<std::size_t>(t) * bk + c * 8;  // g.k % 8 == 0: a chunk is all in or all out
+          const bool valid = a_row != nullptr && k < g.k;
+          copy_16(stage + swizzled_chunk(r, c), valid ? a_row + k : g.a, valid);
+        }
+        barrier_arrive_on_copies(&full[s]);
+      }
+    }
     return;
   }
 
@@ -136,6 +185,8 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
   for (int t = 0; t < ktiles; ++t) {
     const int s = t % stages;
     barrier_wait(&full[s], static_cast<unsigned>(t / stages) & 1u);
+    // cp.async wrote A through the generic proxy; wgmma reads through the async one
+    if constexpr (Grouped) asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
     const unsigned char* a_tile = tiles + static_cast<std::size_t>(s) * stage_bytes + consumer * consumer_rows_bytes;
     const unsigned char* w_tile = tiles + static_cast<std::size_t>(s) * stage_bytes + a_tile_bytes;
 #pragma unroll
@@ -156,14 +207,18 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
   const int warp = lane_in_group / 32, lane = lane_in_group % 32;
   const std::size_t row_base = static_cast<std::size_t>(row0 + consumer * 64 + warp * 16 + lane / 4);
   const std::size_t col_base = static_cast<std::size_t>(col0 + 2 * (lane % 4));
+  const auto c_row = [&](std::size_t r) {
+    if constexpr (Grouped) return static_cast<std::size_t>(slots[r]);
+    else return r;
+  };
 #pragma unroll
   for (int i = 0; i < 64; ++i)
     store_epilogue(g, row_base + static_cast<std::size_t>(8 * ((i >> 1) & 1)), col_base + static_cast<std::size_t>(8 * (i >> 2) + (i & 1)),
-                   d[i], identity_row{});
+                   d[i], c_row);
 #else
   (void)a_map;
   (void)w_map;
-  (void)g;  // never launched: `available` refuses a binary without the sm_90a body
+  (void)gg;  // never launched: `available` refuses a binary without the sm_90a body
 #endif
 }
 
@@ -173,6 +228,16 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
   const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
   if (!aligned(g.a) || !aligned(g.w) || g.lda % 8 != 0 || g.ldw % 8 != 0) return status::not_supported;
   if (g.m > 0x7fffffffu || g.k > 0x7fffffffu || ceil_div(g.n, bn) > 65535u) return status::not_supported;
+  return status::ok;
+}
+
+//! The same for the experts, whose gathered rows of A are copied in whole 16-byte chunks (k a
+//! multiple of 8), and whose stacked weights must be addressable as one [E * n, k] tensor.
+[[nodiscard]] inline status can_implement(const grouped_gemm_args& gg) noexcept {
+  gemm_args one = gg.base;
+  one.m = gg.max_rows;
+  if (const status s = can_implement(one); s != status::ok) return s;
+  if (gg.base.k % 8 != 0 || gg.experts * gg.base.n > 0x7fffffffu) return status::not_supported;
   return status::ok;
 }
 
@@ -196,7 +261,7 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
 //! and tensor maps can be made.
 [[nodiscard]] inline bool available() noexcept {
   cudaFuncAttributes attributes{};
-  if (cudaFuncGetAttributes(&attributes, gemm_kernel) != cudaSuccess) {
+  if (cudaFuncGetAttributes(&attributes, gemm_kernel<false>) != cudaSuccess) {
     (void)cudaGetLastError();  // no image for this device: not an error of the caller's
     return false;
   }
@@ -216,15 +281,22 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-//! Launches the kernel for a call that can_implement and `available` accepted.
-[[nodiscard]] inline status run(const gemm_args& g, cudaStream_t stream) {
+//! Launches the dense kernel (Grouped = false, gg.base the problem) or the grouped one for a
+//! call that can_implement and `available` accepted.
+template <bool Grouped>
+[[nodiscard]] status launch(const grouped_gemm_args& gg, cudaStream_t stream) {
+  const gemm_args& g = gg.base;
   CUtensorMap a_map{}, w_map{};
-  if (!operand_map(a_map, g.a, g.m, g.k, g.lda, bm) || !operand_map(w_map, g.w, g.n, g.k, g.ldw, bn)) return status::not_supported;
-  if (const cudaError_t e = cudaFuncSetAttribute(gemm_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_bytes));
+  if (!operand_map(w_map, g.w, Grouped ? gg.experts * g.n : g.n, g.k, g.ldw, bn)) return status::not_supported;
+  if (Grouped) a_map = w_map;  // the grouped kernel gathers A itself; the parameter must still be a valid map
+  else if (!operand_map(a_map, g.a, g.m, g.k, g.lda, bm)) return status::not_supported;
+  if (const cudaError_t e =
+          cudaFuncSetAttribute(gemm_kernel<Grouped>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_bytes));
       e != cudaSuccess)
     return to_status(e);
-  const dim3 grid(static_cast<unsigned>(ceil_div(g.m, bm)), static_cast<unsigned>(ceil_div(g.n, bn)));
-  gemm_kernel<<<grid, threads, smem_bytes, stream>>>(a_map, w_map, g);
+  const dim3 grid(static_cast<unsigned>(ceil_div(Grouped ? gg.max_rows : g.m, bm)), static_cast<unsigned>(ceil_div(g.n, bn)),
+                  Grouped ? static_cast<unsigned>(gg.experts) : 1u);
+  gemm_kernel<Grouped><<<grid, threads, smem_bytes, stream>>>(a_map, w_map, gg);
   return launched();
 }
 
