@@ -105,8 +105,9 @@ void bench_attention() {
   float* o = device_alloc<float>(n * heads * d);
   const vprim::cuda::attention_args a{n, heads, d, qkv, qkv + heads * d, qkv + 2 * heads * d, 3 * heads * d, 3 * heads * d,
                                       3 * heads * d, o, heads * d, 0.125f};
-  report("attention_bf16 N=2916 16x64", time_ms([&] { return vprim::cuda::attention_bidirectional_bf16(a, nullptr); }),
-         4.0 * n * n * d * heads, 0);
+  for (auto engine : {vprim::cuda::attention_engine::wmma, vprim::cuda::attention_engine::flash})
+    report(engine == vprim::cuda::attention_engine::flash ? "attention_bf16 flash N=2916 16x64" : "attention_bf16 wmma N=2916 16x64",
+           time_ms([&] { return vprim::cuda::attention_bidirectional_bf16(a, nullptr, engine); }), 4.0 * n * n * d * heads, 0);
   cudaFree(qkv);
   cudaFree(o);
 }

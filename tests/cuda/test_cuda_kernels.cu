@@ -302,11 +302,19 @@ TEST_CASE("cuda attention equals softmax(QK^T)V: fp32, and bf16 of bf16-rounded 
           const vprim::cuda::attention_args a{tokens, heads, d, dq.ptr, dk.ptr, dv.ptr, heads * d, heads * d, heads * d,
                                               out.ptr, heads * d, scale};
           if (bf16) {
-            REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr) == vprim::status::ok);
-            // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
-            vprim_ref::require_close("attention_bf16", out.get(),
-                                     vprim_ref::attention(round_bf16(q, scale), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0),
-                                     [](std::size_t) { return 4e-3; });
+            const auto ref = vprim_ref::attention(round_bf16(q, scale), round_bf16(k), round_bf16(v), tokens, heads, d, 1.0);
+            using engine = vprim::cuda::attention_engine;
+            for (auto e : {engine::wmma, engine::flash}) {
+              CAPTURE(e == engine::flash);
+              if (e == engine::flash && d != 64 && d != 128) {  // the register kernel's head dims
+                REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr, e) == vprim::status::not_supported);
+                continue;
+              }
+              REQUIRE(cudaMemset(out.ptr, 0xff, out.size * sizeof(float)) == cudaSuccess);  // NaN: each kernel writes all of O
+              REQUIRE(vprim::cuda::attention_bidirectional_bf16(a, nullptr, e) == vprim::status::ok);
+              // probabilities are rounded to bf16 for P*V: at most 2^-9 of each weight, |v| <= 1
+              vprim_ref::require_close("attention_bf16", out.get(), ref, [](std::size_t) { return 4e-3; });
+            }
           } else {
             REQUIRE(vprim::cuda::attention_bidirectional(a, nullptr) == vprim::status::ok);
             vprim_ref::require_close("attention_f32", out.get(), vprim_ref::attention(q, k, v, tokens, heads, d, scale),
@@ -414,6 +422,7 @@ TEST_CASE("cuda grouped GEMM engines: each expert's rows gathered, multiplied an
     const auto tol = [&](std::size_t i) { return 1e-6 * (static_cast<double>(k) + 4) * (mag[i] + 1.0) + 1e-6; };
     for (auto engine : {c::gemm_engine::mma_sync, c::gemm_engine::wgmma}) {
       device_vector<float> out(tokens * top_k * n);
+      REQUIRE(cudaMemset(out.ptr, 0xff, out.size * sizeof(float)) == cudaSuccess);  // NaN: every slot must be written
       c::grouped_gemm_args gg;
       gg.base = c::gemm_args{0, n, k, ab.ptr, ld, wb.ptr, ld, dbias.ptr, out.ptr, n, c::epilogue::silu, false};
       gg.order = dorder.ptr;

@@ -8,7 +8,8 @@
 //!   cpu::attention_bidirectional within fp32 rounding. One warp per (query, head): lanes split
 //!   the head dim, each key's logit is a warp reduction, online softmax in fp32. Head dims up
 //!   to 128.
-//! - attention_bidirectional_bf16 (tensor cores), the contract of
+//! - attention_bidirectional_bf16 (tensor cores; the register-resident kernel of
+//!   attention_flash.cuh where it fits, else the one below), the contract of
 //! cpu::attention_bidirectional_bf16: fp32 Q, K, V in (Q scaled, then all rounded to bf16 as
 //! they are staged), both products on tensor cores (WMMA), the online softmax in fp32, fp32 out.
 //! Never forms N x N: one block owns 64 queries of one head and walks the keys 64 at a time.
@@ -23,6 +24,7 @@
 #include <mma.h>
 
 #include "vprim/cpu/attention.hpp"
+#include "vprim/cuda/attention_flash.cuh"
 #include "vprim/cuda/launch.cuh"
 
 VPRIM_NAMESPACE_BEGIN
@@ -217,8 +219,19 @@ VPRIM_KERNEL void attention_f32_kernel(attention_args a) {
   return detail::launched();
 }
 
-[[nodiscard]] inline status attention_bidirectional_bf16(const attention_args& a, cudaStream_t stream) {
+//! Which kernel runs attention_bidirectional_bf16: `flash` (attention_flash.cuh: registers,
+//! mma.sync; head dims 64 and 128, 16-byte aligned fp32 operands), `wmma` (above: any multiple
+//! of 16 up to 128), or `automatic`, flash wherever it fits. The same blocks and roundings:
+//! they differ in the order of fp32 sums only.
+enum class attention_engine : std::uint8_t { automatic, wmma, flash };
+
+[[nodiscard]] inline status attention_bidirectional_bf16(const attention_args& a, cudaStream_t stream,
+                                                         attention_engine engine = attention_engine::automatic) {
   if (const status s = attention_bf16_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
+  const bool flash_fits = detail::flash::fits(a);
+  if (engine == attention_engine::flash && !flash_fits) return status::not_supported;
+  if (engine != attention_engine::wmma && flash_fits)
+    return a.head_dim == 64 ? detail::flash::launch<64>(a, stream) : detail::flash::launch<128>(a, stream);
   const detail::attention_tile t{static_cast<int>(a.head_dim)};
   const auto bytes = static_cast<int>(t.bytes());
   if (cudaError_t e = cudaFuncSetAttribute(detail::attention_bf16_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
