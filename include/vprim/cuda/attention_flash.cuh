@@ -33,9 +33,8 @@ constexpr std::size_t smem_bytes = 2 * std::size_t{bk} * ld<D> * sizeof(__nv_bfl
 //! Whether the kernel takes `a` (besides the shared checks): its head dims, and the 16-byte
 //! alignment of its float4 loads.
 [[nodiscard]] inline bool fits(const cpu::attention_args& a) noexcept {
-  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  return (a.head_dim == 64 || a.head_dim == 128) && aligned(a.q) && aligned(a.k) && aligned(a.v) && a.q_stride % 4 == 0 &&
-         a.k_stride % 4 == 0 && a.v_stride % 4 == 0 && a.o_stride % 2 == 0 && reinterpret_cast<std::uintptr_t>(a.o) % 8 == 0;
+  return (a.head_dim == 64 || a.head_dim == 128) && aligned_to(a.q, 16) && aligned_to(a.k, 16) && aligned_to(a.v, 16) &&
+         a.q_stride % 4 == 0 && a.k_stride % 4 == 0 && a.v_stride % 4 == 0 && a.o_stride % 2 == 0 && aligned_to(a.o, 8);
 }
 
 __device__ inline std::uint32_t pack_bf16(float lo, float hi) {

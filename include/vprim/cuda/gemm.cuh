@@ -205,11 +205,15 @@ VPRIM_KERNEL void grouped_gemm_kernel(basic_grouped_gemm_args<T> gg) {
 }
 }  // namespace detail
 
-//! grouped_gemm_can_implement, and what the engine needs besides (bf16 operands only).
-[[nodiscard]] inline status grouped_gemm_can_implement(const grouped_gemm_args& g, gemm_engine engine) noexcept {
-  if (const status s = grouped_gemm_can_implement(g); s != status::ok || engine != gemm_engine::wgmma) return s;
-  if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
-  return detail::sm90::can_implement(g);
+//! grouped_gemm_can_implement, and what the engine needs besides (only bf16 operands have a
+//! wgmma engine; the fp32 tile ignores it).
+template <class T>
+[[nodiscard]] status grouped_gemm_can_implement(const basic_grouped_gemm_args<T>& g, gemm_engine engine) noexcept {
+  const status s = grouped_gemm_can_implement(g);
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (s == status::ok && engine == gemm_engine::wgmma && g.experts != 0 && g.max_rows != 0 && g.base.n != 0)
+      return detail::sm90::can_implement(g);
+  return s;
 }
 
 //! The engine `automatic` runs g with on the current device.
@@ -224,11 +228,7 @@ template <class T>
 [[nodiscard]] status grouped_gemm(const basic_grouped_gemm_args<T>& g, cudaStream_t stream, gemm_engine engine = gemm_engine::automatic) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>, "vprim::cuda::grouped_gemm: bf16 or float operands");
   constexpr bool bf16 = std::is_same_v<T, __nv_bfloat16>;
-  if constexpr (bf16) {
-    if (const status s = grouped_gemm_can_implement(g, engine); s != status::ok) return s;
-  } else if (const status s = grouped_gemm_can_implement(g); s != status::ok) {
-    return s;
-  }
+  if (const status s = grouped_gemm_can_implement(g, engine); s != status::ok) return s;
   if (g.experts == 0 || g.max_rows == 0 || g.base.n == 0) return status::ok;
   if (g.base.k == 0) return status::not_supported;
   if constexpr (bf16) {

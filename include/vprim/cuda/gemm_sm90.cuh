@@ -225,8 +225,7 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
 //! What the kernel needs of the operands besides gemm_can_implement: TMA's 16-byte aligned
 //! bases and row strides, and coordinates that fit its 32-bit ints.
 [[nodiscard]] inline status can_implement(const gemm_args& g) noexcept {
-  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  if (!aligned(g.a) || !aligned(g.w) || g.lda % 8 != 0 || g.ldw % 8 != 0) return status::not_supported;
+  if (!aligned_to(g.a, 16) || !aligned_to(g.w, 16) || g.lda % 8 != 0 || g.ldw % 8 != 0) return status::not_supported;
   if (g.m > 0x7fffffffu || g.k > 0x7fffffffu || ceil_div(g.n, bn) > 65535u) return status::not_supported;
   return status::ok;
 }

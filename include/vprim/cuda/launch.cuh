@@ -35,6 +35,9 @@ struct workspace {
 [[nodiscard]] constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return (a + b - 1) / b; }
 
 namespace detail {
+//! Whether p sits on a multiple of `bytes` (vector loads, TMA bases).
+[[nodiscard]] inline bool aligned_to(const void* p, std::size_t bytes) noexcept { return reinterpret_cast<std::uintptr_t>(p) % bytes == 0; }
+
 //! Hands out 256-byte aligned slices of a workspace in order; `need` grows in both phases, and
 //! `fits` tells, in the run phase, whether the caller's workspace was large enough.
 class carve {
