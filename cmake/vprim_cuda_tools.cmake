@@ -20,9 +20,10 @@ macro(vprim_enable_cuda_tools)
   endif()
 endmacro()
 
-# A target of .cu sources with the project's nvcc flags. CMake 3.25 does not know nvcc 13's
-# C++20 flag, so the dialect is passed directly.
+# A target of .cu sources with the project's nvcc flags (warnings are errors under VPRIM_WERROR).
+# CMake 3.25 does not know nvcc 13's C++20 flag, so the dialect is passed directly.
 function(vprim_cuda_target target)
   target_link_libraries(${target} PRIVATE vprim::cuda)
-  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 -Werror all-warnings>)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>
+                         $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${VPRIM_WERROR}>>:-Werror all-warnings>)
 endfunction()

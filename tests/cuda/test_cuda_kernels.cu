@@ -7,9 +7,11 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -27,6 +29,13 @@
 #include "vprim/vprim.cuh"
 
 namespace {
+
+// The bundled goldens: $VPRIM_TEST_DATA_DIR when set (a binary built on one machine and run on
+// a GPU machine, scripts/gpu-check.sh), else the source tree's tests/data.
+std::string test_data_dir() {
+  const char* dir = std::getenv("VPRIM_TEST_DATA_DIR");
+  return dir != nullptr && *dir != '\0' ? std::string(dir) : std::string(VPRIM_TEST_DATA_DIR);
+}
 
 // Device memory holding a copy of a host vector; freed on scope exit.
 template <class T>
@@ -969,7 +978,7 @@ TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU towers on t
   for (const auto& tc : {tower_case{"dsvit_public", vprim::tower_kind::deepseek_vit, "weight.vit.", "weight.aligner.", "aligned"},
                          tower_case{"vision_public", vprim::tower_kind::qwen2_vl, "weight.", "weight.merger.", "merged"}}) {
     CAPTURE(tc.file);
-    auto file = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/" + tc.file + ".safetensors");
+    auto file = vprim::safetensors_file::open(test_data_dir() + "/" + tc.file + ".safetensors");
     REQUIRE(file);
     auto json = vprim::parse_json(*file->meta("config"));
     REQUIRE(json);
@@ -1023,7 +1032,7 @@ TEST_CASE("cuda vision towers (DeepSeek-ViT, Qwen2-VL) equal the CPU towers on t
 }
 
 TEST_CASE("cuda DeepSeek-V4 decoder gives the CPU decoder's logits, in one call or streamed", "[cuda][v4]") {
-  auto file = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/deepseek_v4_public.safetensors");
+  auto file = vprim::safetensors_file::open(test_data_dir() + "/deepseek_v4_public.safetensors");
   REQUIRE(file);
   auto json = vprim::parse_json(*file->meta("config"));
   REQUIRE(json);
@@ -1101,7 +1110,7 @@ TEST_CASE("cuda DeepSeek-V4 decoder gives the CPU decoder's logits, in one call 
 
 TEST_CASE("cuda vision-language model generates the CPU model's tokens and logits; placeholders are checked",
           "[cuda][vlm]") {
-  const std::string dir = VPRIM_TEST_DATA_DIR;
+  const std::string dir = test_data_dir();
   auto e2e = vprim::safetensors_file::open(dir + "/vlm_public.safetensors");
   REQUIRE(e2e);
   auto vision = vprim::safetensors_file::open(dir + "/" + std::string(*e2e->meta("vision_weights")));

@@ -5,10 +5,12 @@
 //! \file attention_flash.cuh
 //! The register-resident bf16 attention kernel (mma.sync m16n8k16, the FlashAttention-2
 //! scheme), for head dims 64 and 128: the contract of attention_bidirectional_bf16, with the
-//! same blocks (64 queries x 64 keys), the same roundings (Q scaled, then Q, K and V rounded to
-//! bf16; P rounded to bf16 for P V; the row sums of unrounded P) and the same online softmax,
-//! so it differs from the shared-memory WMMA kernel only in the order of fp32 sums.
-//! - Each of the 4 warps owns 16 query rows; its Q fragments, S, P and O stay in registers.
+//! same key blocks (64 keys), the same roundings (Q scaled, then Q, K and V rounded to bf16; P
+//! rounded to bf16 for P V; the row sums of unrounded P) and the same online softmax, so it
+//! differs from the shared-memory WMMA kernel only in the order of fp32 sums.
+//! - A block owns 128 queries (twice the WMMA kernel's, since a query row's result does not
+//!   depend on its neighbours), which halves the K and V tiles staged per query.
+//! - Each of the 8 warps owns 16 query rows; its Q fragments, S, P and O stay in registers.
 //!   The accumulator of S = Q K^T has the layout of P's A fragments, so P never leaves them.
 //! - K and V are staged per key block as bf16 (converted from fp32 on the way in, float4
 //!   loads); K's B fragments come from ldmatrix, V's from ldmatrix.trans.
@@ -24,7 +26,7 @@
 VPRIM_NAMESPACE_BEGIN
 namespace cuda::detail::flash {
 
-constexpr int bq = 64, bk = 64, warps = 4, threads = 32 * warps;
+constexpr int warps = 8, bq = 16 * warps, bk = 64, threads = 32 * warps;
 template <int D>
 constexpr int ld = D + 8;  // bf16 row stride of the K and V tiles: 16-byte rows, no bank conflicts for ldmatrix
 template <int D>

@@ -10,7 +10,8 @@
 //!   with m64n128k16 instructions and run the epilogue from their registers.
 //! - Two mbarriers per buffer hand it back and forth: full[s] completes when both copies of a
 //!   stage have landed (TMA counts the bytes), empty[s] when every consumer thread has finished
-//!   the wgmma that read it.
+//!   the wgmma that read it (each consumer keeps one tile's wgmma in flight and hands back the
+//!   buffer before it).
 //! - TMA fills what lies outside the tensors with zeros, so ragged M, N and K need no checks in
 //!   the main loop; the epilogue checks rows and columns.
 //! - Grouped (the MoE experts): blockIdx.z is the expert. W's tile comes by TMA from the stacked
@@ -196,11 +197,16 @@ VPRIM_KERNEL void __launch_bounds__(threads, 1)
     for (int kk = 0; kk < bk / 16; ++kk)  // 16 bf16 = 32 bytes along the swizzled row
       wgmma_m64n128k16(d, tile_descriptor(a_tile + kk * 32), tile_descriptor(w_tile + kk * 32));
     asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    // Keep this tile's group in flight while waiting for the next tile: once at most one group
+    // is pending, the previous tile's wgmma have read their buffer, which goes back.
+    asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
 #pragma unroll
     for (int i = 0; i < 64; ++i) fence_register(d[i]);
-    barrier_arrive(&empty[s]);
+    if (t > 0) barrier_arrive(&empty[(t - 1) % stages]);
   }
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+#pragma unroll
+  for (int i = 0; i < 64; ++i) fence_register(d[i]);
 
   // The accumulator layout of m64nNk16: warp w of the group holds rows 16w..16w+15; in each
   // 8-column block j, a lane holds (lane/4, 2(lane%4) + {0,1}) and the same 8 rows lower.
