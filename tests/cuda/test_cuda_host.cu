@@ -183,3 +183,39 @@ TEST_CASE("cuda decode attention splits its keys only when the queries leave SMs
   REQUIRE(csa.splits == 3);  // 640 keys, at least 256 a split
   REQUIRE(csa.split_len * csa.splits >= 640);
 }
+
+// The wgmma engine's shared-memory contract, modelled on the host: TMA (and the grouped
+// kernel's gathered rows) store element (row, col) of a 128 x 64 bf16 tile at
+// swizzle(row * 128 + 2 col); each m64n128k16 reads an operand through a descriptor whose
+// start moves 32 bytes a k step. The PTX ISA's canonical K-major layout in the 128-byte
+// swizzle puts operand element (m, k) at start + (m % 8) * 128 + (m / 8) * SBO + 2k, swizzled
+// on the absolute address. Both must name the same byte for every element either reads.
+TEST_CASE("wgmma descriptors read the bytes TMA's swizzle and the row gather wrote", "[cuda][host][wgmma]") {
+  namespace sm90 = vprim::cuda::detail::sm90;
+  constexpr std::uint32_t tiles = 3 * 1024;  // a 1024-aligned dynamic shared-memory base
+  const auto wgmma_byte = [](std::uint64_t descriptor, unsigned m, unsigned k) {
+    REQUIRE((descriptor >> 62) == 1);  // the 128-byte swizzle
+    const auto start = static_cast<std::uint32_t>((descriptor & 0x3fff) << 4);
+    const auto stride = static_cast<std::uint32_t>(((descriptor >> 32) & 0x3fff) << 4);
+    const std::uint32_t linear = start + (m % 8) * 128 + (m / 8) * stride + 2 * k;
+    return linear ^ (((linear >> 7) & 7u) << 4);
+  };
+  for (unsigned stage = 0; stage < sm90::stages; ++stage) {
+    const std::uint32_t a_tile = tiles + stage * sm90::stage_bytes, w_tile = a_tile + sm90::a_tile_bytes;
+    for (unsigned kk = 0; kk < sm90::bk / 16; ++kk)
+      for (unsigned k = 0; k < 16; ++k) {
+        const unsigned col = kk * 16 + k;
+        for (unsigned consumer = 0; consumer < sm90::consumers; ++consumer)
+          for (unsigned m = 0; m < 64; ++m) {  // A: each consumer's 64 rows
+            const unsigned row = consumer * 64 + m;
+            const std::uint64_t d = sm90::tile_descriptor_at(a_tile + consumer * sm90::consumer_rows_bytes + kk * 32);
+            REQUIRE(wgmma_byte(d, m, k) == a_tile + sm90::swizzle_128b(row * 128 + 2 * col));
+            REQUIRE(sm90::swizzled_chunk(row, col / 8) + 2 * (col % 8) == sm90::swizzle_128b(row * 128 + 2 * col));
+          }
+        for (unsigned n = 0; n < sm90::bn; ++n)  // W: all 128 rows in one instruction
+          REQUIRE(wgmma_byte(sm90::tile_descriptor_at(w_tile + kk * 32), n, k) == w_tile + sm90::swizzle_128b(n * 128 + 2 * col));
+      }
+  }
+  // the stage ring fits the dynamic allocation after aligning its base
+  REQUIRE(sm90::stages * std::size_t{sm90::stage_bytes} + sm90::swizzle_atom - 16 <= sm90::smem_bytes);
+}

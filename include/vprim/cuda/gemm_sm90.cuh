@@ -40,6 +40,26 @@ constexpr unsigned consumer_rows_bytes = 64 * bk * 2;  // one consumer's 64 rows
 constexpr std::size_t swizzle_atom = 1024;             // 8 rows of 128 bytes: tiles start on one
 constexpr std::size_t smem_bytes = stages * std::size_t{stage_bytes} + swizzle_atom;  // + slack to align
 constexpr std::size_t barrier_bytes = 2 * stages * sizeof(std::uint64_t);
+// The swizzle is a function of address bits 4-9, the same for TMA, the gathered rows and wgmma
+// only where every tile (and each consumer's half of A) starts on a 1024-byte boundary.
+static_assert(a_tile_bytes % swizzle_atom == 0 && stage_bytes % swizzle_atom == 0 && consumer_rows_bytes % swizzle_atom == 0);
+static_assert(bk * 2 == 128, "a tile row is one 128-byte swizzle row");
+
+//! Where TMA's 128-byte swizzle puts byte `offset` of a tile that starts on a 1024-byte
+//! boundary: the 16-byte chunk (address bits 4-6) XOR the row within the 8-row atom (bits 7-9).
+//! wgmma applies the same function to the addresses it generates.
+__host__ __device__ constexpr unsigned swizzle_128b(unsigned offset) noexcept { return offset ^ (((offset >> 7) & 7u) << 4); }
+
+//! Row r of a 128 x bk tile, chunk c of its 8 16-byte chunks, where TMA would put it (the
+//! grouped kernel's gathered rows go there too).
+__host__ __device__ constexpr unsigned swizzled_chunk(unsigned r, unsigned c) noexcept { return swizzle_128b(r * 128 + c * 16); }
+
+//! wgmma's descriptor of a K-major operand at shared address `address` in the 128-byte
+//! swizzle: rows of 128 bytes, groups of 8 rows 1024 bytes apart (the stride offset, bits
+//! 32-45); the leading offset (bits 16-29) is unused in this mode; mode 1 (bits 62-63).
+__host__ __device__ constexpr std::uint64_t tile_descriptor_at(std::uint32_t address) noexcept {
+  return ((address & 0x3ffffu) >> 4) | (std::uint64_t{16 >> 4} << 16) | (std::uint64_t{1024 >> 4} << 32) | (std::uint64_t{1} << 62);
+}
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 __device__ inline std::uint32_t smem_address(const void* p) { return static_cast<std::uint32_t>(__cvta_generic_to_shared(p)); }
@@ -85,12 +105,7 @@ __device__ inline void barrier_arrive_on_copies(std::uint64_t* bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_address(bar)) : "memory");
 }
 
-//! wgmma's descriptor of a K-major tile in the 128-byte swizzle: rows of 128 bytes, groups of
-//! 8 rows 1024 bytes apart (the stride offset); the leading offset is unused in this mode.
-__device__ inline std::uint64_t tile_descriptor(const void* tile) {
-  const std::uint64_t address = smem_address(tile);
-  return ((address & 0x3ffffu) >> 4) | (std::uint64_t{16 >> 4} << 16) | (std::uint64_t{1024 >> 4} << 32) | (std::uint64_t{1} << 62);
-}
+__device__ inline std::uint64_t tile_descriptor(const void* tile) { return tile_descriptor_at(smem_address(tile)); }
 
 //! Keeps the compiler from moving accesses of an accumulator across the asynchronous wgmma.
 __device__ inline void fence_register(float& r) { asm volatile("" : "+f"(r)::"memory"); }
@@ -113,8 +128,6 @@ __device__ inline void wgmma_m64n128k16(float (&d)[64], std::uint64_t a, std::ui
 #undef VPRIM_ACC8
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-//! Row r of a 128 x bk tile, chunk c of its 8 16-byte chunks, where TMA's 128-byte swizzle puts it.
-__host__ __device__ constexpr unsigned swizzled_chunk(unsigned r, unsigned c) noexcept { return r * 128 + ((c ^ (r % 8)) * 16); }
 
 //! The dense GEMM (Grouped = false: gg.base is the problem) or every expert's (true).
 template <bool Grouped>
