@@ -11,6 +11,7 @@
 #   test      test_cuda_host, the ODR program, test_cuda_kernels and vprim_golden --backend cuda
 #             over every bundled golden file; a GPU test that reports skipped (77) fails here
 #   sanitize  compute-sanitizer memcheck, racecheck, synccheck and initcheck on test_cuda_kernels
+#             (VPRIM_GPU_SANITIZERS names fewer, to fit a time limit)
 #   bench     bench_cuda, then bench/cuda/torch_peers.py when python3 has CUDA torch
 # The programs come from .gpu-prebuilt/ when it exists, else from build-gpu/. Logs go to
 # $VPRIM_GPU_LOGS (default: $OUT when set, else build-gpu/logs). VPRIM_GPU_TEST_FILTER, a Catch2
@@ -98,7 +99,7 @@ step_sanitize() {
   [ -n "${VPRIM_GPU_TEST_FILTER:-}" ] && filter=("$VPRIM_GPU_TEST_FILTER")
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null) ||
     { echo "gpu-check: compute-sanitizer not found" >&2; return 1; }
-  for tool in memcheck racecheck synccheck initcheck; do
+  for tool in ${VPRIM_GPU_SANITIZERS:-memcheck racecheck synccheck initcheck}; do
     echo "== compute-sanitizer --tool $tool"
     "$sanitizer" --tool "$tool" --error-exitcode 99 "$(program test_cuda_kernels)" "${filter[@]}" \
       >"$logs/sanitize_$tool.txt" 2>&1 || { echo "gpu-check: $tool failed" >&2; status=1; }

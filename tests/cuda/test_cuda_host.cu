@@ -2,9 +2,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The host half of the CUDA backend, which runs without a device (so in CI): the argument
 // checks that refuse a call before anything is launched, the split plan of the decode
-// attention, and workspace queries that need no device. The pointers below are host addresses
+// attention, workspace queries that need no device, and the index maps of the tensor-core
+// kernels (swizzles, descriptors, ldmatrix addresses) against the PTX ISA's layouts. The pointers below are host addresses
 // standing in for device ones: these paths compare them with null and never dereference them.
 #define CATCH_CONFIG_MAIN
+#include <array>
+#include <cmath>
+#include <random>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "vprim/vprim.cuh"
@@ -218,4 +224,127 @@ TEST_CASE("wgmma descriptors read the bytes TMA's swizzle and the row gather wro
   }
   // the stage ring fits the dynamic allocation after aligning its base
   REQUIRE(sm90::stages * std::size_t{sm90::stage_bytes} + sm90::swizzle_atom - 16 <= sm90::smem_bytes);
+}
+
+// The register-resident attention's ldmatrix addresses, checked on the host against the PTX
+// ISA's fragment layouts: ldmatrix (x4) gives lane L row L/4, columns 2(L%4) and 2(L%4)+1 of
+// matrix i (the .trans form: rows 2(L%4) and 2(L%4)+1, column L/4), where lane 8i + r gave
+// the address of matrix i's row r; mma.m16n8k16 takes A (16 x 16) as a0 (g, 2t), a1 (g + 8,
+// 2t), a2 (g, 2t + 8), a3 (g + 8, 2t + 8) and B (16 x 8) as b0 (k 2t, n g), b1 (k 2t + 8, n g),
+// and returns C as c0 c1 (g, 2t), c2 c3 (g + 8, 2t), with g = lane / 4, t = lane % 4; every
+// register a pair of adjacent bf16. Integer data keeps every product exact.
+namespace {
+using pair = std::array<float, 2>;
+using warp_x4 = std::array<std::array<pair, 4>, 32>;
+
+warp_x4 ldmatrix_x4(const std::vector<float>& tile, const std::array<int, 32>& address, bool trans) {
+  warp_x4 r{};
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const int g = lane / 4, t = lane % 4;
+      r[lane][i] = trans ? pair{tile[address[8 * i + 2 * t] + g], tile[address[8 * i + 2 * t + 1] + g]}
+                         : pair{tile[address[8 * i + g] + 2 * t], tile[address[8 * i + g] + 2 * t + 1]};
+    }
+  return r;
+}
+
+// d (per lane, c0..c3) += A B from the lanes' fragments.
+void mma_16816(std::array<std::array<float, 4>, 32>& d, const warp_x4& a, const std::array<std::array<pair, 2>, 32>& b) {
+  float A[16][16] = {}, B[16][8] = {};
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    for (int h = 0; h < 2; ++h) {
+      A[g][2 * t + h] = a[lane][0][h];
+      A[g + 8][2 * t + h] = a[lane][1][h];
+      A[g][2 * t + 8 + h] = a[lane][2][h];
+      A[g + 8][2 * t + 8 + h] = a[lane][3][h];
+      B[2 * t + h][g] = b[lane][0][h];
+      B[2 * t + 8 + h][g] = b[lane][1][h];
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i)
+      for (int k = 0; k < 16; ++k) d[lane][i] += A[g + 8 * (i / 2)][k] * B[k][2 * t + (i % 2)];
+  }
+}
+
+template <int D>
+void check_flash_fragments() {
+  namespace fl = vprim::cuda::detail::flash;
+  constexpr int keys = fl::bk, ld = fl::ld<D>;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> small(-4, 4);
+  std::vector<float> q(16 * D), k_tile(keys * ld, NAN), v_tile(keys * ld, NAN);  // NaN padding: reading it shows
+  for (auto& x : q) x = static_cast<float>(small(rng));
+  for (int r = 0; r < keys; ++r)
+    for (int c = 0; c < D; ++c) {
+      k_tile[r * ld + c] = static_cast<float>(small(rng));
+      v_tile[r * ld + c] = static_cast<float>(small(rng));
+    }
+  // S = Q K^T through the kernel's addresses, as 8 C tiles of 8 keys
+  std::array<std::array<std::array<float, 4>, 32>, keys / 8> s{};
+  for (int j = 0; j < keys / 8; j += 2)
+    for (int c = 0; c < D / 16; ++c) {
+      std::array<int, 32> address{};
+      for (int lane = 0; lane < 32; ++lane) address[lane] = fl::k_fragment_offset<D>(lane, j, c);
+      const warp_x4 b = ldmatrix_x4(k_tile, address, false);
+      warp_x4 a{};
+      for (int lane = 0; lane < 32; ++lane)
+        for (int i = 0; i < 4; ++i)
+          for (int h = 0; h < 2; ++h) a[lane][i][h] = q[(lane / 4 + 8 * (i % 2)) * D + 16 * c + 2 * (lane % 4) + 8 * (i / 2) + h];
+      std::array<std::array<pair, 2>, 32> b_lo{}, b_hi{};
+      for (int lane = 0; lane < 32; ++lane) {
+        b_lo[lane] = {b[lane][0], b[lane][1]};
+        b_hi[lane] = {b[lane][2], b[lane][3]};
+      }
+      mma_16816(s[j], a, b_lo);
+      mma_16816(s[j + 1], a, b_hi);
+    }
+  std::vector<float> s_full(16 * keys);
+  for (int j = 0; j < keys / 8; ++j)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int i = 0; i < 4; ++i) {
+        const int row = lane / 4 + 8 * (i / 2), key = 8 * j + 2 * (lane % 4) + (i % 2);
+        float expect = 0.0f;
+        for (int c = 0; c < D; ++c) expect += q[row * D + c] * k_tile[key * ld + c];
+        REQUIRE(s[j][lane][i] == expect);
+        s_full[row * keys + key] = expect;
+      }
+  // O = S V through the kernel's addresses; S's C tiles 2kk and 2kk + 1 are P's A fragment
+  std::array<std::array<std::array<float, 4>, 32>, D / 8> o{};
+  for (int kk = 0; kk < keys / 16; ++kk) {
+    warp_x4 p{};
+    for (int lane = 0; lane < 32; ++lane) {
+      const auto& lo = s[2 * kk][lane];
+      const auto& hi = s[2 * kk + 1][lane];
+      p[lane] = {pair{lo[0], lo[1]}, pair{lo[2], lo[3]}, pair{hi[0], hi[1]}, pair{hi[2], hi[3]}};
+    }
+    for (int jd = 0; jd < D / 8; jd += 2) {
+      std::array<int, 32> address{};
+      for (int lane = 0; lane < 32; ++lane) address[lane] = fl::v_fragment_offset<D>(lane, kk, jd);
+      const warp_x4 b = ldmatrix_x4(v_tile, address, true);
+      std::array<std::array<pair, 2>, 32> b_lo{}, b_hi{};
+      for (int lane = 0; lane < 32; ++lane) {
+        b_lo[lane] = {b[lane][0], b[lane][1]};
+        b_hi[lane] = {b[lane][2], b[lane][3]};
+      }
+      mma_16816(o[jd], p, b_lo);
+      mma_16816(o[jd + 1], p, b_hi);
+    }
+  }
+  for (int jd = 0; jd < D / 8; ++jd)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int i = 0; i < 4; ++i) {
+        const int row = lane / 4 + 8 * (i / 2), col = 8 * jd + 2 * (lane % 4) + (i % 2);
+        float expect = 0.0f;
+        for (int key = 0; key < keys; ++key) expect += s_full[row * keys + key] * v_tile[key * ld + col];
+        REQUIRE(o[jd][lane][i] == expect);
+      }
+}
+}  // namespace
+
+TEST_CASE("register-resident attention: its ldmatrix addresses give mma.sync the fragments of Q K^T and P V", "[cuda][host][flash]") {
+  check_flash_fragments<64>();
+  check_flash_fragments<128>();
 }

@@ -39,6 +39,21 @@ constexpr std::size_t smem_bytes = 2 * std::size_t{bk} * ld<D> * sizeof(__nv_bfl
          a.q_stride % 4 == 0 && a.k_stride % 4 == 0 && a.v_stride % 4 == 0 && a.o_stride % 2 == 0 && aligned_to(a.o, 8);
 }
 
+//! The element of a key-major K tile whose address lane `lane` gives ldmatrix (x4) for the B
+//! fragments of S's key tiles j and j + 1 over dims 16c..16c + 15: its matrices are (keys 8j,
+//! dims 16c), (keys 8j, dims 16c + 8), (keys 8j + 8, dims 16c), (keys 8j + 8, dims 16c + 8).
+template <int D>
+__host__ __device__ constexpr int k_fragment_offset(int lane, int j, int c) noexcept {
+  return (8 * (j + lane / 16) + lane % 8) * ld<D> + 16 * c + 8 * ((lane / 8) % 2);
+}
+//! The same for V's B fragments of P V (ldmatrix.trans), keys 16kk..16kk + 15 and the output
+//! dim tiles jd and jd + 1: matrices (keys 16kk, dims 8jd), (keys 16kk + 8, dims 8jd), then
+//! both again at dims 8(jd + 1).
+template <int D>
+__host__ __device__ constexpr int v_fragment_offset(int lane, int kk, int jd) noexcept {
+  return (16 * kk + lane % 8 + 8 * ((lane / 8) % 2)) * ld<D> + 8 * (jd + lane / 16);
+}
+
 __device__ inline std::uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (the lower column) in the low half
   return *reinterpret_cast<const std::uint32_t*>(&v);
@@ -122,9 +137,8 @@ VPRIM_KERNEL void __launch_bounds__(threads) attention_kernel(cpu::attention_arg
     for (int j = 0; j < bk / 8; j += 2)
 #pragma unroll
       for (int c = 0; c < D / 16; ++c) {
-        // matrices: keys 8j (dims 16c, 16c + 8), keys 8(j + 1) (dims 16c, 16c + 8)
         std::uint32_t b[4];
-        ldmatrix_x4(b, ks + (8 * (j + lane / 16) + lane % 8) * ld<D> + 16 * c + 8 * ((lane / 8) % 2));
+        ldmatrix_x4(b, ks + k_fragment_offset<D>(lane, j, c));
         mma_16816(s[j], qf[c], b[0], b[1]);
         mma_16816(s[j + 1], qf[c], b[2], b[3]);
       }
@@ -173,9 +187,8 @@ VPRIM_KERNEL void __launch_bounds__(threads) attention_kernel(cpu::attention_arg
                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
       for (int jd = 0; jd < D / 8; jd += 2) {
-        // matrices (transposed): keys 16kk (dims 8jd), keys 16kk + 8 (dims 8jd), then dims 8(jd + 1)
         std::uint32_t b[4];
-        ldmatrix_x4_trans(b, vs + (16 * kk + lane % 8 + 8 * ((lane / 8) % 2)) * ld<D> + 8 * (jd + lane / 16));
+        ldmatrix_x4_trans(b, vs + v_fragment_offset<D>(lane, kk, jd));
         mma_16816(o[jd], p, b[0], b[1]);
         mma_16816(o[jd + 1], p, b[2], b[3]);
       }
