@@ -3,8 +3,9 @@
 // The host half of the CUDA backend, which runs without a device (so in CI): the argument
 // checks that refuse a call before anything is launched, the split plan of the decode
 // attention, workspace queries that need no device, and the index maps of the tensor-core
-// kernels (swizzles, descriptors, ldmatrix addresses) against the PTX ISA's layouts. The pointers below are host addresses
-// standing in for device ones: these paths compare them with null and never dereference them.
+// kernels (swizzles, descriptors, ldmatrix addresses) against the PTX ISA's layouts. The
+// pointers below are host addresses standing in for device ones: these paths compare them with
+// null and never dereference them.
 #define CATCH_CONFIG_MAIN
 #include <array>
 #include <cmath>
