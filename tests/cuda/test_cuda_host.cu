@@ -270,6 +270,27 @@ void mma_16816(std::array<std::array<float, 4>, 32>& d, const warp_x4& a, const 
   }
 }
 
+// The kernel's pair of mma: registers 0-1 of an ldmatrix x4 are one B fragment, 2-3 the next.
+void mma_x2(std::array<std::array<float, 4>, 32>& d0, std::array<std::array<float, 4>, 32>& d1, const warp_x4& a, const warp_x4& b) {
+  std::array<std::array<pair, 2>, 32> b0{}, b1{};
+  for (int lane = 0; lane < 32; ++lane) {
+    b0[lane] = {b[lane][0], b[lane][1]};
+    b1[lane] = {b[lane][2], b[lane][3]};
+  }
+  mma_16816(d0, a, b0);
+  mma_16816(d1, a, b1);
+}
+
+// C tiles t (16 x 8 each, side by side) hold the row-major 16-row matrix `expect`.
+template <std::size_t Tiles>
+void require_c_tiles(const std::array<std::array<std::array<float, 4>, 32>, Tiles>& tiles, const std::vector<float>& expect) {
+  const int cols = static_cast<int>(8 * Tiles);
+  for (int t = 0; t < static_cast<int>(Tiles); ++t)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int i = 0; i < 4; ++i)
+        REQUIRE(tiles[t][lane][i] == expect[(lane / 4 + 8 * (i / 2)) * cols + 8 * t + 2 * (lane % 4) + (i % 2)]);
+}
+
 template <int D>
 void check_flash_fragments() {
   namespace fl = vprim::cuda::detail::flash;
@@ -294,24 +315,13 @@ void check_flash_fragments() {
       for (int lane = 0; lane < 32; ++lane)
         for (int i = 0; i < 4; ++i)
           for (int h = 0; h < 2; ++h) a[lane][i][h] = q[(lane / 4 + 8 * (i % 2)) * D + 16 * c + 2 * (lane % 4) + 8 * (i / 2) + h];
-      std::array<std::array<pair, 2>, 32> b_lo{}, b_hi{};
-      for (int lane = 0; lane < 32; ++lane) {
-        b_lo[lane] = {b[lane][0], b[lane][1]};
-        b_hi[lane] = {b[lane][2], b[lane][3]};
-      }
-      mma_16816(s[j], a, b_lo);
-      mma_16816(s[j + 1], a, b_hi);
+      mma_x2(s[j], s[j + 1], a, b);
     }
-  std::vector<float> s_full(16 * keys);
-  for (int j = 0; j < keys / 8; ++j)
-    for (int lane = 0; lane < 32; ++lane)
-      for (int i = 0; i < 4; ++i) {
-        const int row = lane / 4 + 8 * (i / 2), key = 8 * j + 2 * (lane % 4) + (i % 2);
-        float expect = 0.0f;
-        for (int c = 0; c < D; ++c) expect += q[row * D + c] * k_tile[key * ld + c];
-        REQUIRE(s[j][lane][i] == expect);
-        s_full[row * keys + key] = expect;
-      }
+  std::vector<float> s_full(16 * keys, 0.0f);  // the plain product
+  for (int row = 0; row < 16; ++row)
+    for (int key = 0; key < keys; ++key)
+      for (int c = 0; c < D; ++c) s_full[row * keys + key] += q[row * D + c] * k_tile[key * ld + c];
+  require_c_tiles(s, s_full);
   // O = S V through the kernel's addresses; S's C tiles 2kk and 2kk + 1 are P's A fragment
   std::array<std::array<std::array<float, 4>, 32>, D / 8> o{};
   for (int kk = 0; kk < keys / 16; ++kk) {
@@ -325,23 +335,14 @@ void check_flash_fragments() {
       std::array<int, 32> address{};
       for (int lane = 0; lane < 32; ++lane) address[lane] = fl::v_fragment_offset<D>(lane, kk, jd);
       const warp_x4 b = ldmatrix_x4(v_tile, address, true);
-      std::array<std::array<pair, 2>, 32> b_lo{}, b_hi{};
-      for (int lane = 0; lane < 32; ++lane) {
-        b_lo[lane] = {b[lane][0], b[lane][1]};
-        b_hi[lane] = {b[lane][2], b[lane][3]};
-      }
-      mma_16816(o[jd], p, b_lo);
-      mma_16816(o[jd + 1], p, b_hi);
+      mma_x2(o[jd], o[jd + 1], p, b);
     }
   }
-  for (int jd = 0; jd < D / 8; ++jd)
-    for (int lane = 0; lane < 32; ++lane)
-      for (int i = 0; i < 4; ++i) {
-        const int row = lane / 4 + 8 * (i / 2), col = 8 * jd + 2 * (lane % 4) + (i % 2);
-        float expect = 0.0f;
-        for (int key = 0; key < keys; ++key) expect += s_full[row * keys + key] * v_tile[key * ld + col];
-        REQUIRE(o[jd][lane][i] == expect);
-      }
+  std::vector<float> o_full(16 * D, 0.0f);
+  for (int row = 0; row < 16; ++row)
+    for (int col = 0; col < D; ++col)
+      for (int key = 0; key < keys; ++key) o_full[row * D + col] += s_full[row * keys + key] * v_tile[key * ld + col];
+  require_c_tiles(o, o_full);
 }
 }  // namespace
 
