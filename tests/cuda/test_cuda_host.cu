@@ -19,56 +19,57 @@
 namespace {
 float stand_in[4];
 const float* const some = stand_in;
+
+// The status `check` gives a copy of `args` after `change`: each refusal is tested on its own,
+// so no change leaks into the next check and nothing needs restoring.
+template <class Args, class Change, class Check>
+vprim::status changed(const Args& args, Change change, Check check) {
+  Args copy = args;
+  change(copy);
+  return check(copy);
+}
 }  // namespace
 
 TEST_CASE("cuda argument checks refuse bad calls with the status that says why", "[cuda][host]") {
   using vprim::status;
   namespace c = vprim::cuda;
   SECTION("norms") {
-    c::norm_args n{some, stand_in, some, some, 4, 8, 1e-6f};
-    REQUIRE(c::norm_can_implement(n, true) == status::ok);
-    n.bias = nullptr;
-    REQUIRE(c::norm_can_implement(n, false) == status::ok);  // RMSNorm has no bias
-    REQUIRE(c::norm_can_implement(n, true) == status::invalid_argument);
-    n.eps = -1.0f;
-    REQUIRE(c::norm_can_implement(n, false) == status::invalid_argument);
-    n = {nullptr, stand_in, some, nullptr, 4, 8, 1e-6f};
-    REQUIRE(c::norm_can_implement(n, false) == status::invalid_argument);
-    n.rows = 0;  // nothing to do is never an error
-    REQUIRE(c::norm_can_implement(n, false) == status::ok);
+    const c::norm_args n{some, stand_in, some, some, 4, 8, 1e-6f};
+    const auto layer_norm = [](const c::norm_args& x) { return c::norm_can_implement(x, true); };
+    const auto rms_norm = [](const c::norm_args& x) { return c::norm_can_implement(x, false); };
+    REQUIRE(layer_norm(n) == status::ok);
+    REQUIRE(changed(n, [](auto& x) { x.bias = nullptr; }, rms_norm) == status::ok);  // RMSNorm has no bias
+    REQUIRE(changed(n, [](auto& x) { x.bias = nullptr; }, layer_norm) == status::invalid_argument);
+    REQUIRE(changed(n, [](auto& x) { x.eps = -1.0f; }, rms_norm) == status::invalid_argument);
+    const c::norm_args no_input{nullptr, stand_in, some, nullptr, 4, 8, 1e-6f};
+    REQUIRE(rms_norm(no_input) == status::invalid_argument);
+    REQUIRE(changed(no_input, [](auto& x) { x.rows = 0; }, rms_norm) == status::ok);  // nothing to do is never an error
   }
   SECTION("GEMM strides and operands") {
-    c::basic_gemm_args<float> g{4, 8, 16, some, 16, some, 16, nullptr, stand_in, 8};
-    REQUIRE(c::gemm_can_implement(g) == status::ok);
-    g.lda = 15;
-    REQUIRE(c::gemm_can_implement(g) == status::shape_mismatch);
-    g.lda = 16;
-    g.ldc = 7;
-    REQUIRE(c::gemm_can_implement(g) == status::shape_mismatch);
-    g.ldc = 8;
-    g.w = nullptr;
-    REQUIRE(c::gemm_can_implement(g) == status::invalid_argument);
+    const c::basic_gemm_args<float> g{4, 8, 16, some, 16, some, 16, nullptr, stand_in, 8};
+    const auto check = [](const auto& x) { return c::gemm_can_implement(x); };
+    REQUIRE(check(g) == status::ok);
+    REQUIRE(changed(g, [](auto& x) { x.lda = 15; }, check) == status::shape_mismatch);
+    REQUIRE(changed(g, [](auto& x) { x.ldc = 7; }, check) == status::shape_mismatch);
+    REQUIRE(changed(g, [](auto& x) { x.w = nullptr; }, check) == status::invalid_argument);
   }
   SECTION("GEMM engines: wgmma needs operands TMA can address") {
     alignas(16) static __nv_bfloat16 operand[64];
-    c::gemm_args g{4, 8, 16, operand, 16, operand, 16, nullptr, stand_in, 8};
-    for (auto e : {c::gemm_engine::automatic, c::gemm_engine::mma_sync, c::gemm_engine::wgmma}) REQUIRE(c::gemm_can_implement(g, e) == status::ok);
-    g.lda = 20;  // 40-byte rows: fine for mma_sync, not a TMA stride
-    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::mma_sync) == status::ok);
-    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::not_supported);
-    g.lda = 16;
-    g.w = operand + 1;  // 2-byte aligned base
-    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::not_supported);
-    g.w = operand;
-    g.ldw = 12;  // the shared checks come first
-    REQUIRE(c::gemm_can_implement(g, c::gemm_engine::wgmma) == status::shape_mismatch);
-    g.ldw = 16;
+    const c::gemm_args g{4, 8, 16, operand, 16, operand, 16, nullptr, stand_in, 8};
+    const auto on = [](c::gemm_engine e) { return [e](const auto& x) { return c::gemm_can_implement(x, e); }; };
+    for (auto e : {c::gemm_engine::automatic, c::gemm_engine::mma_sync, c::gemm_engine::wgmma}) REQUIRE(on(e)(g) == status::ok);
+    const auto lda_20 = [](auto& x) { x.lda = 20; };  // 40-byte rows: fine for mma_sync, not a TMA stride
+    REQUIRE(changed(g, lda_20, on(c::gemm_engine::mma_sync)) == status::ok);
+    REQUIRE(changed(g, lda_20, on(c::gemm_engine::wgmma)) == status::not_supported);
+    REQUIRE(changed(g, [](auto& x) { x.w = operand + 1; }, on(c::gemm_engine::wgmma)) == status::not_supported);  // 2-byte aligned
+    REQUIRE(changed(g, [](auto& x) { x.ldw = 12; }, on(c::gemm_engine::wgmma)) == status::shape_mismatch);  // shared checks first
     static const std::int32_t order[2] = {0, 1}, offsets[3] = {0, 1, 2};
-    c::grouped_gemm_args gg{g, order, offsets, 2, 1, 4, true};
-    REQUIRE(c::grouped_gemm_can_implement(gg, c::gemm_engine::wgmma) == status::ok);
-    gg.base.k = 12;  // gathered rows are copied in whole 16-byte chunks
-    REQUIRE(c::grouped_gemm_can_implement(gg, c::gemm_engine::mma_sync) == status::ok);
-    REQUIRE(c::grouped_gemm_can_implement(gg, c::gemm_engine::wgmma) == status::not_supported);
+    const c::grouped_gemm_args gg{g, order, offsets, 2, 1, 4, true};
+    const auto grouped_on = [](c::gemm_engine e) { return [e](const auto& x) { return c::grouped_gemm_can_implement(x, e); }; };
+    REQUIRE(grouped_on(c::gemm_engine::wgmma)(gg) == status::ok);
+    const auto k_12 = [](auto& x) { x.base.k = 12; };  // gathered rows are copied in whole 16-byte chunks
+    REQUIRE(changed(gg, k_12, grouped_on(c::gemm_engine::mma_sync)) == status::ok);
+    REQUIRE(changed(gg, k_12, grouped_on(c::gemm_engine::wgmma)) == status::not_supported);
   }
   SECTION("patch embedding: whole patches only") {
     c::patch_embed_args p;
@@ -78,12 +79,10 @@ TEST_CASE("cuda argument checks refuse bad calls with the status that says why",
     p.height = 28;
     p.width = 42;
     p.patch = 14;
-    REQUIRE(c::patch_embed_can_implement(p) == status::ok);
-    p.width = 43;
-    REQUIRE(c::patch_embed_can_implement(p) == status::shape_mismatch);
-    p.width = 42;
-    p.image = nullptr;
-    REQUIRE(c::patch_embed_can_implement(p) == status::invalid_argument);
+    const auto check = [](const c::patch_embed_args& x) { return c::patch_embed_can_implement(x); };
+    REQUIRE(check(p) == status::ok);
+    REQUIRE(changed(p, [](auto& x) { x.width = 43; }, check) == status::shape_mismatch);
+    REQUIRE(changed(p, [](auto& x) { x.image = nullptr; }, check) == status::invalid_argument);
   }
   SECTION("sparse attention") {
     c::sparse_attention_args a{};
@@ -97,43 +96,37 @@ TEST_CASE("cuda argument checks refuse bad calls with the status that says why",
     a.raw_count = 128;
     a.entry_count = 100;
     a.ratio = 128;
-    REQUIRE(c::sparse_attention_can_implement(a) == status::ok);
-    a.head_dim = 48;  // not a multiple of a warp
-    REQUIRE(c::sparse_attention_can_implement(a) == status::not_supported);
-    a.head_dim = 1024;  // past 16 values a lane
-    REQUIRE(c::sparse_attention_can_implement(a) == status::not_supported);
-    a.head_dim = 512;
-    a.ratio = 0;  // HCA entries without their ratio
-    REQUIRE(c::sparse_attention_can_implement(a) == status::invalid_argument);
-    a.selected = ids;  // CSA selections without k
-    REQUIRE(c::sparse_attention_can_implement(a) == status::invalid_argument);
+    const auto check = [](const c::sparse_attention_args& x) { return c::sparse_attention_can_implement(x); };
+    REQUIRE(check(a) == status::ok);
+    REQUIRE(changed(a, [](auto& x) { x.head_dim = 48; }, check) == status::not_supported);    // not a multiple of a warp
+    REQUIRE(changed(a, [](auto& x) { x.head_dim = 1024; }, check) == status::not_supported);  // past 16 values a lane
+    REQUIRE(changed(a, [](auto& x) { x.ratio = 0; }, check) == status::invalid_argument);     // HCA entries without their ratio
+    REQUIRE(changed(a, [](auto& x) { x.ratio = 0; x.selected = ids; }, check) == status::invalid_argument);  // CSA selections without k
   }
   SECTION("top-k") {
-    c::topk_args t{some, nullptr, reinterpret_cast<std::int64_t*>(stand_in), 64, 1 << 18, 512};
-    REQUIRE(c::topk_can_implement(t) == status::ok);
-    t.rows = 1 << 14;  // 2^32 scores
-    REQUIRE(c::topk_can_implement(t) == status::not_supported);
-    t.rows = 1;
-    t.indices = nullptr;
-    REQUIRE(c::topk_can_implement(t) == status::invalid_argument);
-    t = {some, nullptr, reinterpret_cast<std::int64_t*>(stand_in), 1, 16, 1025};
-    REQUIRE(c::topk_select(t, nullptr) == status::not_supported);  // refused before the launch
+    const c::topk_args t{some, nullptr, reinterpret_cast<std::int64_t*>(stand_in), 64, 1 << 18, 512};
+    const auto check = [](const c::topk_args& x) { return c::topk_can_implement(x); };
+    REQUIRE(check(t) == status::ok);
+    REQUIRE(changed(t, [](auto& x) { x.rows = 1 << 14; }, check) == status::not_supported);  // 2^32 scores
+    REQUIRE(changed(t, [](auto& x) { x.rows = 1; x.indices = nullptr; }, check) == status::invalid_argument);
+    const c::topk_args too_many{some, nullptr, reinterpret_cast<std::int64_t*>(stand_in), 1, 16, 1025};
+    REQUIRE(c::topk_select(too_many, nullptr) == status::not_supported);  // refused before the launch
   }
   SECTION("pixel path") {
     const std::uint8_t bytes[3] = {};
-    c::resize_normalize_args r{bytes, 640, 480, {756, 567, 0, 94}, 756, 756, 127, vprim::resample_flavor::pil,
-                               vprim::deepseek_pixel_stats, stand_in};
-    REQUIRE(c::resize_normalize_can_implement(r) == status::ok);
-    r.fit.y0 = 190;  // the fitted image would end below the canvas
-    REQUIRE(c::resize_normalize_can_implement(r) == status::shape_mismatch);
-    r.fit.y0 = 94;
-    r.src = nullptr;
-    REQUIRE(c::resize_normalize_can_implement(r) == status::invalid_argument);
-    REQUIRE(c::resize_normalize_can_implement(r, /*pointers=*/false) == status::ok);  // a workspace query
-    r.src_w = 0;
-    REQUIRE(c::resize_normalize_can_implement(r, false) == status::invalid_argument);
-    r = {bytes, 640, 480, {65536, 32768, 0, 0}, 65536, 32768, 0, vprim::resample_flavor::pil, vprim::deepseek_pixel_stats, stand_in};
-    REQUIRE(c::resize_normalize_can_implement(r) == status::not_supported);  // 6.4e9 canvas values
+    const c::resize_normalize_args r{bytes, 640, 480, {756, 567, 0, 94}, 756, 756, 127, vprim::resample_flavor::pil,
+                                     vprim::deepseek_pixel_stats, stand_in};
+    const auto check = [](const c::resize_normalize_args& x) { return c::resize_normalize_can_implement(x); };
+    const auto query = [](const c::resize_normalize_args& x) { return c::resize_normalize_can_implement(x, /*pointers=*/false); };
+    REQUIRE(check(r) == status::ok);
+    REQUIRE(changed(r, [](auto& x) { x.fit.y0 = 190; }, check) == status::shape_mismatch);  // ends below the canvas
+    const auto no_source = [](auto& x) { x.src = nullptr; };
+    REQUIRE(changed(r, no_source, check) == status::invalid_argument);
+    REQUIRE(changed(r, no_source, query) == status::ok);  // a workspace query
+    REQUIRE(changed(r, [](auto& x) { x.src = nullptr; x.src_w = 0; }, query) == status::invalid_argument);
+    const c::resize_normalize_args huge{bytes, 640, 480, {65536, 32768, 0, 0}, 65536, 32768, 0, vprim::resample_flavor::pil,
+                                        vprim::deepseek_pixel_stats, stand_in};
+    REQUIRE(check(huge) == status::not_supported);  // 6.4e9 canvas values
     // A plan made for another image is refused before anything runs.
     auto plan = vprim::plan_vision_exp(640, 480);
     REQUIRE(plan);
