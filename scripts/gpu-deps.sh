@@ -2,7 +2,7 @@
 # SPDX-FileCopyrightText: 2026 vprim developers
 # SPDX-License-Identifier: Apache-2.0
 # Run here, on a Debian 12 machine with apt: downloads the header and benchmark packages that a
-# GPU machine without package access lacks into .gpu-deps/ (ignored by git, about 2.7 MB), for
+# GPU machine without package access lacks into .gpu-deps/ (ignored by git, about 1.8 MB), for
 # scripts/gpu-check.sh to unpack there. Carry .gpu-deps along with the working tree.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

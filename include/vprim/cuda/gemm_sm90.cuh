@@ -128,7 +128,6 @@ __device__ inline void wgmma_m64n128k16(float (&d)[64], std::uint64_t a, std::ui
 #undef VPRIM_ACC8
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-
 //! The dense GEMM (Grouped = false: gg.base is the problem) or every expert's (true).
 template <bool Grouped>
 VPRIM_KERNEL void __launch_bounds__(threads, 1)
