@@ -9,7 +9,8 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev   # toolchain; clang builds the libFuzzer harnesses
   libeigen3-dev libxsimd-dev xtl-dev               # vprim's header dependencies
   catch2 libbenchmark-dev libstb-dev               # tests, benchmarks, image files
-  libopenblas-dev libdnnl-dev                      # peers the benchmarks compare against
+  libopenblas-dev libdnnl-dev ocl-icd-opencl-dev   # peers the benchmarks compare against
+                                                 # (Debian's dnnl CMake config requires OpenCL)
 )
 
 missing=()

@@ -11,6 +11,12 @@
 // bundled image tensor, checked against the tokens transformers generated (vlm_public). The
 // features replace the prompt's placeholder tokens (the golden's arrangement).
 // --image FILE runs a PNG/JPEG through the same model; the placeholder span grows to fit.
+// --checkpoint DIR runs a checkpoint in the release's own layout (config.json with the release's
+// keys, sharded safetensors with DeepSeek's names, FP8/MXFP4 weights, tokenizer.json): the
+// image goes through the checkpoint's own Vision-Exp budget into the release's image block
+// (out-of-vocabulary ids, named sentinels, bias_vl routing); the prompt is --prompt TEXT (the
+// user's turn, after the image, in the release's chat format) or --prompt-ids with the
+// placeholder id <｜deepseek_image｜> where the image goes.
 // --random-weights builds the released dimensions instead (DeepSeek-ViT + aligner, V4-Flash
 // decoder layers with 256 bf16 experts) with invented weights, for timing: the image goes
 // through the Vision-Exp resize rule and into the N-layout image block with sentinels (the
@@ -20,6 +26,7 @@
 //                          [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]
 //                          [--overlay OUT.png] [--colour auto|always|never]
 //                          [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]
+//                          [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -34,6 +41,11 @@
 #include "transcript.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/image/preprocess.hpp"
+#include "vprim/io/checkpoint.hpp"
+#include "vprim/io/tokenizer.hpp"
+#include "vprim/model/quantized_weights.hpp"
+#include "vprim/model/v4/checkpoint_names.hpp"
+#include "vprim/model/vision_budget.hpp"
 #include "vprim/model/random_weights.hpp"
 #include "vprim/model/v4/kv_budget.hpp"
 #include "vprim/model/vision_language.hpp"
@@ -55,6 +67,9 @@ struct options {
   int layers = 1;       // random weights: decoder layers (CSA, HCA, CSA, ...)
   int vit_layers = -1;  // random weights: ViT depth (-1: the preset's)
   std::string preset = "released";  // random weights: released | golden (the tiny test dimensions)
+  std::string checkpoint;           // a release-layout directory
+  std::string prompt;               // with --checkpoint: the user's text
+  std::vector<std::int64_t> prompt_ids;  // with --checkpoint: ids, the image placeholder where the image goes
   vprim::v4::sampling_params sampling;
 };
 
@@ -118,12 +133,29 @@ options parse_options(int argc, char** argv) {
     else if (a == "--seed") opt.sampling.seed = static_cast<std::uint64_t>(number(to_int));
     else if (a == "--json") opt.json = true;
     else if (a == "--random-weights") opt.random_weights = true;
-    else if (a == "--help" || a == "-h") {
+    else if (a == "--checkpoint") opt.checkpoint = value();
+    else if (a == "--prompt") opt.prompt = value();
+    else if (a == "--prompt-ids") {
+      const std::string v = value();
+      for (std::size_t at = 0; at < v.size();) {
+        const std::size_t comma = std::min(v.find(',', at), v.size());
+        try {
+          std::size_t used = 0;
+          const std::string item = v.substr(at, comma - at);
+          opt.prompt_ids.push_back(std::stoll(item, &used));
+          if (used != item.size() || opt.prompt_ids.back() < 0) throw std::invalid_argument(item);
+        } catch (const std::exception&) {
+          fail("--prompt-ids expects non-negative integers separated by commas, got '" + v + "'");
+        }
+        at = comma + 1;
+      }
+    } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]\n"
           "                              [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]\n"
           "                              [--overlay OUT.png] [--colour auto|always|never]\n"
-          "                              [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]\n");
+          "                              [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]\n"
+          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)]\n");
       std::exit(0);
     } else {
       fail("unknown option '" + a + "' (see --help)");
@@ -134,6 +166,10 @@ options parse_options(int argc, char** argv) {
   if (opt.layers < 1 || opt.layers > 43) fail("--layers must be within 1..43");
   if (opt.colour != "auto" && opt.colour != "always" && opt.colour != "never") fail("--colour must be auto, always or never");
   if (opt.preset != "released" && opt.preset != "golden") fail("--preset must be released or golden");
+  if (!opt.checkpoint.empty() && opt.random_weights) fail("--checkpoint and --random-weights exclude each other");
+  if (!opt.checkpoint.empty() && opt.prompt.empty() == opt.prompt_ids.empty())
+    fail("--checkpoint needs one of --prompt TEXT and --prompt-ids");
+  if (opt.checkpoint.empty() && (!opt.prompt.empty() || !opt.prompt_ids.empty())) fail("--prompt and --prompt-ids go with --checkpoint");
   return opt;
 }
 
@@ -342,18 +378,123 @@ run run_random(const options& opt, examples::transcript& text, vprim::thread_poo
   return r;
 }
 
-void print_json(const options& opt, const run& r, const vprim::primitives::parse_result& parsed, bool overlay_written) {
-  const bool bundled = !opt.random_weights && opt.image.empty();
+// --- a checkpoint in the release's own layout ---------------------------------------------------
+
+//! The checkpoint's tokenizer.json, for prompts (encoder) and transcripts (vocabulary).
+struct release_tokenizer {
+  vprim::bpe_tokenizer encoder;
+  vprim::vocabulary vocab;
+  vprim::primitives::tag_ids tags;
+  std::int64_t image_placeholder = -1;
+};
+
+release_tokenizer read_release_tokenizer(const std::string& dir) {
+  std::FILE* f = std::fopen((dir + "/tokenizer.json").c_str(), "rb");
+  if (f == nullptr) fail("cannot open '" + dir + "/tokenizer.json'");
+  std::string bytes;
+  char buf[1 << 16];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.append(buf, n);
+  std::fclose(f);
+  release_tokenizer t{need(vprim::bpe_tokenizer::from_json(bytes), "reading tokenizer.json"),
+                      need(vprim::vocabulary::from_json(bytes), "reading tokenizer.json"), {}, -1};
+  auto tag = [&](const char* text, std::int64_t& id) {
+    if (auto found = t.encoder.token_id(text)) id = *found;
+  };
+  tag("<｜ref｜>", t.tags.ref);
+  tag("<｜/ref｜>", t.tags.ref_end);
+  tag("<｜box｜>", t.tags.box);
+  tag("<｜/box｜>", t.tags.box_end);
+  tag("<｜point｜>", t.tags.point);
+  tag("<｜/point｜>", t.tags.point_end);
+  tag("<｜deepseek_image｜>", t.image_placeholder);
+  return t;
+}
+
+run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::transcript& text,
+                   vprim::thread_pool_executor& pool) {
+  const auto config = need(vprim::read_json_file(opt.checkpoint + "/config.json"), "reading config.json");
+  run r;
+  r.cfg = need(vprim::v4::config_from_json(config), "config.json");
+  const auto budget = need(vprim::vision_budget_from_json(config), "config.json");
+  const auto tcfg = need(vprim::tower_config_from_json(config, vprim::tower_kind::deepseek_vit), "config.json");
+  const auto ckpt = need(vprim::checkpoint::open(opt.checkpoint), "opening the checkpoint");
+  if (tok.image_placeholder < 0) fail("tokenizer.json has no <｜deepseek_image｜> token");
+  std::vector<std::int64_t> ids = opt.prompt_ids;
+  if (ids.empty())  // the release's chat format: the image, a blank line, the question
+    ids = need(tok.encoder.encode("<｜begin▁of▁sentence｜><｜User｜><｜deepseek_image｜>\n\n" + opt.prompt +
+                                  "<｜Assistant｜></think>"),
+               "encoding the prompt");
+  const std::size_t steps = opt.tokens > 0 ? static_cast<std::size_t>(opt.tokens) : 8;
+  r.tower = "DeepSeek-ViT, " + std::to_string(tcfg.layers) + " layers, width " + std::to_string(tcfg.width) + ", " +
+            std::to_string(tcfg.heads) + " heads, " + std::to_string(tcfg.merge) + "x" + std::to_string(tcfg.merge) +
+            " aligner to " + std::to_string(tcfg.out_dim) + " (vision., aligner.)";
+  r.arrangement = "the release's image block: out-of-vocabulary ids, named sentinels, bias_vl routing (" +
+                  std::to_string(ckpt.shards()) + " shard(s) of " + opt.checkpoint + ")";
+  r.merge = tcfg.merge;
+
+  auto t0 = clock_type::now();
+  r.picture = need(examples::load_image(opt.image.empty() ? std::string(VPRIM_EXAMPLE_SCENE) : opt.image), "reading the image");
+  r.src_w = r.picture.width;
+  r.src_h = r.picture.height;
+  const auto plan = need(vprim::plan_vision_exp(r.src_w, r.src_h, budget, tcfg.patch, tcfg.merge), "Vision-Exp resize plan");
+  const auto px = need(vprim::preprocess_vision_exp(r.picture, plan), "preprocessing");
+  r.width = px.width;
+  r.height = px.height;
+  r.grid_h = plan.n_vit_h;
+  r.grid_w = plan.n_vit_w;
+  const auto patches = need(vprim::patchify(px.chw, tcfg.channels, r.height, r.width, tcfg.patch), "patchify");
+  r.ms_pixels = ms_since(t0);
+
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    r.arch = decltype(arch)::name();
+    auto tw = clock_type::now();
+    using model_t = vprim::vision_language_model<vprim::presets::deepseek_vit_patch, vprim::presets::deepseek_vit_merge>;
+    const auto weights = vprim::dequantized_weights_from(ckpt);
+    const vprim::v4::index_source tables = [&](const std::string& name) { return ckpt.to_i64(name); };
+    const auto model = need(model_t::load(arch, weights, tcfg, "vision.", "aligner.", vprim::v4::from_official_layout(weights),
+                                          vprim::v4::ids_from_official_layout(tables), r.cfg),
+                            "loading the checkpoint");
+    const auto sentinels = need(vprim::read_image_sentinels(weights, r.cfg.hidden), "the image sentinels");
+    r.ms_weights = ms_since(tw);
+    const auto features = image_features(arch, model, patches, pool, r);
+    const auto prompt = need(vprim::expand_image_placeholder(ids, tok.image_placeholder, plan.n_llm_h, plan.n_llm_w,
+                                                             r.cfg.vocab, r.cfg.csa_ratio),
+                             "the image block");
+    const auto emb = need(vprim::embed_expanded_prompt(model.decoder(), prompt, features, sentinels), "embedding the prompt");
+    r.prompt = prompt.ids.size();
+    r.block_begin = prompt.block_begin;
+    r.block_size = prompt.block.types.size();
+    auto cache = model.decoder().new_cache(prompt.ids.size() + steps);
+    r.generated = generate_streaming(arch, model.decoder(), emb, prompt.ids, steps, opt, text, cache, pool, r).tokens;
+    r.kv = cache.layers;
+  });
+  return r;
+}
+
+const char* weights_kind(const options& opt) {
+  return opt.random_weights ? "random" : opt.checkpoint.empty() ? "bundled" : "checkpoint";
+}
+
+//! The bundled golden run, whose tokens are checked against transformers'.
+bool is_bundled_golden(const options& opt) { return !opt.random_weights && opt.checkpoint.empty() && opt.image.empty(); }
+
+void print_json(const options& opt, const run& r, const examples::transcript& text, bool overlay_written) {
+  const auto& parsed = text.result();
+  const bool bundled = is_bundled_golden(opt);
   std::string image_json, overlay_json;
-  vprim::append_json_string(image_json, opt.image.empty() ? (opt.random_weights ? VPRIM_EXAMPLE_SCENE : "bundled") : opt.image);
+  const bool scene = opt.random_weights || !opt.checkpoint.empty();
+  vprim::append_json_string(image_json, opt.image.empty() ? (scene ? VPRIM_EXAMPLE_SCENE : "bundled") : opt.image);
+  std::string transcript_json;
+  vprim::append_json_string(transcript_json, text.text());
   vprim::append_json_string(overlay_json, opt.overlay);
   std::printf("{\"image\":%s,\"weights\":\"%s\",\"arch\":\"%s\",\"threads\":%d,\"source\":[%d,%d],\"resized\":[%d,%d],"
               "\"patches\":%d,\"merged_tokens\":%lld,\"prompt_tokens\":%zu,\"generated\":[",
-              image_json.c_str(), opt.random_weights ? "random" : "bundled", r.arch, opt.threads, r.src_w, r.src_h, r.width,
+              image_json.c_str(), weights_kind(opt), r.arch, opt.threads, r.src_w, r.src_h, r.width,
               r.height, r.grid_h * r.grid_w, static_cast<long long>(r.merged), r.prompt);
   for (std::size_t i = 0; i < r.generated.size(); ++i) std::printf("%s%lld", i ? "," : "", static_cast<long long>(r.generated[i]));
-  std::printf("],\"matches_golden\":%s,\"primitives\":%s,\"overlay\":%s,\"kv\":[",
-              bundled ? (r.generated == r.golden ? "true" : "false") : "null", vprim::primitives::to_json(parsed).c_str(),
+  std::printf("],\"transcript\":%s,\"matches_golden\":%s,\"primitives\":%s,\"overlay\":%s,\"kv\":[",
+              transcript_json.c_str(), bundled ? (r.generated == r.golden ? "true" : "false") : "null",
+              vprim::primitives::to_json(parsed).c_str(),
               overlay_written ? overlay_json.c_str() : "null");
   for (std::size_t l = 0; l < r.kv.size(); ++l)
     std::printf("%s{\"layer\":%zu,\"kind\":\"%s\",\"raw\":%zu,\"entries\":%zu,\"indexer_keys\":%zu}", l ? "," : "", l,
@@ -366,7 +507,7 @@ void print_json(const options& opt, const run& r, const vprim::primitives::parse
 void print_text(const options& opt, const run& r, const examples::transcript& text, bool overlay_written, bool colour) {
   const auto& c = r.cfg;
   std::printf("vprim %d.%d.%d: vision-primitive model on %s, %d threads, %s weights\n", VPRIM_VERSION_MAJOR,
-              VPRIM_VERSION_MINOR, VPRIM_VERSION_PATCH, r.arch, opt.threads, opt.random_weights ? "random" : "bundled");
+              VPRIM_VERSION_MINOR, VPRIM_VERSION_PATCH, r.arch, opt.threads, weights_kind(opt));
   std::printf("  tower    %s\n", r.tower.c_str());
   std::printf("  decoder  DeepSeek-V4, %zu layer(s) [", c.layers.size());
   for (std::size_t l = 0; l < c.layers.size(); ++l)
@@ -375,9 +516,12 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
   std::printf("], hidden %d, %d experts top-%d%s, window %d, vocab %d\n", c.hidden, c.routed_experts, c.top_k,
               c.expert_precision == vprim::weight_precision::bfloat16 ? " (bf16)" : "", c.sliding_window, c.vocab);
   std::printf("  prompt   %s\n", r.arrangement.c_str());
-  const std::string image = opt.image.empty() ? (opt.random_weights ? VPRIM_EXAMPLE_SCENE : "(bundled tensor)") : opt.image;
+  const std::string image =
+      opt.image.empty() ? (is_bundled_golden(opt) ? "(bundled tensor)" : VPRIM_EXAMPLE_SCENE) : opt.image;
   std::printf("\n  stage                      size                                time\n");
-  const std::string weights = opt.random_weights ? "invented, " + opt.preset + " dimensions" : "read from tests/data";
+  const std::string weights = opt.random_weights        ? "invented, " + opt.preset + " dimensions"
+                              : opt.checkpoint.empty() ? "read from tests/data"
+                                                       : "as shipped, from " + opt.checkpoint;
   std::printf("  weights                    %-35s %9.1f ms\n", weights.c_str(), r.ms_weights);
   std::printf("  image                      %d x %d px  %-22s %9.1f ms (decode, resize, normalise)\n", r.src_w, r.src_h,
               "", r.ms_pixels);
@@ -416,7 +560,7 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
               parsed.refs.size(), boxes, parsed.points.size(), parsed.errors.size(),
               parsed.answer ? parsed.answer->c_str() : "(none)");
   if (overlay_written) std::printf("  overlay: %s (%d x %d)\n", opt.overlay.c_str(), r.picture.width, r.picture.height);
-  if (!opt.random_weights && opt.image.empty()) {
+  if (is_bundled_golden(opt)) {
     std::printf("\n  generated:");
     for (auto t : r.generated) std::printf(" %lld", static_cast<long long>(t));
     std::printf("\n  golden:   ");
@@ -434,6 +578,12 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
 int main(int argc, char** argv) {
   const options opt = parse_options(argc, argv);
   std::optional<vprim::vocabulary> vocab;
+  std::optional<release_tokenizer> release;
+  vprim::primitives::tag_ids tags;
+  if (!opt.checkpoint.empty()) {  // its own tokenizer.json decodes the transcript too
+    release = read_release_tokenizer(opt.checkpoint);
+    tags = release->tags;
+  }
   if (!opt.vocab.empty()) {
     std::FILE* f = std::fopen(opt.vocab.c_str(), "rb");
     if (f == nullptr) fail("cannot open '" + opt.vocab + "'");
@@ -443,19 +593,21 @@ int main(int argc, char** argv) {
     std::fclose(f);
     vocab = need(vprim::vocabulary::from_json(bytes), "reading the vocabulary");
   }
-  examples::transcript text(vocab ? &*vocab : nullptr, {}, !opt.json);
+  const vprim::vocabulary* decode = vocab ? &*vocab : release ? &release->vocab : nullptr;
+  examples::transcript text(decode, tags, !opt.json);
   vprim::thread_pool_executor pool(opt.threads);
-  const run r = opt.random_weights ? run_random(opt, text, pool) : run_bundled(opt, text, pool);
-  const auto& parsed = text.finish();
+  const run r = opt.random_weights          ? run_random(opt, text, pool)
+                : !opt.checkpoint.empty() ? run_checkpoint(opt, *release, text, pool)
+                                          : run_bundled(opt, text, pool);
+  text.finish();
 
   vprim::rgb_image overlay = r.picture;
-  vprim::primitives::draw_transcript(overlay, parsed);
+  vprim::primitives::draw_transcript(overlay, text.result());
   const bool written = !opt.overlay.empty() && examples::save_png(overlay, opt.overlay) == vprim::status::ok;
   if (!opt.overlay.empty() && !written) std::fprintf(stderr, "vision_primitive_model: cannot write '%s'\n", opt.overlay.c_str());
 
   const bool colour = opt.colour == "always" || (opt.colour == "auto" && isatty(STDOUT_FILENO));
-  if (opt.json) print_json(opt, r, parsed, written);
+  if (opt.json) print_json(opt, r, text, written);
   else print_text(opt, r, text, written, colour);
-  const bool bundled = !opt.random_weights && opt.image.empty();
-  return bundled && r.generated != r.golden ? 1 : 0;
+  return is_bundled_golden(opt) && r.generated != r.golden ? 1 : 0;
 }

@@ -40,6 +40,12 @@ class transcript {
   const vprim::primitives::parse_result& finish() { return parser_.finish(); }
   [[nodiscard]] const vprim::primitives::parse_result& result() const { return parser_.result(); }
   [[nodiscard]] std::size_t undecoded() const noexcept { return undecoded_; }
+  //! The transcript as plain text (tags spelled <|ref|> and so on).
+  [[nodiscard]] std::string text() const {
+    std::string out;
+    for (const auto& p : pieces_) out += p;
+    return out;
+  }
 
   //! The transcript, primitives highlighted.
   void print(std::FILE* out, bool colour) const {

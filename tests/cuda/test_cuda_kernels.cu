@@ -718,7 +718,7 @@ TEST_CASE("cuda pixel path equals the CPU preprocessing bit for bit: letterbox, 
     device_vector<std::uint8_t> src(img.pixels);
     auto ds_plan = vprim::plan_vision_exp(w, h);
     REQUIRE(ds_plan);
-    CAPTURE(ds_plan->panorama, ds_plan->target_width, ds_plan->target_height);
+    CAPTURE(ds_plan->stretch, ds_plan->target_width, ds_plan->target_height);
     auto ds_cpu = vprim::preprocess_vision_exp(img, *ds_plan);
     REQUIRE(ds_cpu);
     device_vector<float> ds_gpu(ds_cpu->chw.size());

@@ -66,25 +66,85 @@ std::vector<double> resize_reference(const vprim::rgb_image& src, int ow, int oh
 
 }  // namespace
 
-TEST_CASE("Vision-Exp plans reproduce the worked examples", "[image][plan]") {
+TEST_CASE("Vision-Exp plans equal the reference load_image rule, edge cases included", "[image][plan]") {
   struct row {
-    int w, h, tw, th, lh, lw, block;
+    int w, h, target_w, target_h, n_llm_h, n_llm_w, block;
+    bool stretch;
   };
-  // research/visual_primitives.md §2.3 table, plus the paper's 756x756 -> 324 tokens
-  const row rows[] = {{756, 756, 756, 756, 18, 18, 346},  {800, 800, 756, 756, 18, 18, 346},
-                      {4000, 4000, 756, 756, 18, 18, 346}, {1920, 1080, 1036, 588, 14, 25, 366},
-                      {640, 480, 644, 490, 12, 16, 206},   {384, 384, 392, 392, 10, 10, 114}};
+  // Worked out with the reference's rule (load_image -> safe_resize -> solve_resize_ratio) in
+  // Python floats; research/visual_primitives.md §2.3's worked examples are among them: the strict clamp at 8:1 and the non-strict stretch (1600x200 is stretched but
+  // not clamped), the very tall one-column branch (42 px wide), the very wide two-row branch,
+  // the min-pixel upscale's int() truncation around 147456 px, and ordinary photos.
+  const row rows[] = {
+      {1600, 200, 1610, 210, 5, 39, 242, true},
+      {1601, 200, 1610, 210, 5, 39, 242, true},
+      {1599, 200, 1610, 210, 5, 39, 242, false},
+      {200, 1600, 210, 1610, 39, 5, 242, false},
+      {10, 10000, 42, 7896, 188, 1, 378, false},
+      {20000, 20, 1092, 140, 4, 26, 110, true},
+      {1, 1, 392, 392, 10, 10, 114, false},
+      {383, 384, 392, 392, 10, 10, 114, false},
+      {384, 383, 392, 392, 10, 10, 114, false},
+      {384, 384, 392, 392, 10, 10, 114, false},
+      {385, 383, 392, 392, 10, 10, 114, false},
+      {383, 385, 392, 392, 10, 10, 114, false},
+      {12288, 12, 1092, 140, 4, 26, 110, true},
+      {12, 12288, 42, 7896, 188, 1, 378, false},
+      {96, 1536, 98, 1540, 37, 3, 154, false},
+      {1536, 96, 1092, 140, 4, 26, 110, true},
+      {756, 756, 756, 756, 18, 18, 346, false},
+      {800, 800, 756, 756, 18, 18, 346, false},
+      {4000, 4000, 756, 756, 18, 18, 346, false},
+      {1920, 1080, 1036, 588, 14, 25, 366, false},
+      {1080, 1920, 560, 1008, 24, 14, 362, false},
+      {640, 480, 644, 490, 12, 16, 206, false},
+      {480, 640, 490, 644, 16, 12, 210, false},
+      {1, 147456, 42, 7896, 188, 1, 378, false},
+      {147456, 1, 1092, 140, 4, 26, 110, true},
+      {2, 73728, 42, 7896, 188, 1, 378, false},
+      {73728, 2, 1092, 140, 4, 26, 110, true},
+      {14, 14, 392, 392, 10, 10, 114, false},
+      {42, 42, 392, 392, 10, 10, 114, false},
+      {3, 5000, 42, 7896, 188, 1, 378, false},
+      {5000, 3, 1092, 140, 4, 26, 110, true},
+      {1000, 1, 1092, 140, 4, 26, 110, true},
+      {1, 1000, 42, 7896, 188, 1, 378, false},
+      {100000, 1, 1092, 140, 4, 26, 110, true},
+      {1, 100000, 42, 7896, 188, 1, 378, false},
+      {65535, 65535, 756, 756, 18, 18, 346, false},
+      {3000, 400, 1890, 252, 6, 45, 278, false},
+      {400, 3000, 252, 1890, 45, 6, 326, false},
+      {1023, 767, 882, 658, 16, 21, 354, false},
+      {333, 777, 336, 784, 19, 8, 182, false},
+      {2048, 128, 1092, 140, 4, 26, 110, true},
+      {128, 2048, 140, 2058, 49, 4, 254, false},
+      {4096, 512, 2016, 252, 6, 48, 298, true},
+      {512, 4096, 252, 2016, 48, 6, 338, false},
+      {7, 9, 350, 448, 11, 9, 122, false},
+      {1279, 720, 1036, 588, 14, 25, 366, false},
+      {720, 1279, 560, 1008, 24, 14, 362, false},
+      {2560, 1440, 1036, 588, 14, 25, 366, false},
+      {300, 2400, 252, 2016, 48, 6, 338, false},
+      {2400, 300, 2016, 252, 6, 48, 298, true},
+      {2401, 300, 2016, 252, 6, 48, 298, true},
+      {1, 8, 140, 1092, 26, 4, 134, false},
+      {8, 1, 1092, 140, 4, 26, 110, true},
+      {9, 1, 1092, 140, 4, 26, 110, true},
+      {1, 9, 140, 1162, 28, 4, 142, false},
+  };
+  STATIC_REQUIRE(std::size(rows) >= 40);
   for (const auto& r : rows) {
     CAPTURE(r.w, r.h);
     auto p = vprim::plan_vision_exp(r.w, r.h);
     REQUIRE(p);
-    CHECK(p->target_width == r.tw);
-    CHECK(p->target_height == r.th);
-    CHECK(p->n_llm_h == r.lh);
-    CHECK(p->n_llm_w == r.lw);
+    CHECK(p->target_width == r.target_w);
+    CHECK(p->target_height == r.target_h);
+    CHECK(p->n_llm_h == r.n_llm_h);
+    CHECK(p->n_llm_w == r.n_llm_w);
     CHECK(p->block_tokens == r.block);
+    CHECK(p->stretch == r.stretch);
   }
-  auto p = vprim::plan_vision_exp(756, 756);
+  auto p = vprim::plan_vision_exp(756, 756);  // the paper's chain
   REQUIRE(p->patches() == 2916);
   REQUIRE(p->merged_tokens() == 324);
 }
@@ -107,7 +167,7 @@ TEST_CASE("Vision-Exp plans are valid for every size, degenerate ones included",
     REQUIRE(p->n_vit_w >= 1);
     REQUIRE(p->n_vit_h >= 1);
     REQUIRE(p->block_tokens == vprim::image_block_tokens(p->n_llm_h, p->n_llm_w));
-    REQUIRE(p->panorama == (w > 8 * h));
+    REQUIRE(p->stretch == (w >= 8 * h));
   }
   for (auto [w, h] : std::vector<std::pair<int, int>>{{0, 10}, {10, 0}, {-5, 10}, {10, -1}}) {
     auto bad = vprim::plan_vision_exp(w, h);

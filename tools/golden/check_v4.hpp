@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compare_v4.hpp"
+#include "ties.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/model/v4/model.hpp"
 
@@ -31,11 +32,21 @@ inline vprim::v4::observer recorder(v4_recording& rec, const std::string& scope,
   return obs;
 }
 
+//! An observer that records every indexer tie the decoder reports into `ties`.
+inline vprim::v4::observer tie_recorder(tie_map& ties) {
+  vprim::v4::observer obs;
+  obs.ties = [&ties](std::string_view path, std::int64_t position, const vprim::v4::topk_boundary_tie& t) {
+    ties.add({layer_of(path).value_or(0), position, t.value, t.chosen, t.left_out});
+  };
+  return obs;
+}
+
 inline void check_deepseek_v4(const golden_file& g, report& rep) {
   const auto in = read_v4_inputs(g, rep);
   if (!in) return;
   vprim::serial_executor exec;
   v4_recording rec;
+  tie_map ties;  // both scopes run the same tokens, so their ties are the same positions'
   const vprim::status st = vprim::cpu::dispatch_cpu([&](auto arch) {
     auto model = vprim::v4::decoder::load(arch, vprim::weights_from(g.file, "weight."), in->ids, in->cfg);
     if (!model) {
@@ -47,6 +58,7 @@ inline void check_deepseek_v4(const golden_file& g, report& rep) {
       std::vector<float> all_logits, logits;
       int call = 0;
       auto obs = recorder(rec, scope, call);
+      obs.ties = tie_recorder(ties).ties;
       std::size_t begin = 0;
       for (std::size_t len : in->calls(scope)) {
         auto emb = model->embed(in->tokens.data() + begin, len);
@@ -63,7 +75,7 @@ inline void check_deepseek_v4(const golden_file& g, report& rep) {
     return vprim::status::ok;
   });
   if (st != vprim::status::ok) return rep.problem(g.path + ": the decoder failed with " + std::string(vprim::to_string(st)));
-  compare_v4_recording(g, rep, rec);
+  compare_v4_recording(g, rep, rec, *in, ties);
 }
 
 }  // namespace vprim_golden

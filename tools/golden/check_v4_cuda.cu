@@ -55,7 +55,7 @@ void check_deepseek_v4_cuda(const golden_file& g, report& rep) {
     }
     rec.floats[scope + ".logits"] = all_logits;
   }
-  compare_v4_recording(g, rep, rec);
+  compare_v4_recording(g, rep, rec, *in);
 }
 
 }  // namespace vprim_golden

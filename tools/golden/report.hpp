@@ -96,6 +96,31 @@ class report {
     line(mismatches == 0, name, detail);
   }
 
+  //! Whether ours is within rel_tol * max(1, max|ref|) of ref everywhere (close()'s rule).
+  [[nodiscard]] static bool within(std::span<const float> ours, std::span<const float> ref, double rel_tol = 1e-4) {
+    double scale = 1.0, max_abs = 0.0;
+    for (float r : ref) scale = std::max(scale, std::fabs(static_cast<double>(r)));
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      if (!std::isfinite(ours[i]) && std::isfinite(ref[i])) return false;
+      max_abs = std::max(max_abs, std::fabs(static_cast<double>(ours[i]) - static_cast<double>(ref[i])));
+    }
+    return ours.size() == ref.size() && max_abs / scale <= rel_tol;
+  }
+  [[nodiscard]] static std::string difference(std::span<const float> ours, std::span<const float> ref) {
+    double scale = 1.0, max_abs = 0.0;
+    for (float r : ref) scale = std::max(scale, std::fabs(static_cast<double>(r)));
+    for (std::size_t i = 0; i < std::min(ours.size(), ref.size()); ++i)
+      max_abs = std::max(max_abs, std::fabs(static_cast<double>(ours[i]) - static_cast<double>(ref[i])));
+    return "max_abs=" + fmt(max_abs) + " max_rel=" + fmt(max_abs / scale);
+  }
+
+  //! An output that differs only where an exact tie made both answers right: neither a pass
+  //! nor a failure (ties.hpp).
+  void tie(const std::string& name, const std::string& detail) {
+    std::printf("TIE %s %s\n", name.c_str(), detail.c_str());
+    ++tied_;
+  }
+
   //! A problem that prevents checking (unreadable file, missing tensor, bad config): a failure.
   void problem(const std::string& what) {
     std::printf("FAIL %s\n", what.c_str());
@@ -104,6 +129,7 @@ class report {
 
   [[nodiscard]] int passed() const noexcept { return passed_; }
   [[nodiscard]] int failed() const noexcept { return failed_; }
+  [[nodiscard]] int tied() const noexcept { return tied_; }
 
  private:
   static std::string fmt(double v) {
@@ -120,7 +146,7 @@ class report {
     std::printf("%s %s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
     ++(ok ? passed_ : failed_);
   }
-  int passed_ = 0, failed_ = 0;
+  int passed_ = 0, failed_ = 0, tied_ = 0;
 };
 
 }  // namespace vprim_golden

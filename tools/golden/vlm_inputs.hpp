@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "golden_file.hpp"
+#include "ties.hpp"
 #include "vprim/model/v4/config.hpp"
 #include "vprim/model/vision_tower.hpp"
 #include "vprim/model/weights.hpp"
@@ -83,17 +84,21 @@ inline std::optional<vlm_inputs> read_vlm_inputs(const golden_file& g, report& r
 }
 
 //! The four checks: image_features, prefill_logits (the first row of step_logits),
-//! step_logits [generated + 1, vocab] and the generated tokens exactly.
+//! step_logits [generated + 1, vocab] and the generated tokens exactly. Row r of step_logits is
+//! the logits at position prompt - 1 + r; rows an indexer tie touches follow ties.hpp.
 inline void compare_vlm(const golden_file& g, report& rep, const vlm_inputs& in, const std::vector<float>& features,
-                        const std::vector<std::int64_t>& tokens, const std::vector<float>& step_logits, const std::string& tag = "") {
+                        const std::vector<std::int64_t>& tokens, const std::vector<float>& step_logits,
+                        const std::string& tag = "", const tie_map& ties = {}) {
   const auto V = static_cast<std::size_t>(in.decoder.vocab);
+  const auto last_prompt = static_cast<std::int64_t>(in.ids.size()) - 1;
   if (auto ref = g.f32("image_features", rep)) rep.close("image_features" + tag, features, *ref, g.shape("image_features"));
   if (auto ref = g.f32("prefill_logits", rep))
-    rep.close("prefill_logits" + tag,
-              std::vector<float>(step_logits.begin(), step_logits.begin() + static_cast<std::ptrdiff_t>(std::min(V, step_logits.size()))),
-              *ref, g.shape("prefill_logits"));
-  if (auto ref = g.f32("step_logits", rep)) rep.close("step_logits" + tag, step_logits, *ref, g.shape("step_logits"));
-  rep.exact("generated" + tag, tokens, in.generated, g.shape("generated"));
+    close_rows(rep, "prefill_logits" + tag,
+               std::vector<float>(step_logits.begin(), step_logits.begin() + static_cast<std::ptrdiff_t>(std::min(V, step_logits.size()))),
+               *ref, g.shape("prefill_logits"), V, last_prompt, std::nullopt, ties);
+  if (auto ref = g.f32("step_logits", rep))
+    close_rows(rep, "step_logits" + tag, step_logits, *ref, g.shape("step_logits"), V, last_prompt, std::nullopt, ties);
+  exact_positions(rep, "generated" + tag, tokens, in.generated, g.shape("generated"), last_prompt, ties);
 }
 
 }  // namespace vprim_golden

@@ -166,14 +166,15 @@ VPRIM_KERNEL void resample_columns_normalize_kernel(const std::uint8_t* mid, let
   return detail::launched();
 }
 
-//! The Vision-Exp pixel path of preprocess_vision_exp: letterboxed with fill 127 (panoramas
-//! resized to the whole canvas), values in [-1, 1]; chw is [3, plan.target_height,
+//! The Vision-Exp pixel path of preprocess_vision_exp: letterboxed with fill 127 (images of
+//! max_aspect:1 and wider
+//! stretched to the whole canvas), values in [-1, 1]; chw is [3, plan.target_height,
 //! plan.target_width]. The plan must be the one made for this src_w x src_h.
 [[nodiscard]] inline status preprocess_vision_exp(const std::uint8_t* src, int src_w, int src_h, const vision_exp_plan& plan,
                                                   float* chw, workspace& ws, cudaStream_t stream) {
   if (plan.width != src_w || plan.height != src_h) return status::shape_mismatch;
   const int W = plan.target_width, H = plan.target_height;
-  const letterbox_fit fit = plan.panorama ? letterbox_fit{W, H, 0, 0} : letterbox_geometry(src_w, src_h, W, H);
+  const letterbox_fit fit = plan.stretch ? letterbox_fit{W, H, 0, 0} : letterbox_geometry(src_w, src_h, W, H);
   return resize_normalize({src, src_w, src_h, fit, W, H, 127, resample_flavor::pil, deepseek_pixel_stats, chw}, ws, stream);
 }
 

@@ -22,12 +22,13 @@ struct router_args {
   const float* logits = nullptr;           //!< [tokens, experts], the router GEMM's output
   const float* selection_bias = nullptr;   //!< [experts] (top-k layers) or null (no bias)
   const std::int64_t* tid2eid = nullptr;   //!< [vocab, top_k] (hash layers) or null
-  const std::int64_t* token_ids = nullptr; //!< [tokens] (hash layers)
+  const std::int64_t* token_ids = nullptr; //!< [tokens] (hash layers, or with vision_bias)
   float* weights = nullptr;                //!< [tokens, top_k]
   std::int64_t* indices = nullptr;         //!< [tokens, top_k]
   std::size_t tokens = 0, experts = 0, top_k = 0, vocab = 0;
   scoring_func scoring = scoring_func::sqrtsoftplus;
   float routed_scale = 1.0f;
+  const float* vision_bias = nullptr;      //!< [experts] `bias_vl` for image-block tokens, or null
 };
 
 namespace detail {
@@ -40,7 +41,8 @@ struct router_tile {
   using T = detail::router_tile;
   if (a.tokens == 0) return status::ok;
   if (!a.logits || !a.weights || !a.indices || a.experts == 0 || a.top_k == 0 || a.top_k > a.experts) return status::invalid_argument;
-  if (a.tid2eid != nullptr && (a.token_ids == nullptr || a.vocab == 0)) return status::invalid_argument;
+  if ((a.tid2eid != nullptr || a.vision_bias != nullptr) && (a.token_ids == nullptr || a.vocab == 0))
+    return status::invalid_argument;
   if (a.experts > T::max_experts || a.top_k > T::max_top_k || ceil_div(a.tokens, T::warps) > 0x7fffffffu) return status::not_supported;
   return status::ok;
 }
@@ -81,11 +83,12 @@ VPRIM_KERNEL void router_kernel(router_args a) {
   } else {
     for (std::size_t e = static_cast<std::size_t>(lane); e < E; e += 32) score[e] = router_score(lg[e], a.scoring);
   }
-  for (std::size_t e = static_cast<std::size_t>(lane); e < E; e += 32)
-    key[e] = score[e] + (a.selection_bias != nullptr ? a.selection_bias[e] : 0.0f);
+  const bool image = a.vision_bias != nullptr && a.token_ids[t] >= static_cast<std::int64_t>(a.vocab);
+  const float* bias = image ? a.vision_bias : a.selection_bias;
+  for (std::size_t e = static_cast<std::size_t>(lane); e < E; e += 32) key[e] = score[e] + (bias != nullptr ? bias[e] : 0.0f);
   __syncwarp();
   std::int64_t* idx = a.indices + t * K;
-  if (a.tid2eid != nullptr) {
+  if (a.tid2eid != nullptr && !image) {
     const std::int64_t id = a.token_ids[t];
     const bool known = id >= 0 && static_cast<std::size_t>(id) < a.vocab;
     for (std::size_t k = static_cast<std::size_t>(lane); k < K; k += 32) {

@@ -89,6 +89,7 @@ class v4_decoder {
     bool hash = false;
     linear router, shared_gate_up, shared_down;
     buffer selection_bias, gate_up, down;  // experts stacked [E, 2I, D], [E, D, I]
+    buffer vision_bias;                    // `bias_vl` [E] (Vision-Exp), empty when text-only
     device_buffer<std::int64_t> tid2eid;
     buffer attn_fn, attn_base, attn_scale, ffn_fn, ffn_base, ffn_scale, attn_norm, ffn_norm;
   };
@@ -197,6 +198,7 @@ class v4_decoder {
       } else if (auto e = get(L.selection_bias, f + "gate.e_score_correction_bias", {E})) {
         return *e;
       }
+      if (auto e = get(L.vision_bias, f + "gate.bias_vl", {E}); e && e->code != status::not_found) return *e;
       std::vector<float> gate_up, down;
       for (index_t e = 0; e < E; ++e) {
         auto gu = src(slice_name(f + "experts.gate_up_proj", e), {2 * I, D});
@@ -581,9 +583,10 @@ class v4_decoder {
                       D = static_cast<std::size_t>(cfg_.hidden), I = static_cast<std::size_t>(cfg_.moe_intermediate),
                       SI = L.shared_down.k;
     if (status s = run_linear(L.router, x, D, S, router_logits, E, false, stream); s != status::ok) return s;
+    const bool vision = L.vision_bias.size() > 0;
     router_args r{router_logits, L.hash ? nullptr : L.selection_bias.data(), L.hash ? L.tid2eid.data() : nullptr,
-                  L.hash ? ids_dev : nullptr, route_w, route_idx, S, E, K, static_cast<std::size_t>(cfg_.vocab), cfg_.scoring,
-                  cfg_.routed_scale};
+                  L.hash || vision ? ids_dev : nullptr, route_w, route_idx, S, E, K, static_cast<std::size_t>(cfg_.vocab), cfg_.scoring,
+                  cfg_.routed_scale, vision ? L.vision_bias.data() : nullptr};
     if (status s = route(r, stream); s != status::ok) return s;
     if (obs) {
       const auto s64 = static_cast<std::int64_t>(S), e64 = static_cast<std::int64_t>(E), k64 = static_cast<std::int64_t>(K);

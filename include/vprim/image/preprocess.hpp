@@ -5,7 +5,7 @@
 //! \file preprocess.hpp
 //! From decoded RGB pixels to the float tensors a vision tower eats:
 //! - letterbox: PIL's ImageOps.pad (aspect-preserving bicubic fit, centred, fill colour), the
-//!   Vision-Exp rule's resize; panoramas are resized plainly instead;
+//!   Vision-Exp rule's resize; images at least max_aspect times wider than tall are stretched instead;
 //! - normalise to planar CHW floats, (v/255 - mean) / std per channel: DeepSeek uses mean = std
 //!   = 0.5 (values in [-1, 1]), Qwen2-VL the CLIP statistics;
 //! - patchify: CHW -> one row per patch (row-major patch grid), features channel-major
@@ -136,9 +136,9 @@ struct tower_input {
   std::vector<float> chw;
 };
 
-//! The Vision-Exp pixel path: plan, letterbox (or plain resize for panoramas), [-1, 1].
+//! The Vision-Exp pixel path: plan, letterbox (or stretch, at max_aspect:1 and wider), [-1, 1].
 [[nodiscard]] inline result<tower_input> preprocess_vision_exp(const rgb_image& img, const vision_exp_plan& plan) {
-  auto sized = plan.panorama ? resize_bicubic(img, plan.target_width, plan.target_height)
+  auto sized = plan.stretch ? resize_bicubic(img, plan.target_width, plan.target_height)
                              : letterbox(img, plan.target_width, plan.target_height, 127);
   if (!sized) return sized.err();
   return tower_input{plan.target_height, plan.target_width, normalize_chw(*sized, deepseek_pixel_stats)};

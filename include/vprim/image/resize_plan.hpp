@@ -45,7 +45,10 @@ VPRIM_NAMESPACE_BEGIN
 //! The outcome of the Vision-Exp rule for one image.
 struct vision_exp_plan {
   int width = 0, height = 0;          //!< input size
-  bool panorama = false;              //!< width > max_aspect * height: plain resize, no letterbox
+  //! width >= max_aspect * height (non-strict, on the original size): stretched to the target
+  //! instead of letterboxed. The clamp of step 1 is strict, so an image exactly max_aspect
+  //! times wider than tall is not clamped but is stretched, as in the reference.
+  bool stretch = false;
   int target_width = 0, target_height = 0;  //!< resize/letterbox target (multiples of the patch)
   int n_vit_h = 0, n_vit_w = 0;       //!< patch grid
   int n_llm_h = 0, n_llm_w = 0;       //!< merged grid (ceil of the patch grid / merge)
@@ -54,7 +57,18 @@ struct vision_exp_plan {
   [[nodiscard]] int merged_tokens() const noexcept { return n_llm_h * n_llm_w; }
 };
 
-//! The Vision-Exp rule. Errors: non-positive sizes, a budget too small to hold any grid.
+//! The Vision-Exp rule, branch for branch as the reference `load_image` / `safe_resize` /
+//! `solve_resize_ratio` (research/release_format.md, "The resize rule"):
+//!  1. w, h = the size; w > max_aspect*h (strict): w = max_aspect*h. 0 < w*h < min_pixels: both
+//!     scaled by (min_pixels/(w*h))**0.5 and truncated (Python's int()).
+//!  2. best = each side rounded up to whole patches; its block cost from image_block_tokens.
+//!  3. While the cost exceeds max_tokens - reserved_pad, solve again with budget b (from that
+//!     limit down by one each round; b <= 2 is an error), r = h/w, w* = sqrt((b-2)/r + 0.25) - 0.5,
+//!     h* = w*·r: w* < 1 gives one merged column and (b-2)//2 rows (even); h* < 2 gives two rows and
+//!     (b-2)//2 - 1 columns, each at whole cells (patch*merge px); else floor(w*), floor(h*) made
+//!     even, beta = min(mw·cell/w, mh·cell/h) and each side floor(side·beta/patch)·patch.
+//!  4. Stretch when the original width >= max_aspect * height, else letterbox.
+//! Errors: non-positive sizes, a budget too small to hold the image.
 [[nodiscard]] inline result<vision_exp_plan> plan_vision_exp(int width, int height,
                                                              const token_budget_policy& budget = presets::vision_exp_budget,
                                                              int patch = 14, int merge = 3) {
@@ -69,18 +83,15 @@ struct vision_exp_plan {
   p.height = height;
   const double max_aspect = budget.max_aspect;
   double w = width, h = height;
-  if (w > max_aspect * h) {
-    w = max_aspect * h;
-    p.panorama = true;
-  }
-  if (w * h < static_cast<double>(budget.min_pixels)) {
-    const double scale = std::sqrt(static_cast<double>(budget.min_pixels) / (w * h));
+  if (w > h * max_aspect) w = h * max_aspect;
+  if (w * h > 0.0 && w * h < static_cast<double>(budget.min_pixels)) {
+    const double scale = std::pow(static_cast<double>(budget.min_pixels) / (w * h), 0.5);  // Python's ** 0.5
     w = std::trunc(w * scale);
     h = std::trunc(h * scale);
   }
   const double P = patch;
-  const double cell = static_cast<double>(patch) * merge;
-  auto grid_of = [&](double bw, double bh) {
+  const std::int64_t cell = static_cast<std::int64_t>(patch) * merge;
+  auto grid_of = [&](std::int64_t bw, std::int64_t bh) {
     p.target_width = static_cast<int>(bw);
     p.target_height = static_cast<int>(bh);
     p.n_vit_w = p.target_width / patch;
@@ -89,36 +100,38 @@ struct vision_exp_plan {
     p.n_llm_h = (p.n_vit_h + merge - 1) / merge;
     return image_block_tokens(p.n_llm_h, p.n_llm_w);
   };
+  auto cannot_hold = [&] {
+    return make_error(status::invalid_argument, "plan_vision_exp: a budget of " + std::to_string(budget.max_tokens) +
+                                                    " tokens cannot hold a " + std::to_string(width) + "x" +
+                                                    std::to_string(height) + " image");
+  };
   const std::int64_t limit = budget.max_tokens - budget.reserved_pad;
-  std::int64_t block = grid_of(std::ceil(w / P) * P, std::ceil(h / P) * P);
+  std::int64_t block = grid_of(static_cast<std::int64_t>(std::ceil(w / P) * P), static_cast<std::int64_t>(std::ceil(h / P) * P));
   const double ratio = h / w;
   for (std::int64_t b = limit; block > limit; --b) {
-    if (b < 6)
-      return make_error(status::invalid_argument, "plan_vision_exp: a budget of " + std::to_string(budget.max_tokens) +
-                                                      " tokens cannot hold a " + std::to_string(width) + "x" +
-                                                      std::to_string(height) + " image");
-    // Solve mh * (mw + 1) + 2 = b with mh = ratio * mw for the merged grid, mh even.
+    if (b <= 2) return cannot_hold();
     const double w_star = std::sqrt(static_cast<double>(b - 2) / ratio + 0.25) - 0.5;
     const double h_star = w_star * ratio;
-    double mw = std::floor(w_star);
-    double mh = std::floor(h_star);
-    mh -= std::fmod(mh, 2.0);
-    // Degenerate shapes (very tall or very wide merged grids): keep one column or one row pair
-    // and give the rest of the budget to the other side.
-    if (mw < 1.0) {
-      mw = 1.0;
-      mh = std::floor(static_cast<double>(b - 2) / (mw + 1.0));
+    if (w_star < 1.0) {  // very tall: one merged column
+      std::int64_t mh = (b - 2) / 2;
+      mh -= mh % 2;
+      block = grid_of(cell, mh * cell);
+    } else if (h_star < 2.0) {  // very wide: one pair of merged rows
+      const std::int64_t mw = (b - 2) / 2 - 1;
+      if (mw <= 1) return cannot_hold();
+      block = grid_of(mw * cell, 2 * cell);
+    } else {
+      const double mw = std::floor(w_star);
+      double mh = std::floor(h_star);
       mh -= std::fmod(mh, 2.0);
+      const double c = static_cast<double>(cell);
+      const double beta = std::min(mw * c / w, mh * c / h);
+      block = grid_of(static_cast<std::int64_t>(std::floor(w * beta / P) * P),
+                      static_cast<std::int64_t>(std::floor(h * beta / P) * P));
     }
-    if (mh < 2.0) {
-      mh = 2.0;
-      mw = std::floor(static_cast<double>(b - 2) / mh) - 1.0;
-    }
-    const double beta = std::min(mw * cell / w, mh * cell / h);
-    const double bw = std::max(P, std::floor(w * beta / P) * P);
-    const double bh = std::max(P, std::floor(h * beta / P) * P);
-    block = grid_of(bw, bh);
   }
+  if (p.n_vit_w <= 0 || p.n_vit_h <= 0) return cannot_hold();
+  p.stretch = static_cast<double>(width) >= max_aspect * height;
   p.block_tokens = static_cast<int>(block);
   return p;
 }

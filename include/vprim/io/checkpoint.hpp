@@ -15,6 +15,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -47,28 +48,45 @@ class checkpoint {
     std::ifstream in(p, std::ios::binary);
     if (!in) return make_error(status::io_error, "cannot open '" + p + "'");
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto doc = parse_json(text);
-    if (!doc) return make_error(doc.err().code, p + ": " + doc.err().message, doc.err().offset);
-    const json_value* map = doc->find("weight_map");
-    if (map == nullptr || !map->is_object()) return make_error(status::parse_error, p + ": no \"weight_map\" object");
+    auto entries = parse_weight_map(text, p);
+    if (!entries) return entries.err();
     const std::string dir = p.find('/') == std::string::npos ? "." : p.substr(0, p.rfind('/'));
     std::map<std::string, std::size_t> shard_of_file;
-    for (const auto& [tensor, file] : map->members()) {
-      if (!file.is_string() || file.as_string().empty() || file.as_string().find('/') != std::string::npos)
-        return make_error(status::parse_error, p + ": the shard of '" + tensor + "' must be a file name in the same folder",
-                          file.offset());
-      auto [it, fresh] = shard_of_file.emplace(file.as_string(), c.shards_.size());
+    for (const auto& [tensor, file] : *entries) {
+      auto [it, fresh] = shard_of_file.emplace(file, c.shards_.size());
       if (fresh) {
-        auto f = safetensors_file::open(dir + "/" + file.as_string());
+        auto f = safetensors_file::open(dir + "/" + file);
         if (!f) return f.err();
         c.shards_.push_back(std::move(*f));
-        c.shard_names_.push_back(dir + "/" + file.as_string());
+        c.shard_names_.push_back(dir + "/" + file);
       }
       if (c.shards_[it->second].find(tensor) == nullptr)
-        return make_error(status::not_found, p + " lists '" + tensor + "' in " + file.as_string() + ", which does not hold it");
+        return make_error(status::not_found, p + " lists '" + tensor + "' in " + file + ", which does not hold it");
       c.where_[tensor] = it->second;
     }
     return c;
+  }
+
+  //! The (tensor, shard file) pairs of a model.safetensors.index.json's text; `path` names it in
+  //! errors. Every shard must be a plain file name (the same folder), every tensor listed once.
+  [[nodiscard]] static result<std::vector<std::pair<std::string, std::string>>> parse_weight_map(std::string_view text,
+                                                                                                 const std::string& path) {
+    auto doc = parse_json(text);
+    if (!doc) return make_error(doc.err().code, path + ": " + doc.err().message, doc.err().offset);
+    const json_value* map = doc->find("weight_map");
+    if (map == nullptr || !map->is_object()) return make_error(status::parse_error, path + ": no \"weight_map\" object");
+    std::vector<std::pair<std::string, std::string>> out;
+    std::map<std::string, std::size_t, std::less<>> seen;
+    for (const auto& [tensor, file] : map->members()) {
+      if (!file.is_string() || file.as_string().empty() || file.as_string().find('/') != std::string::npos ||
+          file.as_string() == "." || file.as_string() == "..")
+        return make_error(status::parse_error, path + ": the shard of '" + tensor + "' must be a file name in the same folder",
+                          file.offset());
+      if (!seen.emplace(tensor, out.size()).second)
+        return make_error(status::parse_error, path + ": '" + tensor + "' is listed twice", file.offset());
+      out.emplace_back(tensor, file.as_string());
+    }
+    return out;
   }
 
   [[nodiscard]] std::size_t shards() const noexcept { return shards_.size(); }

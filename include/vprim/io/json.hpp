@@ -10,6 +10,8 @@
 
 #include <charconv>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -366,6 +368,20 @@ class json_parser {
 
 inline result<json_value> parse_json(std::string_view text, std::size_t base_offset, int max_depth) {
   return json_parser(text, base_offset, max_depth).run();
+}
+
+//! Reads and parses a JSON file (config.json, tokenizer.json); errors name the path.
+[[nodiscard]] inline result<json_value> read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(status::io_error, "cannot open '" + path + "'");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto j = parse_json(text);
+  if (!j) {
+    error e = j.err();
+    e.message = "'" + path + "': " + e.message;
+    return e;
+  }
+  return j;
 }
 
 VPRIM_NAMESPACE_END

@@ -70,6 +70,48 @@ VPRIM_NAMESPACE_BEGIN
   return status::ok;
 }
 
+//! The release's four learned sentinel vectors, top-level tensors `image_start`, `image_pad`,
+//! `image_newline` and `image_end` ([hidden] each), as splice_image_block's [4, hidden].
+[[nodiscard]] inline result<std::vector<float>> read_image_sentinels(const weight_source& src, index_t hidden) {
+  std::vector<float> out;
+  out.reserve(4 * static_cast<std::size_t>(hidden));
+  for (const char* name : {"image_start", "image_pad", "image_newline", "image_end"}) {
+    auto v = src(name, {hidden});
+    if (!v) return v.err();
+    out.insert(out.end(), v->begin(), v->end());
+  }
+  return out;
+}
+
+//! The layer inputs of a prompt whose placeholder became the release's image block
+//! (expand_image_placeholder): text ids from the decoder's table, the block's IMAGE positions
+//! from `features` [count, hidden] in N-layout order, the others from `sentinels` [4, hidden].
+//! An image-block id outside the block is refused with its token index.
+[[nodiscard]] inline result<std::vector<float>> embed_expanded_prompt(const v4::decoder& decoder, const expanded_prompt& prompt,
+                                                                     const std::vector<float>& features,
+                                                                     const std::vector<float>& sentinels) {
+  const std::size_t begin = prompt.block_begin, end = begin + prompt.block.types.size();
+  const std::int64_t vocab = decoder.cfg().vocab;
+  std::vector<std::int64_t> text = prompt.ids;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool in_block = i >= begin && i < end;
+    if (in_block != is_image_block_token_id(text[i], vocab))
+      return make_error(status::invalid_argument,
+                        "token " + std::to_string(i) + " (id " + std::to_string(text[i]) + ") " +
+                            (in_block ? "lies in the image block but is not an image-block id"
+                                      : "is an image-block id outside the image block"),
+                        i);
+    if (in_block) text[i] = 0;  // any row: the splice overwrites it
+  }
+  auto emb = decoder.embed(text.data(), text.size());
+  if (!emb) return emb.err();
+  error why;
+  if (splice_image_block(*emb, static_cast<std::size_t>(decoder.cfg().hidden), begin, prompt.block, features, sentinels,
+                         &why) != status::ok)
+    return why;
+  return emb;
+}
+
 template <patch_policy P = patch_policy{dynamic, dynamic}, merge_policy M = merge_policy{dynamic, dynamic}>
   requires patch_policy_value<P> && merge_policy_value<M>
 class vision_language_model {
@@ -123,14 +165,15 @@ class vision_language_model {
   [[nodiscard]] result<v4::generation> generate(Arch arch, const std::vector<std::int64_t>& ids, std::int64_t placeholder,
                                                 const std::vector<float>& features, std::size_t steps, v4::sampler& choose,
                                                 v4::sequence_cache& cache, Exec& exec,
-                                                const std::function<bool(std::int64_t)>& on_token = {}) const {
+                                                const std::function<bool(std::int64_t)>& on_token = {},
+                                                const v4::observer& obs = {}) const {
     auto emb = decoder_.embed(ids.data(), ids.size());
     if (!emb) return emb.err();
     error why;
     if (v4::splice_features(*emb, ids.data(), ids.size(), hidden(), placeholder, features.data(), features.size() / hidden(),
                             &why) != status::ok)
       return why;
-    return v4::generate(arch, decoder_, cache, *emb, ids, steps, choose, exec, on_token);
+    return v4::generate(arch, decoder_, cache, *emb, ids, steps, choose, exec, on_token, obs);
   }
 
  private:

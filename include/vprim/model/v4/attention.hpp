@@ -31,6 +31,8 @@ namespace v4 {
 struct observer {
   std::function<void(std::string_view, std::string_view, const float*, std::vector<std::int64_t>)> floats;
   std::function<void(std::string_view, std::string_view, const std::int64_t*, std::vector<std::int64_t>)> indices;
+  //! (indexer path, query position, tie): the indexer's top-k cut through equal scores there.
+  std::function<void(std::string_view, std::int64_t, const topk_boundary_tie&)> ties;
   explicit operator bool() const noexcept { return static_cast<bool>(floats); }
 };
 
@@ -133,7 +135,11 @@ struct attention_layer {
     }
     if (index) {
       if (status s = index->keys.update(arch, x, S, cache.index, exec); s != status::ok) return s;
-      if (status s = index->select(arch, x, q_res.data(), S, pos, cache.index, selected, k, exec); s != status::ok) return s;
+      std::vector<std::pair<std::size_t, topk_boundary_tie>> ties;
+      if (status s = index->select(arch, x, q_res.data(), S, pos, cache.index, selected, k, exec, obs.ties ? &ties : nullptr);
+          s != status::ok)
+        return s;
+      for (const auto& [t, tie] : ties) obs.ties(std::string(path) + ".compressor.indexer", pos[t], tie);
       if (obs) obs.indices(std::string(path) + ".compressor.indexer", "out0", selected.data(),
                            {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(k)});
     }

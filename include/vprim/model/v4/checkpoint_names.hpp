@@ -30,7 +30,7 @@ namespace v4 {
 
 namespace detail {
 // (transformers, DeepSeek) names of a layer's tensors, after "model.layers.N." / "layers.N.".
-inline constexpr std::array<std::pair<std::string_view, std::string_view>, 32> layer_names = {{
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 33> layer_names = {{
     {"self_attn.q_a_proj.weight", "attn.wq_a.weight"},
     {"self_attn.q_a_norm.weight", "attn.q_norm.weight"},
     {"self_attn.q_b_proj.weight", "attn.wq_b.weight"},
@@ -60,6 +60,7 @@ inline constexpr std::array<std::pair<std::string_view, std::string_view>, 32> l
     {"mlp.gate.weight", "ffn.gate.weight"},
     {"mlp.gate.e_score_correction_bias", "ffn.gate.bias"},
     {"mlp.gate.tid2eid", "ffn.gate.tid2eid"},
+    {"mlp.gate.bias_vl", "ffn.gate.bias_vl"},  // Vision-Exp: image-block tokens' selection bias
     {"mlp.shared_experts.gate_proj.weight", "ffn.shared_experts.w1.weight"},
     {"mlp.shared_experts.up_proj.weight", "ffn.shared_experts.w3.weight"},
     {"mlp.shared_experts.down_proj.weight", "ffn.shared_experts.w2.weight"},

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vprim/model/v4/moe.hpp"
@@ -176,11 +177,12 @@ struct indexer {
   }
 
   //! Selected entry indices [S, k] with k = min(top_k, entries so far); -1 where a query has
-  //! fewer visible entries than k. `state` must already hold this call's entries.
+  //! fewer visible entries than k. `state` must already hold this call's entries. With `ties`,
+  //! each query whose choice cut through equal scores is added as (query index, tie).
   template <class Arch, executor Exec>
   [[nodiscard]] status select(Arch arch, const float* x, const float* q_residual, std::size_t S, const std::int64_t* pos,
                               const compressor_state& state, std::vector<std::int64_t>& out, std::size_t& k,
-                              Exec& exec) const {
+                              Exec& exec, std::vector<std::pair<std::size_t, topk_boundary_tie>>* ties = nullptr) const {
     const std::size_t T = state.count, HD = heads * head_dim;
     k = std::min(top_k, T);
     out.assign(S * k, -1);
@@ -226,6 +228,8 @@ struct indexer {
             std::min<std::size_t>(T, static_cast<std::size_t>((pos[t0 + t] + 1) / static_cast<std::int64_t>(ratio)));
         const auto best = top_k_indices(scores.data() + t * visible_max, visible, k);
         std::copy(best.begin(), best.end(), out.begin() + static_cast<std::ptrdiff_t>((t0 + t) * k));
+        if (ties != nullptr)
+          if (auto tie = boundary_tie(scores.data() + t * visible_max, visible, best)) ties->emplace_back(t0 + t, *tie);
       }
     }
     return status::ok;

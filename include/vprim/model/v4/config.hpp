@@ -3,13 +3,20 @@
 #pragma once
 
 //! \file config.hpp
-//! DeepSeek-V4 decoder configuration, read from a transformers config (`DeepseekV4Config`
-//! JSON) and checked: every size positive, heads divisible by groups, the rope slice inside the
-//! head. Layer kinds follow `layer_types`; MoE kinds follow `mlp_layer_types`.
+//! DeepSeek-V4 decoder configuration, read from either form of `config.json` and checked: every
+//! size positive, heads divisible by groups, the rope slice inside the head.
+//! - The release's own file (research/release_format.md): layer kinds from `compress_ratios`
+//!   (cut to `num_hidden_layers`; 0 sliding, 4 CSA with indexer, any other ratio HCA), hash
+//!   routing in the first `num_hash_layers`, `qk_rope_head_dim`, `rope_theta` for the sliding
+//!   layers and `compress_rope_theta` with `rope_scaling` (YaRN) for the compressed ones.
+//! - transformers' converted file: `layer_types`, `mlp_layer_types`, `compress_rates`,
+//!   `rope_parameters`.
+//! Unknown keys are ignored; a missing or inconsistent key is named in the error.
 
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +63,11 @@ struct config {
   weight_precision expert_precision = weight_precision::float32;
   weight_precision head_precision = weight_precision::float32;
   rope_params main_rope, compress_rope;
+  //! How the checkpoint stores its weights (release form only; informational for loaders):
+  //! routed experts in MXFP4 (`expert_dtype` "fp4"), FP8 Linears with one scale per
+  //! fp8_block_rows x fp8_block_cols block (`quantization_config.weight_block_size`).
+  bool mxfp4_experts = false;
+  int fp8_block_rows = 0, fp8_block_cols = 0;
 
   [[nodiscard]] int ratio(attention_kind k) const noexcept {
     return k == attention_kind::csa ? csa_ratio : k == attention_kind::hca ? hca_ratio : 0;
@@ -85,9 +97,127 @@ struct json_reader {
     return static_cast<float>(f->as_double());
   }
 };
+
+using status_error = std::optional<error>;
+
+inline error config_error(status code, const std::string& what) {
+  return make_error(code, "DeepSeek-V4 config: " + what);
+}
+
+//! The release's form: compress_ratios, num_hash_layers, rope_theta / compress_rope_theta /
+//! rope_scaling (YaRN for the compressed layers only).
+inline status_error read_release_layers(const json_value& j, json_reader& r, config& c) {
+  const int layers = r.integer("num_hidden_layers");
+  const int hash_layers = r.integer("num_hash_layers", 0);
+  const json_value* cr = j.find("compress_ratios");
+  if (!cr->is_array()) return config_error(status::invalid_argument, "compress_ratios must be an array");
+  if (layers <= 0) return std::nullopt;  // reported with the other missing keys
+  // The released files differ here (1e-6 in V4-Flash-0731, 1e-20 checked by a Vision-Exp
+  // loader): it is read, never assumed.
+  if (const json_value* eps = j.find("rms_norm_eps"); eps == nullptr || !eps->is_number() || eps->as_double() <= 0.0)
+    return config_error(status::invalid_argument, "rms_norm_eps is missing or not a positive number");
+  if (cr->items().size() < static_cast<std::size_t>(layers))
+    return config_error(status::invalid_argument, "compress_ratios has " + std::to_string(cr->items().size()) +
+                                                      " entries, num_hidden_layers is " + std::to_string(layers));
+  if (hash_layers > layers)
+    return config_error(status::invalid_argument, "num_hash_layers " + std::to_string(hash_layers) +
+                                                      " exceeds num_hidden_layers " + std::to_string(layers));
+  int hca_ratio = 0;
+  for (int l = 0; l < layers; ++l) {  // trailing entries belong to the MTP / DSpark stages
+    const auto v = cr->items()[static_cast<std::size_t>(l)].as_int();
+    if (!v || *v < 0 || *v > (1 << 20))
+      return config_error(status::invalid_argument, "compress_ratios[" + std::to_string(l) +
+                                                        "] must be a non-negative integer (0 sliding, 4 CSA, else HCA)");
+    const int ratio = static_cast<int>(*v);
+    if (ratio == 0) {
+      c.layers.push_back(attention_kind::sliding);
+    } else if (ratio == 4) {  // the reference builds the indexer iff the ratio is 4
+      c.layers.push_back(attention_kind::csa);
+    } else {
+      if (hca_ratio != 0 && ratio != hca_ratio)
+        return config_error(status::not_supported, "compress_ratios[" + std::to_string(l) + "] is " +
+                                                       std::to_string(ratio) + " but an earlier HCA layer has " +
+                                                       std::to_string(hca_ratio) + "; vprim holds one HCA ratio");
+      hca_ratio = ratio;
+      c.layers.push_back(attention_kind::hca);
+    }
+    c.mlps.push_back(l < hash_layers ? mlp_kind::hash_moe : mlp_kind::moe);
+  }
+  c.csa_ratio = 4;
+  if (hca_ratio != 0) c.hca_ratio = hca_ratio;
+  c.main_rope.theta = r.number(&j, "rope_theta", 10000.0f);
+  c.compress_rope.theta = r.number(&j, "compress_rope_theta", c.main_rope.theta);
+  if (const json_value* ys = j.find("rope_scaling"); ys != nullptr && !ys->is_null()) {
+    const json_value* type = ys->find("type");
+    if (type == nullptr) type = ys->find("rope_type");
+    if (type == nullptr || !type->is_string() || type->as_string() != "yarn")
+      return config_error(status::not_supported, "rope_scaling.type must be \"yarn\"");
+    c.compress_rope.yarn = true;
+    c.compress_rope.factor = r.number(ys, "factor", 1.0f);
+    c.compress_rope.beta_fast = r.number(ys, "beta_fast", 32.0f);
+    c.compress_rope.beta_slow = r.number(ys, "beta_slow", 1.0f);
+    c.compress_rope.original_max_position = static_cast<int>(r.number(ys, "original_max_position_embeddings", 0.0f));
+    if (c.compress_rope.original_max_position <= 0 || c.compress_rope.factor < 1.0f)
+      return config_error(status::invalid_argument,
+                          "rope_scaling needs factor >= 1 and a positive original_max_position_embeddings");
+  }
+  if (const json_value* d = j.find("expert_dtype"); d && d->is_string()) {
+    if (d->as_string() != "fp4" && d->as_string() != "bf16" && d->as_string() != "fp8")
+      return config_error(status::not_supported, "expert_dtype '" + d->as_string() + "' is not supported (fp4, fp8, bf16)");
+    c.mxfp4_experts = d->as_string() == "fp4";
+  }
+  if (const json_value* q = j.find("quantization_config"); q && q->is_object()) {
+    const json_value* bs = q->find("weight_block_size");
+    if (bs == nullptr || !bs->is_array() || bs->items().size() != 2 || !bs->items()[0].as_int() ||
+        !bs->items()[1].as_int() || *bs->items()[0].as_int() <= 0 || *bs->items()[1].as_int() <= 0)
+      return config_error(status::invalid_argument, "quantization_config.weight_block_size must be two positive integers");
+    c.fp8_block_rows = static_cast<int>(*bs->items()[0].as_int());
+    c.fp8_block_cols = static_cast<int>(*bs->items()[1].as_int());
+  }
+  return std::nullopt;
+}
+
+//! transformers' converted form: layer_types, mlp_layer_types, compress_rates, rope_parameters.
+inline status_error read_transformers_layers(const json_value& j, json_reader& r, config& c) {
+  const json_value* lt = j.find("layer_types");
+  const json_value* mt = j.find("mlp_layer_types");
+  if (lt == nullptr || !lt->is_array() || mt == nullptr || !mt->is_array() || lt->items().size() != mt->items().size())
+    return config_error(status::invalid_argument,
+                        "needs compress_ratios (the release's form) or layer_types and mlp_layer_types of the same "
+                        "length (transformers' form)");
+  for (std::size_t i = 0; i < lt->items().size(); ++i) {
+    const std::string& a = lt->items()[i].as_string();
+    const std::string& m = mt->items()[i].as_string();
+    if (a == "sliding_attention") c.layers.push_back(attention_kind::sliding);
+    else if (a == "compressed_sparse_attention") c.layers.push_back(attention_kind::csa);
+    else if (a == "heavily_compressed_attention") c.layers.push_back(attention_kind::hca);
+    else return config_error(status::not_supported, "layer_types[" + std::to_string(i) + "] is unknown: '" + a + "'");
+    if (m == "hash_moe") c.mlps.push_back(mlp_kind::hash_moe);
+    else if (m == "moe") c.mlps.push_back(mlp_kind::moe);
+    else return config_error(status::not_supported, "mlp_layer_types[" + std::to_string(i) + "] is unknown: '" + m + "'");
+  }
+  if (const json_value* cr = j.find("compress_rates")) {
+    if (const json_value* v = cr->find("compressed_sparse_attention"); v && v->as_int()) c.csa_ratio = static_cast<int>(*v->as_int());
+    if (const json_value* v = cr->find("heavily_compressed_attention"); v && v->as_int()) c.hca_ratio = static_cast<int>(*v->as_int());
+  }
+  const json_value* rp = j.find("rope_parameters");
+  const json_value* main = rp ? rp->find("main") : nullptr;
+  const json_value* comp = rp ? rp->find("compress") : nullptr;
+  c.main_rope.theta = r.number(main, "rope_theta", r.number(&j, "rope_theta", 10000.0f));
+  c.compress_rope.theta = r.number(comp, "rope_theta", r.number(&j, "compress_rope_theta", 160000.0f));
+  if (comp != nullptr) {
+    const json_value* type = comp->find("rope_type");
+    c.compress_rope.yarn = type && type->is_string() && type->as_string() == "yarn";
+    c.compress_rope.factor = r.number(comp, "factor", 1.0f);
+    c.compress_rope.beta_fast = r.number(comp, "beta_fast", 32.0f);
+    c.compress_rope.beta_slow = r.number(comp, "beta_slow", 1.0f);
+    c.compress_rope.original_max_position = static_cast<int>(r.number(comp, "original_max_position_embeddings", 0.0f));
+  }
+  return std::nullopt;
+}
 }  // namespace detail
 
-//! Parses and checks a transformers DeepseekV4Config.
+//! Parses and checks a DeepSeek-V4 config.json, in the release's form or transformers'.
 [[nodiscard]] inline result<config> config_from_json(const json_value& j) {
   config c;
   detail::json_reader r{j, {}};
@@ -112,8 +242,15 @@ struct json_reader {
   c.swiglu_limit = r.number(&j, "swiglu_limit", 0.0f);
   c.hc_eps = r.number(&j, "hc_eps", 1e-6f);
   c.norm_eps = r.number(&j, "rms_norm_eps", 1e-6f);
-  const float partial = r.number(&j, "partial_rotary_factor", 1.0f);
-  c.rope_dim = static_cast<int>(static_cast<float>(c.head_dim) * partial);
+  if (j.find("qk_rope_head_dim") != nullptr) {
+    c.rope_dim = r.integer("qk_rope_head_dim");
+  } else {
+    const float partial = r.number(&j, "partial_rotary_factor", 1.0f);
+    c.rope_dim = static_cast<int>(static_cast<float>(c.head_dim) * partial);
+  }
+  if (const json_value* kv = j.find("num_key_value_heads"); kv && kv->as_int() && *kv->as_int() != 1)
+    return make_error(status::not_supported, "DeepSeek-V4 config: num_key_value_heads is " + std::to_string(*kv->as_int()) +
+                                                 "; the decoder has one shared K=V head");
   if (const json_value* v = j.find("norm_topk_prob"); v && v->is_bool()) c.norm_topk = v->as_bool();
   if (const json_value* v = j.find("scoring_func"); v && v->is_string()) {
     if (v->as_string() == "sqrtsoftplus") c.scoring = scoring_func::sqrtsoftplus;
@@ -121,39 +258,9 @@ struct json_reader {
     else if (v->as_string() == "softmax") c.scoring = scoring_func::softmax;
     else return make_error(status::not_supported, "DeepSeek-V4 config: scoring_func '" + v->as_string() + "' is not supported");
   }
-  const json_value* lt = j.find("layer_types");
-  const json_value* mt = j.find("mlp_layer_types");
-  if (lt == nullptr || !lt->is_array() || mt == nullptr || !mt->is_array() || lt->items().size() != mt->items().size())
-    return make_error(status::invalid_argument,
-                      "DeepSeek-V4 config: layer_types and mlp_layer_types must be arrays of the same length");
-  for (std::size_t i = 0; i < lt->items().size(); ++i) {
-    const std::string& a = lt->items()[i].as_string();
-    const std::string& m = mt->items()[i].as_string();
-    if (a == "sliding_attention") c.layers.push_back(attention_kind::sliding);
-    else if (a == "compressed_sparse_attention") c.layers.push_back(attention_kind::csa);
-    else if (a == "heavily_compressed_attention") c.layers.push_back(attention_kind::hca);
-    else return make_error(status::not_supported, "DeepSeek-V4 config: layer " + std::to_string(i) + " has unknown type '" + a + "'");
-    if (m == "hash_moe") c.mlps.push_back(mlp_kind::hash_moe);
-    else if (m == "moe") c.mlps.push_back(mlp_kind::moe);
-    else return make_error(status::not_supported, "DeepSeek-V4 config: layer " + std::to_string(i) + " has unknown MLP type '" + m + "'");
-  }
-  if (const json_value* cr = j.find("compress_rates")) {
-    if (const json_value* v = cr->find("compressed_sparse_attention"); v && v->as_int()) c.csa_ratio = static_cast<int>(*v->as_int());
-    if (const json_value* v = cr->find("heavily_compressed_attention"); v && v->as_int()) c.hca_ratio = static_cast<int>(*v->as_int());
-  }
-  const json_value* rp = j.find("rope_parameters");
-  const json_value* main = rp ? rp->find("main") : nullptr;
-  const json_value* comp = rp ? rp->find("compress") : nullptr;
-  c.main_rope.theta = r.number(main, "rope_theta", r.number(&j, "rope_theta", 10000.0f));
-  c.compress_rope.theta = r.number(comp, "rope_theta", r.number(&j, "compress_rope_theta", 160000.0f));
-  if (comp != nullptr) {
-    const json_value* type = comp->find("rope_type");
-    c.compress_rope.yarn = type && type->is_string() && type->as_string() == "yarn";
-    c.compress_rope.factor = r.number(comp, "factor", 1.0f);
-    c.compress_rope.beta_fast = r.number(comp, "beta_fast", 32.0f);
-    c.compress_rope.beta_slow = r.number(comp, "beta_slow", 1.0f);
-    c.compress_rope.original_max_position = static_cast<int>(r.number(comp, "original_max_position_embeddings", 0.0f));
-  }
+  const bool release_form = j.find("compress_ratios") != nullptr;
+  if (detail::status_error e = release_form ? detail::read_release_layers(j, r, c) : detail::read_transformers_layers(j, r, c); e)
+    return *e;
   if (!r.missing.empty()) return make_error(status::invalid_argument, "DeepSeek-V4 config: missing or invalid " + r.missing);
   if (c.heads % c.o_groups != 0)
     return make_error(status::invalid_argument, "DeepSeek-V4 config: num_attention_heads " + std::to_string(c.heads) +

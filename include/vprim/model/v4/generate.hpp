@@ -63,16 +63,17 @@ struct generation {
 };
 
 //! Prefills `prompt` (embeddings [S, dim] and ids) into `cache`, then generates `steps` tokens
-//! with `choose`; stops early when `on_token` returns false.
+//! with `choose`; stops early when `on_token` returns false. `obs` sees every call (the golden
+//! checker's indexer ties).
 template <class Arch, executor Exec>
 [[nodiscard]] result<generation> generate(Arch arch, const decoder& model, sequence_cache& cache,
                                           const std::vector<float>& prompt, const std::vector<std::int64_t>& ids,
                                           std::size_t steps, sampler& choose, Exec& exec,
-                                          const std::function<bool(std::int64_t)>& on_token = {}) {
+                                          const std::function<bool(std::int64_t)>& on_token = {}, const observer& obs = {}) {
   if (std::string why; check(choose.params(), &why) != status::ok) return make_error(status::invalid_argument, "sampling: " + why);
   const auto V = static_cast<std::size_t>(model.cfg().vocab);
   std::vector<float> logits;
-  if (status s = model.forward(arch, prompt.data(), ids.data(), ids.size(), cache, logits, exec, {}, -1, /*last_logits_only=*/true);
+  if (status s = model.forward(arch, prompt.data(), ids.data(), ids.size(), cache, logits, exec, obs, -1, /*last_logits_only=*/true);
       s != status::ok)
     return make_error(s, "prefill of " + std::to_string(ids.size()) + " tokens failed");
   generation g;
@@ -83,7 +84,7 @@ template <class Arch, executor Exec>
     if (on_token && !on_token(next)) break;
     auto emb = model.embed(&next, 1);
     if (!emb) return emb.err();
-    if (status s = model.forward(arch, emb->data(), &next, 1, cache, logits, exec); s != status::ok)
+    if (status s = model.forward(arch, emb->data(), &next, 1, cache, logits, exec, obs); s != status::ok)
       return make_error(s, "decode step " + std::to_string(step) + " failed");
     g.step_logits.insert(g.step_logits.end(), logits.begin(), logits.end());
   }

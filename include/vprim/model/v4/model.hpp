@@ -98,7 +98,8 @@ class decoder {
   }
 
   //! One call: S tokens continuing `cache`. `embeddings` [S, hidden] are the layer inputs (from
-  //! embed(), or with image features spliced in); `ids` feed the hash routers. logits [S, vocab].
+  //! embed(), or with image features spliced in); `ids` feed the routers: the hash layers'
+  //! tables, and `bias_vl` for image-block ids (vocab + type, see moe.hpp). logits [S, vocab].
   //! With `first_position` >= 0 the call states where it starts; a call that does not continue
   //! the cache (e.g. a decode at position 5 on an empty cache) is refused with out_of_range.
   //! Non-finite embeddings are refused with non_finite. With `last_logits_only` the head runs on

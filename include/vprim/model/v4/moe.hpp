@@ -7,6 +7,11 @@
 //! Router: logits = W_g x; scores = sqrtsoftplus | sigmoid | softmax (logits); the experts are
 //! the top-k of scores + selection bias (the bias only selects), or a token-id table in hash
 //! layers; weights = scores[idx] / (sum + 1e-20) * routed_scale.
+//! Image-block tokens (ids vocab + type, image/nlayout.hpp) of a Vision-Exp checkpoint select
+//! by scores + `bias_vl` instead, on hash layers too (in place of tid2eid); their weights come
+//! from the unbiased scores as for text. A checkpoint without `bias_vl` is text-only: its image
+//! tokens select like text on top-k layers, and a hash layer refuses them (not_supported),
+//! since tid2eid has no row for an id outside the vocabulary.
 //! Experts: down(silu(min(gate, limit)) * clamp(up, -limit, limit)), weighted, summed, plus the
 //! shared expert. Tokens are grouped by expert so each expert runs one GEMM over its tokens.
 //! Top-k ties go to the lower expert index.
@@ -15,13 +20,16 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
 
 #include "vprim/cpu/activation.hpp"
+#include "vprim/image/nlayout.hpp"
 #include "vprim/model/v4/config.hpp"
 #include "vprim/model/weights.hpp"
 
@@ -29,14 +37,23 @@ VPRIM_NAMESPACE_BEGIN
 namespace v4 {
 
 namespace detail {
-//! Exact selection of the k largest (ties: lower index first), descending: nth_element + sort.
+//! The selection order: larger value first, NaN below every number, equal values by lower index.
+//! A strict weak order even with NaN (plain `>` is not, and nth_element then misbehaves).
+struct topk_order {
+  const float* values;
+  bool operator()(std::int64_t a, std::int64_t b) const noexcept {
+    const float x = values[a], y = values[b];
+    if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) || (std::isnan(y) && a < b);
+    return x > y || (x == y && a < b);
+  }
+};
+
+//! Exact selection of the k largest (topk_order), descending: nth_element + sort.
 inline std::vector<std::int64_t> select_by_nth_element(const float* values, std::size_t n, std::size_t k) {
   std::vector<std::int64_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   k = std::min(k, n);
-  auto better = [values](std::int64_t a, std::int64_t b) {
-    return values[a] > values[b] || (values[a] == values[b] && a < b);
-  };
+  const topk_order better{values};
   std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), better);
   idx.resize(k);
   std::sort(idx.begin(), idx.end(), better);
@@ -44,7 +61,11 @@ inline std::vector<std::int64_t> select_by_nth_element(const float* values, std:
 }
 }  // namespace detail
 
-//! Indices of the k largest values (ties: lower index first; NaN never chosen), descending.
+//! Indices of the k largest values, descending. Tie rule: among equal values the lower index
+//! comes first and is chosen first, so an exact tie across the k-th/(k+1)-th place keeps the
+//! lower indices (torch.topk gives no such guarantee: boundary_tie() tells a caller when its
+//! choice was one of several equally right ones). NaN ranks below every number, as in the CUDA
+//! twin: it is chosen only when fewer than k values are numbers.
 //! Large inputs: a threshold from a strided sample, one vectorised pass that skips every block
 //! with no value above it and keeps the indices of those that are, then an exact selection among
 //! the candidates. Every value above the threshold is a candidate, so the result is exact; when
@@ -57,7 +78,10 @@ inline std::vector<std::int64_t> select_by_nth_element(const float* values, std:
   constexpr std::size_t V = B::size;
   constexpr std::size_t samples = 1024;
   std::vector<float> sample(samples);
-  for (std::size_t i = 0; i < samples; ++i) sample[i] = values[i * (n / samples)];
+  for (std::size_t i = 0; i < samples; ++i) {
+    const float v = values[i * (n / samples)];
+    sample[i] = std::isnan(v) ? -std::numeric_limits<float>::infinity() : v;  // NaN is never a threshold
+  }
   std::vector<std::int64_t> cand;
   for (std::size_t want = k * samples / n + 8; want < samples; want *= 4) {
     std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(want), sample.end(), std::greater<float>());
@@ -73,9 +97,7 @@ inline std::vector<std::int64_t> select_by_nth_element(const float* values, std:
     for (; i < n; ++i)
       if (values[i] >= threshold) cand.push_back(static_cast<std::int64_t>(i));
     if (cand.size() >= k) {
-      auto better = [values](std::int64_t a, std::int64_t b) {
-        return values[a] > values[b] || (values[a] == values[b] && a < b);
-      };
+      const detail::topk_order better{values};
       std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end(), better);
       cand.resize(k);
       std::sort(cand.begin(), cand.end(), better);
@@ -83,6 +105,27 @@ inline std::vector<std::int64_t> select_by_nth_element(const float* values, std:
     }
   }
   return detail::select_by_nth_element(values, n, k);
+}
+
+//! An exact tie at the boundary of a top-k choice: `value` is the k-th largest value, held by
+//! `chosen` of the chosen indices and `left_out` of the others.
+struct topk_boundary_tie {
+  float value = 0.0f;
+  std::size_t chosen = 0, left_out = 0;
+};
+
+//! Whether the choice `best` (top_k_indices of values[0, n), descending) cut through a run of
+//! equal values, i.e. another choice of the same k values was equally right.
+[[nodiscard]] inline std::optional<topk_boundary_tie> boundary_tie(const float* values, std::size_t n,
+                                                                   const std::vector<std::int64_t>& best) {
+  if (best.empty() || best.size() >= n) return std::nullopt;
+  topk_boundary_tie tie;
+  tie.value = values[best.back()];
+  for (std::int64_t i : best) tie.chosen += values[i] == tie.value ? 1 : 0;
+  for (std::size_t i = 0; i < n; ++i) tie.left_out += values[i] == tie.value ? 1 : 0;
+  tie.left_out -= tie.chosen;
+  if (tie.left_out == 0) return std::nullopt;
+  return tie;
 }
 
 [[nodiscard]] inline float sqrtsoftplus(float x) noexcept {
@@ -93,11 +136,13 @@ inline std::vector<std::int64_t> select_by_nth_element(const float* values, std:
 struct moe_layer {
   bool hash = false;
   std::size_t experts = 0, top_k = 0, dim = 0, inter = 0;
+  std::int64_t vocab = 0;  //!< ids from vocab on are image-block tokens
   scoring_func scoring = scoring_func::sqrtsoftplus;
   float routed_scale = 1.0f, limit = 0.0f;
   linear_layer router;                  //!< [experts, dim], fp32 (routing decisions stay fp32)
   std::vector<float> selection_bias;    //!< [experts] (top-k layers)
   std::vector<std::int64_t> tid2eid;    //!< [vocab, top_k] (hash layers)
+  std::vector<float> vision_bias;       //!< [experts] `bias_vl`, image-block tokens' selection bias (empty: text-only)
   std::vector<linear_layer> gate_up;    //!< per expert [2*inter, dim]
   std::vector<linear_layer> down;       //!< per expert [dim, inter]
   linear_layer shared_gate, shared_up, shared_down;
@@ -110,6 +155,7 @@ struct moe_layer {
     m.top_k = static_cast<std::size_t>(c.top_k);
     m.dim = static_cast<std::size_t>(c.hidden);
     m.inter = static_cast<std::size_t>(c.moe_intermediate);
+    m.vocab = c.vocab;
     m.scoring = c.scoring;
     m.routed_scale = c.routed_scale;
     m.limit = c.swiglu_limit;
@@ -133,6 +179,11 @@ struct moe_layer {
       auto b = src(p + "gate.e_score_correction_bias", {E});
       if (!b) return b.err();
       m.selection_bias = std::move(*b);
+    }
+    if (auto vb = src(p + "gate.bias_vl", {E})) {  // every layer of a Vision-Exp checkpoint
+      m.vision_bias = std::move(*vb);
+    } else if (vb.code() != status::not_found) {
+      return vb.err();
     }
     // One expert at a time (slices of the packed tensors), so loading never holds all of them.
     for (index_t e = 0; e < E; ++e) {
@@ -175,7 +226,13 @@ struct moe_layer {
           scores[e] = scoring == scoring_func::sigmoid ? 1.0f / (1.0f + std::exp(-lg[e])) : sqrtsoftplus(lg[e]);
       }
       std::int64_t* idx = indices + t * top_k;
-      if (hash) {
+      const bool image = token_ids != nullptr && is_image_block_token_id(token_ids[t], vocab);
+      if (image && !vision_bias.empty()) {
+        for (std::size_t e = 0; e < experts; ++e) biased[e] = scores[e] + vision_bias[e];
+        const auto best = top_k_indices(biased.data(), experts, top_k);
+        std::copy(best.begin(), best.end(), idx);
+      } else if (hash) {
+        if (image) return status::not_supported;
         if (token_ids == nullptr || token_ids[t] < 0 || static_cast<std::size_t>(token_ids[t]) * top_k >= tid2eid.size())
           return status::out_of_range;
         std::copy_n(tid2eid.data() + static_cast<std::size_t>(token_ids[t]) * top_k, top_k, idx);
