@@ -7,6 +7,7 @@
 // pointers below are host addresses standing in for device ones: these paths compare them with
 // null and never dereference them.
 #define CATCH_CONFIG_MAIN
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -342,4 +343,40 @@ void check_flash_fragments() {
 TEST_CASE("register-resident attention: its ldmatrix addresses give mma.sync the fragments of Q K^T and P V", "[cuda][host][flash]") {
   check_flash_fragments<64>();
   check_flash_fragments<128>();
+}
+
+TEST_CASE("dynamic shared memory: launches without the attribute stay below 48 KB, raised ones below 227 KB",
+          "[cuda][host][resources]") {
+  namespace c = vprim::cuda;
+  namespace d = vprim::cuda::detail;
+  constexpr std::size_t default_limit = 48 * 1024, device_limit = 227 * 1024;
+  // Launched without cudaFuncSetAttribute (scripts/cuda-resources.sh checks that list): their
+  // largest request, at the limits of their can_implement, fits the default.
+  STATIC_REQUIRE(d::router_tile::warps * 2 * d::router_tile::max_experts * sizeof(float) <= default_limit);
+  STATIC_REQUIRE(d::sparse_attention_tile::keys * 32 * d::sparse_attention_tile::max_per_lane * sizeof(float) <=
+                 default_limit);
+  c::compress_args comp{};
+  comp.kv = comp.gate = comp.position_bias = comp.norm_w = some;
+  comp.entries = stand_in;
+  comp.windows = comp.ratio = 1;
+  comp.width = default_limit / sizeof(float);
+  REQUIRE(c::compress_can_implement(comp) == vprim::status::ok);
+  comp.width += 1;  // one float more than the default allows
+  REQUIRE(c::compress_can_implement(comp) == vprim::status::not_supported);
+  // Raised with cudaFuncSetAttribute: within what the device can give a block.
+  c::indexer_args idx{some, some, some, stand_in, 1, 1, 1, 1};
+  std::size_t largest = 0;
+  for (std::size_t heads = 1; heads <= 128; ++heads)
+    for (std::size_t dim = 1; dim <= 1024; ++dim) {
+      idx.heads = heads;
+      idx.dim = dim;
+      if (c::indexer_can_implement(idx) == vprim::status::ok)
+        largest = std::max(largest, (heads * dim + d::indexer_keys * (dim + 1)) * sizeof(float));
+    }
+  CHECK(largest > default_limit);
+  CHECK(largest <= device_limit);
+  CHECK(d::attention_tile{128}.bytes() <= device_limit);
+  CHECK(d::flash::smem_bytes<64> <= device_limit);
+  CHECK(d::flash::smem_bytes<128> <= device_limit);
+  CHECK(d::sm90::smem_bytes + d::sm90::barrier_bytes <= device_limit);
 }

@@ -958,6 +958,28 @@ TEST_CASE("cuda router equals the CPU routing rule: scores, biased top-k with ti
       for (std::size_t t = 0; t < tokens; ++t)
         for (std::size_t k = 0; k < K; ++k)
           REQUIRE(hidx[t * K + k] == (ids[t] < 10 ? table[static_cast<std::size_t>(ids[t]) * K + k] : -1));
+      // bias_vl: ids from vocab on are image-block tokens; they select by score + vision bias (on
+      // this hash layer too), weighted by the unbiased scores; text keeps its table row.
+      const auto vision_bias = random_vector(E, 92, -0.5f, 0.5f);
+      device_vector<float> dvb(vision_bias);
+      a.vision_bias = dvb.ptr;
+      REQUIRE(vprim::cuda::route(a, nullptr) == vprim::status::ok);
+      const auto vidx = di.get();
+      const auto vw = dw.get();
+      for (std::size_t t = 0; t < tokens; ++t) {
+        CAPTURE(t, ids[t]);
+        const std::vector<std::int64_t> got(vidx.begin() + static_cast<std::ptrdiff_t>(t * K), vidx.begin() + static_cast<std::ptrdiff_t>((t + 1) * K));
+        if (ids[t] < 10) {
+          REQUIRE(got == std::vector<std::int64_t>(table.begin() + ids[t] * static_cast<std::int64_t>(K), table.begin() + (ids[t] + 1) * static_cast<std::int64_t>(K)));
+          continue;
+        }
+        const std::vector<double> lt(logits.begin() + static_cast<std::ptrdiff_t>(t * E), logits.begin() + static_cast<std::ptrdiff_t>((t + 1) * E));
+        const auto r = vprim_ref::route(lt, vision_bias, scoring, 2.5, K);
+        REQUIRE(got == r.experts);
+        vprim_ref::require_close("image-token router weights",
+                                 std::vector<float>(vw.begin() + static_cast<std::ptrdiff_t>(t * K), vw.begin() + static_cast<std::ptrdiff_t>((t + 1) * K)),
+                                 r.weights, [](std::size_t) { return 1e-5; });
+      }
     }
   vprim::cuda::router_args too_many{};
   too_many.tokens = 1;

@@ -113,12 +113,17 @@ VPRIM_KERNEL void __launch_bounds__(topk_select_tile::threads) topk_select_kerne
   using T = topk_select_tile;
   using scan = cub::BlockScan<std::uint32_t, T::threads>;
   using sort = cub::BlockRadixSort<std::uint64_t, T::threads, 1>;
+  // The chosen keys live only until they are loaded for the final sort, so they share storage
+  // with the sort's: the block stays within 48 KB of static shared memory.
   __shared__ union {
-    typename scan::TempStorage scan;
+    struct {
+      typename scan::TempStorage scan;
+      std::uint64_t chosen[T::max_k];
+    } select;
     typename sort::TempStorage sort;
   } temp;
   __shared__ std::uint32_t hist[T::bins];
-  __shared__ std::uint64_t chosen[T::max_k];
+  std::uint64_t* chosen = temp.select.chosen;
   __shared__ std::uint32_t s_prefix, s_need, s_above, s_ties;
   const std::size_t r = blockIdx.x;
   const int tid = static_cast<int>(threadIdx.x);
@@ -142,7 +147,7 @@ VPRIM_KERNEL void __launch_bounds__(topk_select_tile::threads) topk_select_kerne
     // Counts from the highest digit down: the digit where the running count reaches `need`.
     std::uint32_t items[2], sums[2];
     for (int j = 0; j < 2; ++j) items[j] = hist[T::bins - 1 - (2 * tid + j)];
-    scan(temp.scan).InclusiveSum(items, sums);
+    scan(temp.select.scan).InclusiveSum(items, sums);
     for (int j = 0; j < 2; ++j)
       if (sums[j] >= need && sums[j] - items[j] < need) {
         s_prefix = prefix | (static_cast<std::uint32_t>(T::bins - 1 - (2 * tid + j)) << shift);
@@ -166,9 +171,9 @@ VPRIM_KERNEL void __launch_bounds__(topk_select_tile::threads) topk_select_kerne
     const std::uint32_t u = i < n ? ordered_bits(row[i]) : 0u;
     const std::uint32_t above = i < n && u > prefix ? 1u : 0u, tie = i < n && u == prefix ? 1u : 0u;
     std::uint32_t above_at = 0, tie_at = 0, above_total = 0, tie_total = 0;
-    scan(temp.scan).ExclusiveSum(above, above_at, above_total);
+    scan(temp.select.scan).ExclusiveSum(above, above_at, above_total);
     __syncthreads();
-    scan(temp.scan).ExclusiveSum(tie, tie_at, tie_total);
+    scan(temp.select.scan).ExclusiveSum(tie, tie_at, tie_total);
     const std::uint32_t ties_before = s_ties, above_before = s_above;
     // Above-threshold elements fill the first take - need slots; ties the last need.
     const std::uint64_t key = (static_cast<std::uint64_t>(~u) << 32) | static_cast<std::uint32_t>(i);
@@ -183,6 +188,7 @@ VPRIM_KERNEL void __launch_bounds__(topk_select_tile::threads) topk_select_kerne
   }
   // Descending value, then ascending index: ascending order of (~image, index).
   std::uint64_t item[1] = {tid < static_cast<int>(take) ? chosen[tid] : ~std::uint64_t{0}};
+  __syncthreads();  // every key is read before the sort reuses their storage
   sort(temp.sort).Sort(item);
   if (static_cast<std::size_t>(tid) < a.k)  // k <= threads: thread j writes slot j
     a.indices[r * a.k + static_cast<std::size_t>(tid)] =
