@@ -1,7 +1,7 @@
 # SPDX-FileCopyrightText: 2026 vprim developers
 # SPDX-License-Identifier: Apache-2.0
 # vprim_probe_package(<name> <out-var>): whether find_package(<name> REQUIRED CONFIG) succeeds,
-# asked in a separate CMake run. A peer's package config can fail configure even under QUIET
+# asked in a separate CMake run with the same generator and compiler. A peer's package config can fail configure even under QUIET
 # (Debian's dnnl-config.cmake calls find_package(OpenCL REQUIRED)); probing it apart means a
 # missing or broken peer only turns off the benchmark that compares against it.
 function(vprim_probe_package name out_var)
@@ -11,7 +11,8 @@ function(vprim_probe_package name out_var)
     "cmake_minimum_required(VERSION 3.21)\nproject(probe_${name} LANGUAGES CXX)\n"
     "find_package(${name} REQUIRED CONFIG)\n")
   execute_process(
-    COMMAND "${CMAKE_COMMAND}" -S "${dir}" -B "${dir}/build" "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
+    COMMAND "${CMAKE_COMMAND}" -S "${dir}" -B "${dir}/build" -G "${CMAKE_GENERATOR}"
+            "-DCMAKE_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}" "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
             "-DCMAKE_PREFIX_PATH=${CMAKE_PREFIX_PATH}"
     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(rc EQUAL 0)

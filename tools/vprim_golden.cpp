@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
       if (b == "cpu") continue;
 #if VPRIM_GOLDEN_CUDA
       if (b == "cuda") {
-        if (!vprim_golden::cuda_device_present()) {
-          std::printf("vprim_golden: no CUDA device here; the cuda backend checks nothing (SKIPPED)\n");
+        if (const std::string why = vprim_golden::cuda_device_problem(); !why.empty()) {
+          std::printf("vprim_golden: %s; the cuda backend checks nothing (SKIPPED)\n", why.c_str());
           return 77;
         }
         where = backend::cuda;

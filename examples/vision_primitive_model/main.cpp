@@ -350,7 +350,7 @@ run run_random(const options& opt, examples::transcript& text, vprim::thread_poo
     const auto no_tables = [](const std::string& name) -> vprim::result<std::vector<std::int64_t>> {
       return vprim::make_error(vprim::status::not_found, "no hash table '" + name + "' without a checkpoint");
     };
-    const auto model = need(model_t::load(arch, vprim::random_weights(), tcfg, "vit.", "aligner.", vprim::random_weights(),
+    const auto model = need(model_t::load(arch, vprim::random_weights(), tcfg, "vision.", "aligner.", vprim::random_weights(),
                                           no_tables, r.cfg),
                             "building the model");
     r.ms_weights = ms_since(tw);
@@ -569,8 +569,9 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
                                                      : "DIFFERENT from the tokens transformers generated");
   }
   if (parsed.refs.empty() && parsed.points.empty())
-    std::printf("  (random weights write no primitives, so the overlay shows the image as the model saw it; with a\n"
-                "   real checkpoint and --vocab, every box and point is drawn as its closing tag streams in)\n");
+    std::printf("  (%s wrote no primitives, so the overlay shows the image as the model saw it; a model that\n"
+                "   points has every box and point drawn as its closing tag streams in)\n",
+                opt.checkpoint.empty() ? "random weights" : "this checkpoint");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "vprim/io/json.hpp"
 #include "vprim/io/vocabulary.hpp"
 #include "vprim/primitives/codec.hpp"
 #include "vprim/primitives/render.hpp"
@@ -62,13 +63,30 @@ class transcript {
           std::fputs("\u27e6", out);
         }
       }
-      std::fputs(pieces_[i].c_str(), out);
+      std::fputs(printable(pieces_[i]).c_str(), out);
       if (ends) std::fputs(colour ? "\x1b[0m" : "\u27e7", out);
     }
     std::fputc('\n', out);
   }
 
  private:
+  //! A piece for the terminal: bytes that are not well-formed UTF-8 within it (a byte-level
+  //! token can hold part of a character) become U+FFFD, as in the JSON summary.
+  static std::string printable(const std::string& piece) {
+    std::string out;
+    for (std::size_t i = 0; i < piece.size();) {
+      const std::size_t n = vprim::utf8_sequence_length(piece, i);
+      if (n == 0) {
+        out += "\uFFFD";
+        ++i;
+      } else {
+        out.append(piece, i, n);
+        i += n;
+      }
+    }
+    return out;
+  }
+
   std::string text_of(std::int64_t id) {
     if (vocab_ != nullptr)
       if (auto t = vocab_->text(id)) return std::string(*t);

@@ -11,10 +11,7 @@
 
 namespace vprim_golden {
 
-bool cuda_device_present() {
-  int devices = 0;
-  return cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
-}
+std::string cuda_device_problem() { return vprim::cuda::device_problem(); }
 
 namespace {
 //! Runs pixels_chw through the GPU tower; compares each stage it reports with the peer's tensor

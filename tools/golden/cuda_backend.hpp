@@ -5,6 +5,7 @@
 // found (VPRIM_GOLDEN_CUDA). Towers and decoder run in fp32, as the golden configs ask, and are
 // held to the same rules as the CPU backend.
 
+#include <string>
 #include <string_view>
 
 #include "golden_file.hpp"
@@ -12,7 +13,8 @@
 namespace vprim_golden {
 
 //! Whether a CUDA device is present (false without one, or in a build without CUDA).
-bool cuda_device_present();
+//! Why the CUDA backend cannot run here (no device, a driver too old for the runtime), or "".
+std::string cuda_device_problem();
 
 //! Kind deepseek_vit's image path with the GPU pixels: the resize and N-layout tables (host
 //! planning, shared with the CPU backend) and every image's pixels_chw.
