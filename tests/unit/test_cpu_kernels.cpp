@@ -80,7 +80,8 @@ TEST_CASE("gemm equals the naive product for odd shapes, with bias and accumulat
 TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in fp32", "[cpu][gemm][bf16]") {
   if (!usable()) return;
   vprim::thread_pool_executor pool(2);
-  INFO("AVX512-BF16 kernel compiled: " << VPRIM_HAS_AVX512BF16_KERNEL << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+  INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
   unsigned seed = 100;
   // The 4-, 8- and 12-row tiles and their edges; the streaming path up to 24 rows, blocked past.
   for (std::size_t m : {1u, 4u, 5u, 7u, 8u, 13u, 24u, 25u, 100u})

@@ -8,26 +8,30 @@
 //! dot product: panel p holds, for each pair of k, 32 columns of [W[j][2q], W[j][2q+1]]. A is
 //! rounded to bf16 (nearest even) as it is packed; products are exact in fp32 and summed in
 //! fp32.
-//! - With AVX512-BF16 (compiled in with -mavx512bf16 and present on the CPU) the micro-kernel
-//!   keeps a 12 x 32 tile of C in registers and issues vdpbf16ps (2 FLOP per lane per k pair).
+//! - On the avx512bw arch tag (or a later one), when the running CPU has AVX512-BF16, the
+//!   micro-kernel keeps a 12 x 32 tile of C in registers and issues vdpbf16ps (2 FLOP per lane
+//!   per k pair). Those kernels carry their instruction set in a target attribute, so every
+//!   translation unit compiles the same bodies whatever its -m flags: the arch tag chooses the
+//!   path, never a macro inside a shared template (one definition, as the ODR requires).
 //! - Otherwise each W panel block is widened to fp32 and A rounded through bf16, then the fp32
 //!   micro-kernel runs: the same math, at the fp32 rate.
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "vprim/core/dtype.hpp"
 #include "vprim/cpu/gemm.hpp"
 
-#if defined(__AVX512BF16__) && defined(__AVX512F__) && defined(__AVX512BW__)
-#include <immintrin.h>
-#define VPRIM_HAS_AVX512BF16_KERNEL 1
-#else
-#define VPRIM_HAS_AVX512BF16_KERNEL 0
-#endif
-#if defined(__x86_64__) || defined(_M_X64)
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
+#include <immintrin.h>
+#define VPRIM_X86_BF16_KERNELS 1  // the platform has them; whether they run is the arch tag's call
+//! Compiles a function for AVX512-BF16 whatever the translation unit's flags.
+#define VPRIM_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+#else
+#define VPRIM_X86_BF16_KERNELS 0
 #endif
 
 VPRIM_NAMESPACE_BEGIN
@@ -35,7 +39,7 @@ namespace cpu {
 
 //! True when the running CPU has AVX512-BF16 (CPUID leaf 7, subleaf 1, EAX bit 5).
 [[nodiscard]] inline bool cpu_has_avx512bf16() noexcept {
-#if defined(__x86_64__) || defined(_M_X64)
+#if VPRIM_X86_BF16_KERNELS
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
   return (a >> 5) & 1u;
@@ -84,9 +88,14 @@ struct bf16_tile {
   static constexpr std::size_t mr = 12, nr = 32, kc = 512, mc = mr * 8, nc = nr * 8, skinny_rows = 2 * mr;
 };
 
-#if VPRIM_HAS_AVX512BF16_KERNEL
+//! Whether Arch may take the AVX512-BF16 kernels (when the CPU has them): avx512bw and later
+//! tags, which already need AVX-512 F/BW/DQ/CD on the CPU.
+template <class Arch>
+inline constexpr bool bf16_kernels_for = VPRIM_X86_BF16_KERNELS && std::is_base_of_v<xsimd::avx512bw, Arch>;
+
+#if VPRIM_X86_BF16_KERNELS
 //! Rounds rows of A to bf16, `kp` (even) values per row, zero padded past `kc`.
-inline void convert_rows_bf16(const float* a, std::size_t lda, std::size_t rows, std::size_t kc, std::size_t kp,
+VPRIM_TARGET_AVX512BF16 inline void convert_rows_bf16(const float* a, std::size_t lda, std::size_t rows, std::size_t kc, std::size_t kp,
                               std::uint16_t* out) {
   for (std::size_t r = 0; r < rows; ++r) {
     const float* src = a + r * lda;
@@ -109,7 +118,7 @@ inline constexpr std::size_t prefetch_pairs = 64;
 //! prefill of 324), so that no dot products are spent on padding rows. Stream: W comes from
 //! memory once (the skinny path), so it is prefetched ahead.
 template <std::size_t MR, bool Stream = false>
-inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
+VPRIM_TARGET_AVX512BF16 inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
                                  std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
   constexpr std::size_t NR = bf16_tile::nr;
   const std::uint32_t* ar[MR];
@@ -166,7 +175,7 @@ inline void gemm_bf16_micro_rows(const std::uint16_t* a, std::size_t kp, const s
 }
 
 template <bool Stream = false>
-inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
+VPRIM_TARGET_AVX512BF16 inline void gemm_bf16_micro(const std::uint16_t* a, std::size_t kp, const std::uint16_t* wp, std::size_t pairs, float* c,
                             std::size_t ldc, std::size_t rows, std::size_t cols, const float* init_c, const float* bias) {
   if (rows <= 4) gemm_bf16_micro_rows<4, Stream>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
   else if (rows <= 8) gemm_bf16_micro_rows<8, Stream>(a, kp, wp, pairs, c, ldc, rows, cols, init_c, bias);
@@ -188,8 +197,8 @@ template <class Arch, executor Exec>
   }
   using T = detail::bf16_tile;
   constexpr std::size_t NR = T::nr;
-#if VPRIM_HAS_AVX512BF16_KERNEL
-  if (cpu_has_avx512bf16() && g.m <= T::skinny_rows) {
+#if VPRIM_X86_BF16_KERNELS
+  if (detail::bf16_kernels_for<Arch> && cpu_has_avx512bf16() && g.m <= T::skinny_rows) {
     // Skinny A (a decode step, a MoE expert's few rows): K blocks buy no reuse. Each W panel is
     // streamed whole, front to back, which the prefetchers serve best; weight bandwidth is all
     // that bounds this case. A second row tile reads the panel again from L2.
@@ -212,7 +221,7 @@ template <class Arch, executor Exec>
     });
     return status::ok;
   }
-  if (cpu_has_avx512bf16()) {
+  if (detail::bf16_kernels_for<Arch> && cpu_has_avx512bf16()) {
     // Each A block is rounded to bf16 once per (tile, K block) and shared by every W panel.
     const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
     exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {
