@@ -1,7 +1,7 @@
 # SPDX-FileCopyrightText: 2026 vprim developers
 # SPDX-License-Identifier: Apache-2.0
 # Install rules: headers, the exported vprim::vprim (and vprim::cuda) targets, a config file
-# that finds Eigen3 and xsimd, and an architecture-independent version file.
+# that finds xsimd, and an architecture-independent version file.
 include(CMakePackageConfigHelpers)
 
 set(VPRIM_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/vprim" CACHE STRING

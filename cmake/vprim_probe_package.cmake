@@ -6,6 +6,7 @@
 # missing or broken peer only turns off the benchmark that compares against it.
 function(vprim_probe_package name out_var)
   set(dir "${CMAKE_BINARY_DIR}/vprim_probe/${name}")
+  file(REMOVE_RECURSE "${dir}/build")  # a fresh probe: an earlier one may have used another generator
   file(MAKE_DIRECTORY "${dir}")
   file(WRITE "${dir}/CMakeLists.txt"
     "cmake_minimum_required(VERSION 3.21)\nproject(probe_${name} LANGUAGES CXX)\n"

@@ -7,10 +7,10 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev   # toolchain; clang builds the libFuzzer harnesses
-  libeigen3-dev libxsimd-dev xtl-dev               # vprim's header dependencies
+  libxsimd-dev xtl-dev                             # vprim's header dependency
   catch2 libbenchmark-dev libstb-dev               # tests, benchmarks, image files
-  libopenblas-dev libdnnl-dev ocl-icd-opencl-dev   # peers the benchmarks compare against
-                                                 # (Debian's dnnl CMake config requires OpenCL)
+  libopenblas-dev libdnnl-dev libeigen3-dev        # peers the benchmarks compare against
+  ocl-icd-opencl-dev                               # (Debian's dnnl CMake config requires OpenCL)
 )
 
 missing=()
