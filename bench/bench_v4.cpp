@@ -15,6 +15,7 @@
 
 #include "bench_common.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/cpu/gemm_mxfp4.hpp"
 #include "vprim/model/v4/model.hpp"
 
 namespace {
@@ -178,6 +179,37 @@ void BM_dram_read(benchmark::State& state) {
   vprim_bench::report_bytes(state, static_cast<double>(count * sizeof(float)));
 }
 BENCHMARK(BM_dram_read)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+// The MXFP4 GEMM on weights as the release ships them (e2m1 pairs + one E8M0 scale per 32), at
+// the routed experts' shapes (w1/w3: 4096 -> 2048, w2: 2048 -> 4096) for `rows` rows of A:
+// 128 distinct experts (576 MiB) per iteration, far past the caches, two threads splitting each
+// expert's output rows. Bytes are the weights' own (codes + scales): compare with BM_dram_read.
+template <std::size_t N, std::size_t K>
+void BM_mxfp4_skinny(benchmark::State& state) {
+  const auto rows = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t count = 128, code_bytes = N * K / 2, scale_bytes = N * K / 32;
+  std::vector<std::uint8_t> codes(count * code_bytes), scales(count * scale_bytes);
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (auto& c : codes) c = static_cast<std::uint8_t>((x ^= x << 13, x ^= x >> 7, x ^= x << 17) >> 24);
+  for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = static_cast<std::uint8_t>(118 + i % 8);
+  const auto a = vprim_bench::random_floats(rows * K, 7);
+  std::vector<float> c(rows * N);
+  vprim::thread_pool_executor pool(2);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    for (auto _ : state)
+      for (std::size_t e = 0; e < count; ++e) {
+        const vprim::cpu::gemm_mxfp4_args g{rows, a.data(), K, {codes.data() + e * code_bytes, scales.data() + e * scale_bytes, N, K},
+                                            nullptr, c.data(), N, false};
+        if (vprim::cpu::gemm_mxfp4(arch, g, pool) != vprim::status::ok) return state.SkipWithError("gemm_mxfp4 failed");
+        benchmark::DoNotOptimize(c.data());
+      }
+  });
+  vprim_bench::report_bytes(state, static_cast<double>(count * (code_bytes + scale_bytes)));
+}
+BENCHMARK(BM_mxfp4_skinny<2048, 4096>)->Name("BM_mxfp4_skinny_w1_4096_to_2048")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_mxfp4_skinny<4096, 2048>)->Name("BM_mxfp4_skinny_w2_2048_to_4096")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // What the bf16 streaming GEMM alone reads: `rows` rows (an expert's share of a prefill) times
 // 48 uncached 4096 x 4096 bf16 weights (1.5 GiB), each thread taking every other weight whole,

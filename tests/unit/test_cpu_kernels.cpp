@@ -17,6 +17,7 @@
 #include "vprim/cpu/attention_bf16.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
+#include "vprim/cpu/gemm_mxfp4.hpp"
 #include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/rope.hpp"
 #include "vprim/cpu/unfold.hpp"
@@ -108,6 +109,65 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
         }
   vprim::cpu::gemm_bf16_args missing{1, nullptr, 1, nullptr, nullptr, nullptr, 1, false};
   REQUIRE(vprim::cpu::gemm_bf16(arch{}, missing, pool) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-first product", "[cpu][gemm][mxfp4]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+  static const double e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
+  std::mt19937 rng(77);
+  // Skinny rows (decode, a MoE expert's few tokens) and some more; ragged N; K of 1..64 blocks.
+  for (std::size_t m : {1u, 3u, 8u, 9u, 24u, 37u})
+    for (std::size_t n : {1u, 17u, 64u})
+      for (std::size_t k : {32u, 96u, 2048u})
+        for (int mode = 0; mode < 3; ++mode) {  // plain, bias, accumulate with bias
+          CAPTURE(m, n, k, mode);
+          std::vector<std::uint8_t> codes(n * k / 2), scales(n * k / 32);
+          for (auto& c : codes) c = static_cast<std::uint8_t>(rng());
+          for (auto& s : scales) s = static_cast<std::uint8_t>(120 + rng() % 12);  // 2^-7 .. 2^4
+          const std::size_t lda = k + 3, ldc = n + 2;
+          const auto a = random_vector(m * lda, static_cast<unsigned>(rng()), -2.0f, 2.0f);
+          const auto bias = random_vector(n, static_cast<unsigned>(rng()), -1.0f, 1.0f);
+          auto c = random_vector(m * ldc, static_cast<unsigned>(rng()), -1.0f, 1.0f);
+          const auto c0 = c;
+          const vprim::cpu::gemm_mxfp4_args g{m,     a.data(), lda, {codes.data(), scales.data(), n, k},
+                                              mode > 0 ? bias.data() : nullptr, c.data(), ldc, mode == 2};
+          REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, g, pool) == vprim::status::ok);
+          for (std::size_t r = 0; r < m; ++r)
+            for (std::size_t j = 0; j < n; ++j) {
+              // Naive: dequantise W, round A to bf16, sum in double.
+              double sum = 0.0, mag = 0.0;
+              for (std::size_t x = 0; x < k; ++x) {
+                const std::uint8_t byte = codes[j * (k / 2) + x / 2];
+                const double w = e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0, scales[j * (k / 32) + x / 32] - 127);
+                const double p = static_cast<double>(vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(a[r * lda + x]))) * w;
+                sum += p;
+                mag += std::fabs(p);
+              }
+              if (mode > 0) sum += bias[j];
+              if (mode == 2) sum += c0[r * ldc + j];
+              CAPTURE(r, j);
+              // fp32 sums of exact products: error within k fp32 roundings of the magnitudes.
+              REQUIRE(std::fabs(c[r * ldc + j] - sum) <= 4.0 * eps32 * (static_cast<double>(k) * mag / 32.0 + mag + std::fabs(sum)) + 1e-30);
+            }
+          for (std::size_t r = 0; r < m; ++r)  // the stride padding is untouched
+            for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[r * ldc + j] == c0[r * ldc + j]);
+        }
+  // Refusals: K not whole blocks, a missing operand, short strides.
+  std::vector<std::uint8_t> codes(16), scales(1);
+  std::vector<float> a(33), c(1);
+  vprim::cpu::gemm_mxfp4_args bad{1, a.data(), 33, {codes.data(), scales.data(), 1, 33}, nullptr, c.data(), 1, false};
+  REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::shape_mismatch);
+  bad.w.k = 32;
+  bad.w.scales = nullptr;
+  REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::invalid_argument);
+  bad.w.scales = scales.data();
+  bad.lda = 31;
+  REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::shape_mismatch);
+  bad.lda = 32;
+  REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::ok);
 }
 
 TEST_CASE("rmsnorm and layernorm equal their definitions", "[cpu][norm]") {
