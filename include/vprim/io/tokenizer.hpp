@@ -37,6 +37,7 @@
 #include "vprim/core/status.hpp"
 #include "vprim/io/json.hpp"
 #include "vprim/io/unicode_categories.hpp"
+#include "vprim/io/vocabulary.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 
@@ -163,15 +164,12 @@ inline void split_isolated(const code_points& text, std::vector<std::pair<std::s
   pieces = std::move(out);
 }
 
-//! The GPT-2 byte-level alphabet: printable Latin-1 bytes as themselves, the other 68 bytes as
-//! U+0100.. in byte order, each as UTF-8.
+//! The byte-level alphabet (byte_level_code_point), each code point as UTF-8.
 inline const std::array<std::string, 256>& byte_level_alphabet() {
   static const std::array<std::string, 256> table = [] {
     std::array<std::string, 256> t;
-    unsigned extra = 0;
     for (unsigned b = 0; b < 256; ++b) {
-      const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-      const unsigned cp = printable ? b : 256 + extra++;
+      const unsigned cp = byte_level_code_point(b);
       if (cp < 0x80) t[b] = std::string(1, static_cast<char>(cp));
       else t[b] = {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
     }

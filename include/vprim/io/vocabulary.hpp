@@ -22,6 +22,17 @@
 
 VPRIM_NAMESPACE_BEGIN
 
+//! The byte-level alphabet's code point for byte b: printable Latin-1 bytes as themselves, the
+//! other 68 as U+0100.. in byte order (shared by the decoder below and the encoder,
+//! tokenizer.hpp).
+[[nodiscard]] constexpr unsigned byte_level_code_point(unsigned b) noexcept {
+  auto printable = [](unsigned x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174; };
+  if (printable(b)) return b;
+  unsigned before = 0;  // non-printable bytes below b
+  for (unsigned x = 0; x < b; ++x) before += printable(x) ? 0u : 1u;
+  return 256 + before;
+}
+
 class vocabulary {
  public:
   //! Reads tokenizer.json or a flat piece -> id object. Errors name the offending entry.
@@ -64,11 +75,7 @@ class vocabulary {
     static const std::array<int, 324> byte_of = [] {
       std::array<int, 324> t{};
       t.fill(-1);
-      int extra = 0;
-      for (int b = 0; b < 256; ++b) {
-        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        t[static_cast<std::size_t>(printable ? b : 256 + extra++)] = b;
-      }
+      for (unsigned b = 0; b < 256; ++b) t[byte_level_code_point(b)] = static_cast<int>(b);
       return t;
     }();
     std::string bytes;
