@@ -4,6 +4,8 @@
 // 512, rope 64, window 128, indexer 64 x 128 top-512, 256 experts top-6, intermediate 2048):
 // - one CSA and one HCA layer decoding one token against a synthetic cache of 4K, 64K and 1M
 //   tokens: time per step, bytes of weights and KV touched, GB/s;
+// - continuous batching: B = 1, 8, 32 sequences of 1K..64K positions decoding one token each
+//   through one CSA or HCA layer, in one call against B single-sequence calls;
 // - a 324-token image block prefilled through one CSA layer;
 // - top-512 of 262,144 scores: vprim's selection and std::partial_sort;
 // - one MoE layer (bf16 expert weights, 12.9 GB) for 1 and 324 tokens, and a dense bf16 GEMM of
@@ -12,6 +14,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
+#include <random>
+#include <span>
 
 #include "bench_common.hpp"
 #include "vprim/cpu/arch.hpp"
@@ -36,54 +41,73 @@ double attention_weight_bytes(const vprim::v4::attention_layer& a) {
   return b;
 }
 
-// A cache as if `context` tokens had been processed: random window, entries and indexer keys.
-vprim::v4::layer_cache synthetic_cache(const vprim::v4::config& c, attention_kind kind, std::size_t context) {
-  vprim::v4::layer_cache cache;
-  const auto hd = static_cast<std::size_t>(c.head_dim);
-  for (int i = 0; i < c.sliding_window - 1; ++i) {
-    cache.window.emplace_back(hd);
-    vprim_bench::fill_pattern(cache.window.back().data(), hd, static_cast<std::uint32_t>(i), 1.0f);
+// One attention layer of kind Kind at V4-Flash dimensions (the config cut to that layer), and a
+// pool holding `lengths.size()` sequences as if each had processed its length: window rings,
+// compressor state, entries and indexer keys filled with a pattern, pages handed out in order.
+template <attention_kind Kind>
+struct decode_setup {
+  vprim::v4::config cfg = [] {
+    auto c = vprim::v4::flash_config();
+    c.layers = {Kind};
+    c.mlps.resize(1);
+    return c;
+  }();
+  vprim::v4::kv_pool pool;
+  std::vector<std::vector<std::int32_t>> tables;
+  std::vector<vprim::v4::sequence_ref> seqs;
+
+  std::optional<vprim::error> fill(const std::vector<std::size_t>& lengths, std::size_t room) {
+    std::size_t pages = 0;
+    for (std::size_t n : lengths) pages += (n + room + 255) / 256;
+    auto layout = vprim::v4::kv_pool_layout::make(cfg, 256, pages, lengths.size());
+    if (!layout) return layout.err();
+    auto p = vprim::v4::kv_pool::allocate(std::move(*layout));
+    if (!p) return p.err();
+    pool = std::move(*p);
+    vprim_bench::fill_pattern(pool.view().memory, pool.layout().floats(), 7, 1.0f);
+    std::int32_t next = 0;
+    for (std::size_t s = 0; s < lengths.size(); ++s) {
+      tables.emplace_back((lengths[s] + room + 255) / 256);
+      for (auto& page : tables.back()) page = next++;
+      seqs.push_back({static_cast<std::int64_t>(lengths[s]), static_cast<std::int32_t>(s), tables.back().data(), tables.back().size()});
+    }
+    return std::nullopt;
   }
-  if (kind != attention_kind::sliding) {
-    cache.main.count = context / static_cast<std::size_t>(c.ratio(kind));
-    cache.main.reserve(context + 65536, static_cast<std::size_t>(c.ratio(kind)), hd);  // room to decode on
-    cache.main.entries.resize(cache.main.count * hd);
-    vprim_bench::fill_pattern(cache.main.entries.data(), cache.main.entries.size(), 7, 1.0f);
-  }
-  if (kind == attention_kind::csa) {
-    const auto id = static_cast<std::size_t>(c.index_head_dim);
-    cache.index.count = cache.main.count;
-    cache.index.reserve(context + 65536, static_cast<std::size_t>(c.csa_ratio), id);
-    cache.index.entries.resize(cache.index.count * id);
-    vprim_bench::fill_pattern(cache.index.entries.data(), cache.index.entries.size(), 9, 1.0f);
-  }
-  cache.next_position = static_cast<std::int64_t>(context);
-  return cache;
+};
+
+// Bytes a decode step of one sequence of `context` positions reads besides the weights.
+template <attention_kind Kind>
+double kv_bytes_read(const vprim::v4::config& c, std::size_t context) {
+  const double entries = Kind == attention_kind::sliding ? 0.0 : static_cast<double>(context / static_cast<std::size_t>(c.ratio(Kind)));
+  const double attended = Kind == attention_kind::csa ? std::min(entries, static_cast<double>(c.index_topk)) : entries;
+  const double index = Kind == attention_kind::csa ? entries * c.index_head_dim * 4.0 : 0.0;
+  return index + attended * c.head_dim * 4.0 + (c.sliding_window - 1) * c.head_dim * 4.0;
 }
 
 template <attention_kind Kind>
 void BM_decode_step(benchmark::State& state) {
-  const auto c = vprim::v4::flash_config();
   const auto context = static_cast<std::size_t>(state.range(0));
   vprim::thread_pool_executor pool(static_cast<int>(state.range(1)));
+  decode_setup<Kind> setup;
+  const auto& c = setup.cfg;
   std::vector<float> x(static_cast<std::size_t>(c.hidden)), out(x.size());
   vprim_bench::fill_pattern(x.data(), x.size(), 3, 1.0f);
   vprim::cpu::dispatch_cpu([&](auto arch) {
     auto layer = vprim::v4::attention_layer::load(arch, vprim_bench::random_weights(), "", c, Kind);
     if (!layer) return state.SkipWithError(layer.err().describe().c_str());
-    auto cache = synthetic_cache(c, Kind, context);
-    std::int64_t pos = static_cast<std::int64_t>(context);
+    if (auto e = setup.fill({context}, 65536)) return state.SkipWithError(e->describe().c_str());
+    const vprim::v4::call_limits lim{1, 1, context + 65536, static_cast<std::size_t>(pool.concurrency())};
+    std::vector<std::byte> memory(layer->workspace(lim).bytes);
+    vprim::workspace_arena ws(memory);
+    const std::size_t cu[2] = {0, 1};
     for (auto _ : state) {
-      if (layer->forward(arch, x.data(), 1, &pos, cache, out.data(), pool) != vprim::status::ok)
+      const vprim::v4::batch_view batch{setup.seqs, cu};
+      if (layer->forward(arch, x.data(), batch, setup.pool.view(), 0, out.data(), pool, ws) != vprim::status::ok)
         state.SkipWithError("decode failed");
-      ++pos;
+      ++setup.seqs[0].length;
     }
-    const double kv = Kind == attention_kind::csa
-                          ? static_cast<double>(cache.index.count) * c.index_head_dim * 4.0 +
-                                static_cast<double>(std::min<std::size_t>(cache.main.count, static_cast<std::size_t>(c.index_topk))) *
-                                    c.head_dim * 4.0
-                          : static_cast<double>(cache.main.count) * c.head_dim * 4.0;
-    const double bytes = attention_weight_bytes(*layer) + kv + (c.sliding_window - 1) * c.head_dim * 4.0;
+    const double kv = kv_bytes_read<Kind>(c, context);
+    const double bytes = attention_weight_bytes(*layer) + kv;
     vprim_bench::report_bytes(state, bytes);
     state.counters["weights_MB"] = attention_weight_bytes(*layer) / 1e6;
     state.counters["kv_MB"] = kv / 1e6;
@@ -105,20 +129,76 @@ BENCHMARK(BM_decode_step<attention_kind::hca>)
     ->MinTime(0.5)
     ->UseRealTime();
 
+// Continuous batching: B sequences with lengths drawn from 1K..64K decode one token each through
+// one layer, in one call (Batched) or in B calls of one sequence (what a single-sequence API
+// does). tokens_per_second of both, in the same process; the batched call reads the weights once.
+template <attention_kind Kind, bool Batched>
+void BM_batch_decode(benchmark::State& state) {
+  const auto B = static_cast<std::size_t>(state.range(0));
+  vprim::thread_pool_executor pool(2);
+  decode_setup<Kind> setup;
+  const auto& c = setup.cfg;
+  std::vector<float> x(B * static_cast<std::size_t>(c.hidden)), out(x.size());
+  vprim_bench::fill_pattern(x.data(), x.size(), 3, 1.0f);
+  std::mt19937 rng(20261206);
+  std::vector<std::size_t> lengths(B);
+  for (auto& n : lengths) n = 1024 + rng() % (65536 - 1024);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto layer = vprim::v4::attention_layer::load(arch, vprim_bench::random_weights(), "", c, Kind);
+    if (!layer) return state.SkipWithError(layer.err().describe().c_str());
+    if (auto e = setup.fill(lengths, 4096)) return state.SkipWithError(e->describe().c_str());
+    const vprim::v4::call_limits lim{B, B, 65536 + 4096, 2};
+    std::vector<std::byte> memory(layer->workspace(lim).bytes);
+    vprim::workspace_arena ws(memory);
+    std::vector<std::size_t> cu(B + 1);
+    std::iota(cu.begin(), cu.end(), std::size_t{0});
+    const std::size_t one[2] = {0, 1};
+    const std::size_t D = static_cast<std::size_t>(c.hidden);
+    for (auto _ : state) {
+      bool ok = true;
+      if constexpr (Batched) {
+        ok = layer->forward(arch, x.data(), {setup.seqs, cu}, setup.pool.view(), 0, out.data(), pool, ws) == vprim::status::ok;
+      } else {
+        for (std::size_t s = 0; s < B; ++s) {
+          const vprim::v4::batch_view single{std::span<const vprim::v4::sequence_ref>(&setup.seqs[s], 1), one};
+          ok = ok && layer->forward(arch, x.data() + s * D, single, setup.pool.view(), 0, out.data() + s * D, pool, ws) ==
+                         vprim::status::ok;
+        }
+      }
+      if (!ok) state.SkipWithError("decode failed");
+      for (auto& q : setup.seqs) ++q.length;
+    }
+    state.SetLabel(decltype(arch)::name());
+  });
+  state.counters["tokens_per_second"] = benchmark::Counter(static_cast<double>(B), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_batch_decode<attention_kind::csa, true>)->Name("BM_csa_batch_decode_one_call")->Arg(1)->Arg(8)->Arg(32)->ArgName("B")
+    ->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_batch_decode<attention_kind::csa, false>)->Name("BM_csa_batch_decode_separate_calls")->Arg(1)->Arg(8)->Arg(32)->ArgName("B")
+    ->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_batch_decode<attention_kind::hca, true>)->Name("BM_hca_batch_decode_one_call")->Arg(1)->Arg(8)->Arg(32)->ArgName("B")
+    ->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_batch_decode<attention_kind::hca, false>)->Name("BM_hca_batch_decode_separate_calls")->Arg(1)->Arg(8)->Arg(32)->ArgName("B")
+    ->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
 void BM_csa_prefill_324(benchmark::State& state) {
-  const auto c = vprim::v4::flash_config();
   const std::size_t S = 324;
   vprim::thread_pool_executor pool(static_cast<int>(state.range(0)));
+  decode_setup<attention_kind::csa> setup;
+  const auto& c = setup.cfg;
   std::vector<float> x(S * static_cast<std::size_t>(c.hidden)), out(x.size());
   vprim_bench::fill_pattern(x.data(), x.size(), 5, 1.0f);
-  std::vector<std::int64_t> pos(S);
-  std::iota(pos.begin(), pos.end(), 0);
   vprim::cpu::dispatch_cpu([&](auto arch) {
     auto layer = vprim::v4::attention_layer::load(arch, vprim_bench::random_weights(), "", c, attention_kind::csa);
     if (!layer) return state.SkipWithError(layer.err().describe().c_str());
+    if (auto e = setup.fill({0}, S)) return state.SkipWithError(e->describe().c_str());
+    const vprim::v4::call_limits lim{S, 1, S, static_cast<std::size_t>(pool.concurrency())};
+    std::vector<std::byte> memory(layer->workspace(lim).bytes);
+    vprim::workspace_arena ws(memory);
+    const std::size_t cu[2] = {0, S};
     for (auto _ : state) {
-      vprim::v4::layer_cache cache;
-      if (layer->forward(arch, x.data(), S, pos.data(), cache, out.data(), pool) != vprim::status::ok)
+      setup.seqs[0].length = 0;  // an empty sequence each time
+      if (layer->forward(arch, x.data(), {setup.seqs, cu}, setup.pool.view(), 0, out.data(), pool, ws) != vprim::status::ok)
         state.SkipWithError("prefill failed");
     }
     state.SetLabel(decltype(arch)::name());
@@ -136,7 +216,7 @@ void BM_topk_512_of_262144(benchmark::State& state) {
   std::vector<std::int64_t> idx(n);
   for (auto _ : state) {
     if constexpr (Ours) {
-      auto best = vprim::v4::top_k_indices(scores.data(), n, k);
+      auto best = vprim::v4::top_k_indices(xsimd::default_arch{}, scores.data(), n, k);
       benchmark::DoNotOptimize(best.data());
     } else {
       std::iota(idx.begin(), idx.end(), 0);
@@ -304,12 +384,14 @@ void moe_flash_bf16(benchmark::State& state) {
   vprim::cpu::dispatch_cpu([&](auto arch) {
     const auto& moe = cached_flash_moe(arch);
     if (!moe) return state.SkipWithError(moe.err().describe().c_str());
-    auto route = [&] { return moe->route(arch, x.data(), tokens, nullptr, logits.data(), w.data(), idx.data(), pool); };
+    std::vector<std::byte> memory(moe->workspace(tokens, 2).bytes);
+    vprim::workspace_arena ws(memory);
+    auto route = [&] { return moe->route(arch, x.data(), tokens, nullptr, logits.data(), w.data(), idx.data(), pool, ws); };
     if (Routed && route() != vprim::status::ok) return state.SkipWithError("routing failed");
     for (auto _ : state) {
-      const bool ok = Routed ? moe->routed(arch, x.data(), tokens, w.data(), idx.data(), y.data(), pool) == vprim::status::ok
+      const bool ok = Routed ? moe->routed(arch, x.data(), tokens, w.data(), idx.data(), y.data(), pool, ws) == vprim::status::ok
                              : route() == vprim::status::ok &&
-                                   moe->apply(arch, x.data(), tokens, w.data(), idx.data(), y.data(), pool) == vprim::status::ok;
+                                   moe->apply(arch, x.data(), tokens, w.data(), idx.data(), y.data(), pool, ws) == vprim::status::ok;
       if (!ok) state.SkipWithError("moe failed");
     }
     std::vector<bool> hit(moe->experts, false);

@@ -182,7 +182,7 @@ struct run {
   std::size_t prompt = 0, block_begin = 0, block_size = 0;
   vprim::v4::config cfg;
   std::vector<std::int64_t> generated, golden;
-  std::vector<vprim::v4::layer_cache> kv;
+  std::vector<vprim::v4::layer_held> kv;
   double ms_weights = 0, ms_pixels = 0, ms_tower = 0, ms_prefill = 0, ms_decode = 0;
   const char* arch = "";
 };
@@ -301,7 +301,7 @@ run run_bundled(const options& opt, examples::transcript& text, vprim::thread_po
       fail(why.describe());
     auto cache = model.decoder().new_cache(ids.size() + steps);
     r.generated = generate_streaming(arch, model.decoder(), emb, ids, steps, opt, text, cache, pool, r).tokens;
-    r.kv = cache.layers;
+    r.kv = model.decoder().held(cache.next_position);
   });
   return r;
 }
@@ -373,7 +373,7 @@ run run_random(const options& opt, examples::transcript& text, vprim::thread_poo
       fail(why.describe());
     auto cache = model.decoder().new_cache(ids.size() + steps);
     r.generated = generate_streaming(arch, model.decoder(), emb, ids, steps, opt, text, cache, pool, r).tokens;
-    r.kv = cache.layers;
+    r.kv = model.decoder().held(cache.next_position);
   });
   return r;
 }
@@ -466,7 +466,7 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     r.block_size = prompt.block.types.size();
     auto cache = model.decoder().new_cache(prompt.ids.size() + steps);
     r.generated = generate_streaming(arch, model.decoder(), emb, prompt.ids, steps, opt, text, cache, pool, r).tokens;
-    r.kv = cache.layers;
+    r.kv = model.decoder().held(cache.next_position);
   });
   return r;
 }
@@ -498,7 +498,7 @@ void print_json(const options& opt, const run& r, const examples::transcript& te
               overlay_written ? overlay_json.c_str() : "null");
   for (std::size_t l = 0; l < r.kv.size(); ++l)
     std::printf("%s{\"layer\":%zu,\"kind\":\"%s\",\"raw\":%zu,\"entries\":%zu,\"indexer_keys\":%zu}", l ? "," : "", l,
-                kind_name(r.cfg.layers[l]), r.kv[l].window.size(), r.kv[l].main.count, r.kv[l].index.count);
+                kind_name(r.cfg.layers[l]), r.kv[l].raw, r.kv[l].entries, r.kv[l].indexer_keys);
   std::printf("],\"ms\":{\"weights\":%.3f,\"pixels\":%.3f,\"tower\":%.3f,\"prefill\":%.3f,\"decode\":%.3f},"
               "\"peak_rss_gib\":%.3f}\n",
               r.ms_weights, r.ms_pixels, r.ms_tower, r.ms_prefill, r.ms_decode, peak_rss_gib());
@@ -540,11 +540,11 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
   const std::size_t total = r.prompt + r.generated.size();
   std::printf("\n  KV cache after %zu tokens (%zu of them image):\n", total, r.block_size);
   for (std::size_t l = 0; l < r.kv.size(); ++l) {
-    std::printf("    layer %zu %-7s %4zu raw (window)", l, kind_name(c.layers[l]), r.kv[l].window.size());
+    std::printf("    layer %zu %-7s %4zu raw (window)", l, kind_name(c.layers[l]), r.kv[l].raw);
     if (c.layers[l] != vprim::v4::attention_kind::sliding)
-      std::printf(" + %zu compressed entries (1 per %d tokens: %.1fx fewer)", r.kv[l].main.count, c.ratio(c.layers[l]),
-                  r.kv[l].main.count ? static_cast<double>(total) / static_cast<double>(r.kv[l].main.count) : 0.0);
-    if (c.layers[l] == vprim::v4::attention_kind::csa) std::printf(" + %zu indexer keys", r.kv[l].index.count);
+      std::printf(" + %zu compressed entries (1 per %d tokens: %.1fx fewer)", r.kv[l].entries, c.ratio(c.layers[l]),
+                  r.kv[l].entries ? static_cast<double>(total) / static_cast<double>(r.kv[l].entries) : 0.0);
+    if (c.layers[l] == vprim::v4::attention_kind::csa) std::printf(" + %zu indexer keys", r.kv[l].indexer_keys);
     std::printf("\n");
   }
   std::printf("    (a dense cache would hold all %zu tokens in every layer; the window keeps the last %d)\n", total,

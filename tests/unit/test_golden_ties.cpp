@@ -18,16 +18,16 @@
 
 TEST_CASE("boundary_tie finds a run of equal values cut by the top-k choice", "[golden][ties]") {
   const std::vector<float> v = {5, 3, 3, 3, 1, std::numeric_limits<float>::quiet_NaN()};
-  const auto best2 = vprim::v4::top_k_indices(v.data(), v.size(), 2);
+  const auto best2 = vprim::v4::top_k_indices(xsimd::default_arch{}, v.data(), v.size(), 2);
   REQUIRE(best2 == std::vector<std::int64_t>{0, 1});  // lower index first among the 3s
   const auto tie = vprim::v4::boundary_tie(v.data(), v.size(), best2);
   REQUIRE(tie);
   CHECK(tie->value == 3.0f);
   CHECK(tie->chosen == 1);
   CHECK(tie->left_out == 2);
-  CHECK_FALSE(vprim::v4::boundary_tie(v.data(), v.size(), vprim::v4::top_k_indices(v.data(), v.size(), 4)));
-  CHECK_FALSE(vprim::v4::boundary_tie(v.data(), v.size(), vprim::v4::top_k_indices(v.data(), v.size(), 1)));
-  const auto all = vprim::v4::top_k_indices(v.data(), 5, 5);
+  CHECK_FALSE(vprim::v4::boundary_tie(v.data(), v.size(), vprim::v4::top_k_indices(xsimd::default_arch{}, v.data(), v.size(), 4)));
+  CHECK_FALSE(vprim::v4::boundary_tie(v.data(), v.size(), vprim::v4::top_k_indices(xsimd::default_arch{}, v.data(), v.size(), 1)));
+  const auto all = vprim::v4::top_k_indices(xsimd::default_arch{}, v.data(), 5, 5);
   CHECK_FALSE(vprim::v4::boundary_tie(v.data(), 5, all));
 }
 
@@ -40,7 +40,7 @@ TEST_CASE("top_k_indices ranks NaN below every number, on the small and the samp
     const std::size_t numbers = n - (n + 2) / 3;
     for (std::size_t k : {std::size_t{1}, numbers / 2, numbers, numbers + 1, n}) {
       CAPTURE(k);
-      const auto best = vprim::v4::top_k_indices(v.data(), n, k);
+      const auto best = vprim::v4::top_k_indices(xsimd::default_arch{}, v.data(), n, k);
       REQUIRE(best.size() == k);
       for (std::size_t j = 0; j < k; ++j) {
         CHECK(std::isnan(v[static_cast<std::size_t>(best[j])]) == (j >= numbers));  // numbers first

@@ -173,7 +173,7 @@ TEST_CASE("top-k selection equals a full sort, ties to the lower index", "[v4][t
       std::stable_sort(ref.begin(), ref.end(), [&](auto a, auto b) { return v[static_cast<std::size_t>(a)] > v[static_cast<std::size_t>(b)]; });
       ref.resize(std::min(k, n));
       CAPTURE(n, k);
-      REQUIRE(vprim::v4::top_k_indices(v.data(), n, k) == ref);
+      vprim::cpu::dispatch_cpu([&](auto arch) { REQUIRE(vprim::v4::top_k_indices(arch, v.data(), n, k) == ref); });
     }
 }
 

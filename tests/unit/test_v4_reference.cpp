@@ -100,6 +100,34 @@ TEST_CASE("mHC pre/post/comb/collapse equal the naive Sinkhorn", "[v4][reference
   }
 }
 
+// One sequence in a pool of the config's layout: pages of 6 positions (a multiple of both
+// ratios), handed out in a scrambled order so entries cross pages through the block table.
+struct one_sequence {
+  vprim::v4::kv_pool pool;
+  std::vector<std::int32_t> table;
+  std::vector<std::byte> memory = std::vector<std::byte>(1 << 20);
+  vprim::workspace_arena ws{memory};
+  vprim::v4::sequence_ref seq{};
+
+  explicit one_sequence(const vprim::v4::config& c) {
+    auto layout = vprim::v4::kv_pool_layout::make(c, 6, 8, 1);
+    REQUIRE(layout);
+    auto p = vprim::v4::kv_pool::allocate(std::move(*layout));
+    REQUIRE(p);
+    pool = std::move(*p);
+    table = {5, 2, 7, 0, 3, 6, 1, 4};
+    seq.block_table = table.data();
+    seq.table_size = table.size();
+  }
+  //! A call of `rows` rows continuing the sequence; returns its batch (valid until the next call).
+  vprim::v4::batch_view call(std::size_t rows) {
+    cu[0] = 0;
+    cu[1] = rows;
+    return {std::span<const vprim::v4::sequence_ref>(&seq, 1), std::span<const std::size_t>(cu, 2)};
+  }
+  std::size_t cu[2] = {0, 0};
+};
+
 TEST_CASE("compressor entries equal the per-window formula, fed in uneven chunks", "[v4][reference][compressor]") {
   const auto c = make_config();
   for (const bool overlap : {true, false}) {
@@ -111,21 +139,24 @@ TEST_CASE("compressor entries equal the per-window formula, fed in uneven chunks
       auto comp = vprim::v4::compressor::load(arch, w.source(), "comp.", ratio, width, overlap, c);
       REQUIRE(comp);
       const auto x = random_input(T * D, 2);
-      vprim::v4::compressor_state st;
-      std::size_t fed = 0;
+      one_sequence one(c);
+      const std::size_t layer = overlap ? 0 : 1;  // the config's CSA layer has ratio 2, its HCA layer ratio 3
+      const auto& lay = one.pool.layout().layers[layer];
       for (std::size_t len : {3u, 1u, 5u, 2u, 2u}) {
-        REQUIRE(comp->update(arch, x.data() + fed * D, len, st, exec) == vprim::status::ok);
-        fed += len;
+        const auto batch = one.call(len);
+        REQUIRE(comp->update(arch, x.data() + static_cast<std::size_t>(one.seq.length) * D, batch, one.pool.view(), *lay.main,
+                             lay.entries, exec, one.ws) == vprim::status::ok);
+        one.seq.length += static_cast<std::int64_t>(len);
       }
-      REQUIRE(st.count == T / ratio);
       const std::size_t P = overlap ? 2 * width : width;
       std::vector<double> inv(comp->inv_freq.begin(), comp->inv_freq.end());
-      for (std::size_t e = 0; e < st.count; ++e) {
+      const auto entries = one.pool.view().entries(layer, one.seq);
+      for (std::size_t e = 0; e < T / ratio; ++e) {
         const auto ref = vprim_ref::compressed_entry(x, D, e, ratio, width, overlap, w.get("comp.kv_proj.weight", P * D),
                                                      w.get("comp.gate_proj.weight", P * D), w.get("comp.position_bias", ratio * P),
                                                      w.get("comp.kv_norm.weight", width), inv, c.norm_eps);
         CAPTURE(e);
-        vprim_ref::require_close("entry", std::vector<float>(st.entries.begin() + static_cast<std::ptrdiff_t>(e * width), st.entries.begin() + static_cast<std::ptrdiff_t>((e + 1) * width)), ref,
+        vprim_ref::require_close("entry", std::vector<float>(entries.row(e), entries.row(e) + width), ref,
                                  [](std::size_t) { return 2e-5; });
       }
     });
@@ -141,13 +172,18 @@ TEST_CASE("the indexer picks the top-k of the naive scores", "[v4][reference][in
     REQUIRE(ix);
     const std::size_t S = 11, D = 24, R = 12, H = 2, d = 8;
     const auto x = random_input(S * D, 3), qres = random_input(S * R, 4);
-    vprim::v4::compressor_state st;
-    REQUIRE(ix->keys.update(arch, x.data(), S, st, exec) == vprim::status::ok);
-    std::vector<std::int64_t> pos(S), picks;
+    one_sequence one(c);
+    const auto& lay = one.pool.layout().layers[0];
+    const auto batch = one.call(S);
+    REQUIRE(ix->keys.update(arch, x.data(), batch, one.pool.view(), *lay.index, lay.index_keys, exec, one.ws) == vprim::status::ok);
+    std::vector<std::int64_t> pos(S), picks(S * 2);
+    std::vector<std::uint32_t> seq_of(S, 0);
     std::iota(pos.begin(), pos.end(), 0);
-    std::size_t k = 0;
-    REQUIRE(ix->select(arch, x.data(), qres.data(), S, pos.data(), st, picks, k, exec) == vprim::status::ok);
-    REQUIRE(k == 2);
+    REQUIRE(ix->select(arch, x.data(), qres.data(), batch, pos.data(), seq_of.data(), lay, one.pool.view(), picks.data(), exec,
+                       one.ws, {}, {}) == vprim::status::ok);
+    const auto key_rows = one.pool.view().index_keys(0, one.seq);
+    std::vector<float> keys;
+    for (std::size_t i = 0; i < S / 2; ++i) keys.insert(keys.end(), key_rows.row(i), key_rows.row(i) + d);
     const auto& wq = w.get("ix.q_b_proj.weight", H * d * R);
     const auto& ww = w.get("ix.scorer.weights_proj.weight", H * D);
     for (std::size_t t = 0; t < S; ++t) {
@@ -168,7 +204,7 @@ TEST_CASE("the indexer picks the top-k of the naive scores", "[v4][reference][in
           p[1] = static_cast<float>(x1 * std::cos(a) + x0 * std::sin(a));
         }
       const std::size_t visible = (t + 1) / 2;
-      const auto scores = vprim_ref::indexer_scores(q, hw, st.entries, visible, H, d);
+      const auto scores = vprim_ref::indexer_scores(q, hw, keys, visible, H, d);
       std::vector<std::int64_t> order(visible);
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return scores[static_cast<std::size_t>(a)] > scores[static_cast<std::size_t>(b)]; });

@@ -9,6 +9,7 @@
 //! rotate-half style): out_i = x_i cos - x_{i+d/2} sin, out_{i+d/2} = x_{i+d/2} cos + x_i sin.
 //! DeepSeek-ViT (rope_dim = d/2 slots, [h | w] blocks) and Qwen2-VL's VisionRotaryEmbedding
 //! (dim d/2, emb = cat(freqs, freqs), rotate_half) are both this map.
+//! Also DeepSeek-V4's partial interleaved RoPE of the decoder (partial_rope).
 
 #include <cmath>
 #include <cstddef>
@@ -88,6 +89,25 @@ void apply_rope_2d(Arch, float* x, std::size_t tokens, std::size_t heads, std::s
       }
     }
   });
+}
+
+//! DeepSeek-V4's partial, interleaved RoPE: in each of `count` heads of width head_dim
+//! (contiguous), pairs (2i, 2i+1) of the trailing 2 * pairs channels rotate by pos * inv_freq[i];
+//! inverse rotates by -pos (the de-rotation of the attention output). Angles in float, as the
+//! peer computes them. Scalar: a few pairs per head, dominated by cos/sin.
+inline void partial_rope(float* heads, std::size_t count, std::size_t head_dim, const float* inv_freq, std::size_t pairs,
+                         double pos, bool inverse = false) {
+  const std::size_t nope = head_dim - 2 * pairs;
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const float angle = static_cast<float>(pos) * inv_freq[i];
+    const float c = std::cos(angle), s = inverse ? -std::sin(angle) : std::sin(angle);
+    for (std::size_t h = 0; h < count; ++h) {
+      float* x = heads + h * head_dim + nope + 2 * i;
+      const float x0 = x[0], x1 = x[1];
+      x[0] = x0 * c - x1 * s;
+      x[1] = x1 * c + x0 * s;
+    }
+  }
 }
 
 }  // namespace cpu

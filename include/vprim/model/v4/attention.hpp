@@ -3,7 +3,7 @@
 #pragma once
 
 //! \file attention.hpp
-//! One DeepSeek-V4 attention layer with its per-layer cache.
+//! One DeepSeek-V4 attention layer over a batch of sequences and their paged cache (kv_pool.hpp).
 //!   q_res = RMSNorm(W_qa x); q = W_qb q_res, per-head unweighted RMSNorm, RoPE on the tail;
 //!   kv = RMSNorm(W_kv x) with RoPE on the tail: one head that is both key and value.
 //! Query t attends the raw kv of positions (t - window, t] and, in CSA layers, the compressed
@@ -14,32 +14,29 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "vprim/core/workspace.hpp"
 #include "vprim/cpu/norm.hpp"
+#include "vprim/cpu/sparse_attention.hpp"
 #include "vprim/model/v4/compressor.hpp"
+#include "vprim/model/v4/kv_pool.hpp"
+#include "vprim/model/v4/observer.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
 
-//! Named intermediate results, for checking against a peer: (module path, slot, values, shape).
-struct observer {
-  std::function<void(std::string_view, std::string_view, const float*, std::vector<std::int64_t>)> floats;
-  std::function<void(std::string_view, std::string_view, const std::int64_t*, std::vector<std::int64_t>)> indices;
-  //! (indexer path, query position, tie): the indexer's top-k cut through equal scores there.
-  std::function<void(std::string_view, std::int64_t, const topk_boundary_tie&)> ties;
-  explicit operator bool() const noexcept { return static_cast<bool>(floats); }
-};
-
-struct layer_cache {
-  std::deque<std::vector<float>> window;  //!< kv of the last sliding_window - 1 positions, oldest first
-  std::int64_t next_position = 0;         //!< position the next token must have
-  compressor_state main, index;
+//! How big one call of an attention layer (or of the decoder) may be; the workspace is sized
+//! for it once, and every call within it runs without allocating.
+struct call_limits {
+  std::size_t rows = 1;           //!< rows of one call (all sequences together)
+  std::size_t sequences = 1;      //!< sequences of one call
+  std::size_t max_positions = 1;  //!< positions of the longest sequence after a call
+  std::size_t threads = 1;        //!< the executor's concurrency
+  bool observed = false;          //!< calls with an observer (one sequence) see every raw key
 };
 
 struct attention_layer {
@@ -108,148 +105,288 @@ struct attention_layer {
     return result<attention_layer>(std::move(a));
   }
 
-  //! x: normed input [S, dim] at positions pos[0..S) (consecutive, continuing the cache).
-  template <class Arch, executor Exec>
-  [[nodiscard]] status forward(Arch arch, const float* x, std::size_t S, const std::int64_t* pos, layer_cache& cache,
-                               float* out, Exec& exec, const observer& obs = {}, std::string_view path = {}) const {
-    const std::size_t HD = heads * head_dim;
-    serial_executor serial;
-    std::vector<float> q_res(S * q_rank), q(S * HD), kv(S * head_dim);
-    if (status s = q_a.apply(arch, x, S, q_res.data(), exec); s != status::ok) return s;
-    cpu::rmsnorm(arch, q_res.data(), q_res.data(), q_a_norm.data(), S, q_rank, eps, serial);
-    if (status s = q_b.apply(arch, q_res.data(), S, q.data(), exec); s != status::ok) return s;
-    cpu::rmsnorm(arch, q.data(), q.data(), nullptr, S * heads, head_dim, eps, serial);  // unweighted, per head
-    if (status s = kv_proj.apply(arch, x, S, kv.data(), exec); s != status::ok) return s;
-    cpu::rmsnorm(arch, kv.data(), kv.data(), kv_norm.data(), S, head_dim, eps, serial);
-    for (std::size_t t = 0; t < S; ++t) {
-      apply_rope(q.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
-      apply_rope(kv.data() + t * head_dim, 1, head_dim, inv_freq, static_cast<double>(pos[t]));
-    }
-    // Compressed entries (this call's complete windows included) and the indexer's choice.
-    std::vector<std::int64_t> selected;
-    std::size_t k = 0;
+  //! Compressed entries one query may attend at most, for sequences of up to `positions`.
+  [[nodiscard]] std::size_t max_entries_attended(std::size_t positions) const noexcept {
+    if (kind == attention_kind::csa) return index->top_k;
+    return kind == attention_kind::hca ? positions / comp->ratio : 0;
+  }
+
+  //! Scratch one call within `lim` takes (observed calls take more: see forward).
+  [[nodiscard]] workspace_size workspace(const call_limits& lim) const {
+    const std::size_t N = lim.rows, B = lim.sequences, HD = heads * head_dim;
+    workspace_size w;
+    w.add<std::int64_t>(N).add<std::uint32_t>(N);
+    w.add<float>(N * q_rank).add<float>(N * HD).add<float>(N * head_dim).add<float>(N * HD);
+    workspace_size step;  // the largest of the steps that follow one another
+    auto at_least = [&step](const workspace_size& s) { step.bytes = std::max(step.bytes, s.bytes); };
     if (comp) {
-      if (status s = comp->update(arch, x, S, cache.main, exec); s != status::ok) return s;
-      if (obs) obs.floats(std::string(path) + ".compressor", "out0", cache.main.entries.data(),
-                          {1, 1, static_cast<std::int64_t>(cache.main.count), static_cast<std::int64_t>(head_dim)});
+      kernels::compressor_update_args a{};
+      a.ratio = comp->ratio;
+      a.width = comp->width;
+      at_least(workspace_size{}.add<float>(2 * N * comp->proj()).add(kernels::compressor_update_workspace(a)));
     }
+    workspace_size selection;
     if (index) {
-      if (status s = index->keys.update(arch, x, S, cache.index, exec); s != status::ok) return s;
-      std::vector<std::pair<std::size_t, topk_boundary_tie>> ties;
-      if (status s = index->select(arch, x, q_res.data(), S, pos, cache.index, selected, k, exec, obs.ties ? &ties : nullptr);
+      kernels::compressor_update_args a{};
+      a.ratio = index->keys.ratio;
+      a.width = index->keys.width;
+      at_least(workspace_size{}.add<float>(2 * N * index->keys.proj()).add(kernels::compressor_update_workspace(a)));
+      const std::size_t visible = lim.max_positions / index->ratio;
+      selection.add<std::int64_t>(N * index->top_k);
+      at_least(workspace_size{}
+                   .add<float>(N * index->heads * index->head_dim)
+                   .add<float>(N * index->heads)
+                   .add<float>(visible)
+                   .add(kernels::topk_workspace({nullptr, visible, index->top_k, nullptr})));
+    }
+    const std::size_t raw = B * (window - 1) + N;
+    kernels::sparse_attention_args one{};
+    one.heads = heads;
+    one.raw_count = lim.observed ? window - 1 + N : window;
+    one.selected = kind == attention_kind::csa ? &one.position : nullptr;
+    one.selected_count = one.entry_count = max_entries_attended(lim.max_positions);
+    const std::size_t per_thread = kernels::sparse_attention_workspace(one).bytes;
+    at_least(workspace_size{}
+                 .add<const float*>(raw)
+                 .add<std::int64_t>(raw)
+                 .add<std::size_t>(B + 1)
+                 .add<status>(lim.threads)
+                 .add<std::byte>(lim.threads * per_thread));
+    const std::size_t per_group = HD / groups;
+    at_least(workspace_size{}.add<float>(N * per_group).add<float>(N * o_rank).add<float>(N * groups * o_rank));
+    return w.add(selection).add(step);
+  }
+
+  //! One call over a batch: x [rows, dim] normed inputs, rows of sequence s at positions
+  //! length_s, length_s + 1, ... (batch_view); the batch was checked against the pool
+  //! (check_batch). Reads and extends each sequence's window ring, compressor state, entries and
+  //! indexer keys in `pool` (layer `l`), writes out [rows, dim]. Scratch comes from `ws`
+  //! (workspace()); nothing is allocated unless an observer is given (then the batch must be one
+  //! sequence, and the call runs on one thread).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status forward(Arch arch, const float* x, const batch_view& batch, const kv_pool_view& pool, std::size_t l,
+                               float* out, Exec& exec, workspace_arena& ws, const observer& obs = {},
+                               std::string_view path = {}) const {
+    const std::size_t N = batch.rows(), B = batch.sequences.size(), HD = heads * head_dim;
+    if (N == 0) return status::ok;
+    if (obs && B != 1) return status::invalid_argument;
+    const auto& seqs = batch.sequences;
+    workspace_arena::frame frame(ws);
+    auto* pos = ws.take<std::int64_t>(N);
+    auto* seq_of = ws.take<std::uint32_t>(N);
+    float* q_res = ws.take<float>(N * q_rank);
+    float* q = ws.take<float>(N * HD);
+    float* kv = ws.take<float>(N * head_dim);
+    float* o = ws.take<float>(N * HD);
+    if (o == nullptr) return status::out_of_memory;
+    for (std::size_t s = 0; s < B; ++s)
+      for (std::size_t r = batch.cu_rows[s]; r < batch.cu_rows[s + 1]; ++r) {
+        pos[r] = seqs[s].length + static_cast<std::int64_t>(r - batch.cu_rows[s]);
+        seq_of[r] = static_cast<std::uint32_t>(s);
+      }
+    serial_executor serial;
+    if (status s = q_a.apply(arch, x, N, q_res, exec); s != status::ok) return s;
+    cpu::rmsnorm(arch, q_res, q_res, q_a_norm.data(), N, q_rank, eps, serial);
+    if (status s = q_b.apply(arch, q_res, N, q, exec); s != status::ok) return s;
+    cpu::rmsnorm(arch, q, q, nullptr, N * heads, head_dim, eps, serial);  // unweighted, per head
+    if (status s = kv_proj.apply(arch, x, N, kv, exec); s != status::ok) return s;
+    cpu::rmsnorm(arch, kv, kv, kv_norm.data(), N, head_dim, eps, serial);
+    for (std::size_t t = 0; t < N; ++t) {
+      apply_rope(q + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
+      apply_rope(kv + t * head_dim, 1, head_dim, inv_freq, static_cast<double>(pos[t]));
+    }
+    // This call's complete windows become entries (CSA and HCA), and indexer keys (CSA).
+    const auto& lay = pool.layout->layers[l];
+    if (comp) {
+      if (status s = comp->update(arch, x, batch, pool, *lay.main, lay.entries, exec, ws); s != status::ok) return s;
+      if (obs) {
+        const std::vector<float> entries = gather_entries(pool.entries(l, seqs[0]), entry_count(seqs[0], N, comp->ratio));
+        obs.floats(std::string(path) + ".compressor", "out0", entries.data(),
+                   {1, 1, static_cast<std::int64_t>(entries.size() / head_dim), static_cast<std::int64_t>(head_dim)});
+      }
+    }
+    std::int64_t* selected = nullptr;
+    if (index) {
+      if (status s = index->keys.update(arch, x, batch, pool, *lay.index, lay.index_keys, exec, ws); s != status::ok) return s;
+      selected = ws.take<std::int64_t>(N * index->top_k);
+      if (selected == nullptr) return status::out_of_memory;
+      if (status s = index->select(arch, x, q_res, batch, pos, seq_of, pool.layout->layers[l], pool, selected, exec, ws, obs, path);
           s != status::ok)
         return s;
-      for (const auto& [t, tie] : ties) obs.ties(std::string(path) + ".compressor.indexer", pos[t], tie);
-      if (obs) obs.indices(std::string(path) + ".compressor.indexer", "out0", selected.data(),
-                           {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(k)});
     }
-    const std::size_t T = comp ? cache.main.count : 0;
-    // The compressed entries query t sees, ascending: the indexer's choice (CSA) or every visible
-    // entry (HCA). Found per query, so nothing of size S x T exists unless an observer asks.
-    auto entries_seen = [&](std::size_t t, std::vector<std::size_t>& into) {
-      into.clear();
-      if (kind == attention_kind::csa) {
-        for (std::size_t j = 0; j < k; ++j)
-          if (const std::int64_t e = selected[t * k + j]; e >= 0 && static_cast<std::size_t>(e) < T)
-            into.push_back(static_cast<std::size_t>(e));
-        std::sort(into.begin(), into.end());
-        into.erase(std::unique(into.begin(), into.end()), into.end());
-      } else if (kind == attention_kind::hca) {
-        const auto visible = static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(comp->ratio));
-        for (std::size_t i = 0; i < std::min(visible, T); ++i) into.push_back(i);
-      }
-    };
+    if (obs && comp && (kind == attention_kind::csa || (N > 1 && entry_count(seqs[0], N, comp->ratio) > 0)))
+      observe_block_bias(seqs[0], N, pos, selected, obs, path);
+    if (status s = attend(arch, q, kv, batch, pos, seq_of, pool, l, selected, o, exec, ws, obs, path); s != status::ok) return s;
+    for (std::size_t t = 0; t < N; ++t) apply_rope(o + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]), /*inverse=*/true);
+    if (status s = project_out(arch, o, N, out, exec, ws); s != status::ok) return s;
+    for (std::size_t s = 0; s < B; ++s) {  // slide each sequence's window ring
+      const auto L = static_cast<std::size_t>(seqs[s].length), n = batch.rows_of(s), end = L + n;
+      float* ring = pool.ring(l, seqs[s].slot);
+      for (std::size_t p = std::max(L, end > window ? end - window : 0); p < end; ++p)
+        std::copy_n(kv + (batch.cu_rows[s] + p - L) * head_dim, head_dim, ring + (p % window) * head_dim);
+    }
+    return status::ok;
+  }
+
+ private:
+  //! Entries a sequence holds after a call that brings `n` rows.
+  [[nodiscard]] static std::size_t entry_count(const sequence_ref& seq, std::size_t n, std::size_t ratio) noexcept {
+    return (static_cast<std::size_t>(seq.length) + n) / ratio;
+  }
+
+  [[nodiscard]] static std::vector<float> gather_entries(const kernels::paged_rows<float>& rows, std::size_t count) {
+    std::vector<float> all(count * rows.width);
+    for (std::size_t i = 0; i < count; ++i) std::copy_n(rows.row(i), rows.width, all.data() + i * rows.width);
+    return all;
+  }
+
+  //! The compressed entries query t sees, ascending: the indexer's choice (CSA) or every
+  //! visible entry (HCA).
+  [[nodiscard]] std::vector<std::size_t> entries_seen(std::int64_t position, std::size_t entries, const std::int64_t* picks) const {
     std::vector<std::size_t> seen;
-    // The peer returns a block bias (0 seen, -inf not) from CSA layers on every call, from HCA
-    // layers only for multi-token calls with entries.
-    if (obs && comp && (kind == attention_kind::csa || (S > 1 && T > 0))) {
-      std::vector<float> bias(S * T, -INFINITY);
-      for (std::size_t t = 0; t < S; ++t) {
-        entries_seen(t, seen);
-        for (std::size_t i : seen) bias[t * T + i] = 0.0f;
+    const auto visible = std::min(entries, static_cast<std::size_t>((position + 1) / static_cast<std::int64_t>(comp->ratio)));
+    if (kind == attention_kind::csa) {
+      for (std::size_t j = 0; j < index->top_k; ++j)
+        if (picks[j] >= 0 && static_cast<std::size_t>(picks[j]) < visible) seen.push_back(static_cast<std::size_t>(picks[j]));
+      std::sort(seen.begin(), seen.end());
+    } else {
+      for (std::size_t i = 0; i < visible; ++i) seen.push_back(i);
+    }
+    return seen;
+  }
+
+  //! The peer returns a block bias (0 seen, -inf not) from CSA layers on every call, from HCA
+  //! layers only for multi-token calls with entries.
+  void observe_block_bias(const sequence_ref& seq, std::size_t S, const std::int64_t* pos, const std::int64_t* selected,
+                          const observer& obs, std::string_view path) const {
+    const std::size_t T = entry_count(seq, S, comp->ratio);
+    std::vector<float> bias(S * T, -INFINITY);
+    for (std::size_t t = 0; t < S; ++t)
+      for (std::size_t i : entries_seen(pos[t], T, selected ? selected + t * index->top_k : nullptr)) bias[t * T + i] = 0.0f;
+    obs.floats(std::string(path) + ".compressor", "out1", bias.data(),
+               {1, 1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(T)});
+  }
+
+  //! o[t] = the attention of query t over its window ring, this call's rows and its entries.
+  template <class Arch, executor Exec>
+  [[nodiscard]] status attend(Arch arch, const float* q, const float* kv, const batch_view& batch, const std::int64_t* pos,
+                              const std::uint32_t* seq_of, const kv_pool_view& pool, std::size_t l,
+                              const std::int64_t* selected, float* o, Exec& exec, workspace_arena& ws, const observer& obs,
+                              std::string_view path) const {
+    const std::size_t N = batch.rows(), B = batch.sequences.size(), HD = heads * head_dim;
+    const auto& seqs = batch.sequences;
+    workspace_arena::frame frame(ws);
+    // Raw keys of each sequence, ascending positions: its ring's rows, then this call's.
+    auto* raw_begin = ws.take<std::size_t>(B + 1);
+    std::size_t raw_total = 0;
+    for (std::size_t s = 0; s < B; ++s)
+      raw_total += std::min<std::size_t>(static_cast<std::size_t>(seqs[s].length), window - 1) + batch.rows_of(s);
+    auto* raw_rows = ws.take<const float*>(raw_total);
+    auto* raw_pos = ws.take<std::int64_t>(raw_total);
+    if (raw_begin == nullptr || raw_rows == nullptr || raw_pos == nullptr) return status::out_of_memory;
+    raw_begin[0] = 0;
+    for (std::size_t s = 0; s < B; ++s) {
+      const auto L = static_cast<std::size_t>(seqs[s].length);
+      const float* ring = pool.ring(l, seqs[s].slot);
+      std::size_t r = raw_begin[s];
+      for (std::size_t p = L - std::min(L, window - 1); p < L; ++p, ++r) {
+        raw_rows[r] = ring + (p % window) * head_dim;
+        raw_pos[r] = static_cast<std::int64_t>(p);
       }
-      obs.floats(std::string(path) + ".compressor", "out1", bias.data(),
-                 {1, 1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(T)});
+      for (std::size_t t = batch.cu_rows[s]; t < batch.cu_rows[s + 1]; ++t, ++r) {
+        raw_rows[r] = kv + t * head_dim;
+        raw_pos[r] = pos[t];
+      }
+      raw_begin[s + 1] = r;
     }
-    // Raw keys: the cached window followed by this call's tokens.
-    std::vector<const float*> raw;
-    std::vector<std::int64_t> raw_pos;
-    const std::int64_t first_new = pos[0];
-    for (std::size_t i = 0; i < cache.window.size(); ++i) {
-      raw.push_back(cache.window[i].data());
-      raw_pos.push_back(first_new - static_cast<std::int64_t>(cache.window.size() - i));
+    const std::size_t T_most = [&] {
+      std::size_t most = 0;
+      for (std::size_t s = 0; s < B && comp; ++s) most = std::max(most, entry_count(seqs[s], batch.rows_of(s), comp->ratio));
+      return most;
+    }();
+    kernels::sparse_attention_args largest{};
+    largest.heads = heads;
+    largest.raw_count = obs ? raw_total : window;
+    largest.selected = kind == attention_kind::csa ? pos : nullptr;
+    largest.entry_count = comp ? std::min(T_most, max_entries_attended(T_most * comp->ratio)) : 0;
+    largest.selected_count = kind == attention_kind::csa ? index->top_k : 0;
+    const std::size_t per_thread = kernels::sparse_attention_workspace(largest).bytes;
+    const std::size_t threads = obs ? 1 : std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(exec.concurrency()), N));
+    auto* failed = ws.take<status>(threads);
+    auto* scratch = ws.take<std::byte>(threads * per_thread);
+    if (failed == nullptr || scratch == nullptr) return status::out_of_memory;
+    std::vector<float> probs;  // [H, S, raw + entries], the peer's layout (observed calls only)
+    std::vector<float> one_probs;
+    const std::size_t T0 = comp ? entry_count(seqs[0], N, comp->ratio) : 0, all_keys = raw_total + T0;
+    if (obs) {
+      probs.assign(heads * N * all_keys, 0.0f);
+      one_probs.resize(heads * all_keys);
     }
-    for (std::size_t t = 0; t < S; ++t) {
-      raw.push_back(kv.data() + t * head_dim);
-      raw_pos.push_back(pos[t]);
-    }
-    std::vector<float> o(S * HD, 0.0f), logits, probs, gathered;
-    const std::size_t all_keys = raw.size() + T;
-    if (obs) probs.assign(heads * S * all_keys, 0.0f);  // [H, S, raw + compressed], the peer's layout
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-    for (std::size_t t = 0; t < S; ++t) {
-      std::vector<const float*> keys;
-      std::vector<std::size_t> slot;  // column of each key in the probability layout
-      // Raw positions ascend, so the window (pos - window, pos] is one run of them.
-      const auto lo = std::upper_bound(raw_pos.begin(), raw_pos.end(), pos[t] - static_cast<std::int64_t>(window));
-      const auto hi = std::upper_bound(raw_pos.begin(), raw_pos.end(), pos[t]);
-      for (auto r = static_cast<std::size_t>(lo - raw_pos.begin()); r < static_cast<std::size_t>(hi - raw_pos.begin()); ++r) {
-        keys.push_back(raw[r]);
-        slot.push_back(r);
-      }
-      entries_seen(t, seen);
-      for (std::size_t i : seen) {
-        keys.push_back(cache.main.entries.data() + i * head_dim);
-        slot.push_back(raw.size() + i);
-      }
-      // Gather the keys, then logits[H, nk] = Q K^T and o[H, D] = P K on the GEMM kernel.
-      const std::size_t nk = keys.size();
-      gathered.resize(nk * head_dim);
-      for (std::size_t j = 0; j < nk; ++j) std::copy_n(keys[j], head_dim, gathered.data() + j * head_dim);
-      logits.resize(heads * nk);
-      auto kw = cpu::pack_weight(arch, gathered.data(), nk, head_dim, head_dim);
-      if (!kw) return kw.code();
-      const cpu::gemm_args scores{heads, q.data() + t * HD, head_dim, &*kw, nullptr, logits.data(), nk, false};
-      if (status s = cpu::gemm(arch, scores, exec); s != status::ok) return s;
-      for (std::size_t h = 0; h < heads; ++h) {
-        float* lg = logits.data() + h * nk;
-        float mx = sinks[h];
-        for (std::size_t j = 0; j < nk; ++j) mx = std::max(mx, lg[j] *= scale);
-        float denom = std::exp(sinks[h] - mx);
-        for (std::size_t j = 0; j < nk; ++j) denom += (lg[j] = std::exp(lg[j] - mx));
-        const float inv = 1.0f / denom;
-        for (std::size_t j = 0; j < nk; ++j) {
-          lg[j] *= inv;
-          if (obs) probs[(h * S + t) * all_keys + slot[j]] = lg[j];
+    auto run = [&](std::size_t part) {
+      workspace_arena mine(std::span<std::byte>(scratch + part * per_thread, per_thread));
+      for (std::size_t t = part; t < N; t += threads) {
+        const std::size_t s = seq_of[t];
+        const sequence_ref& seq = seqs[s];
+        kernels::sparse_attention_args a{};
+        a.heads = heads;
+        a.head_dim = head_dim;
+        a.q = q + t * HD;
+        a.position = pos[t];
+        const std::size_t first = raw_begin[s];
+        const std::int64_t first_pos = raw_pos[first];
+        // Only the window's rows (pos - window, pos], unless an observer wants every column.
+        const std::int64_t lo = obs ? first_pos : std::max(first_pos, pos[t] - static_cast<std::int64_t>(window) + 1);
+        a.raw_rows = raw_rows + first + static_cast<std::size_t>(lo - first_pos);
+        a.raw_positions = raw_pos + first + static_cast<std::size_t>(lo - first_pos);
+        a.raw_count = obs ? raw_begin[s + 1] - first : static_cast<std::size_t>(pos[t] - lo + 1);
+        a.window = window;
+        if (comp) {
+          a.entries = pool.entries(l, seq).as_const();
+          a.entry_count = entry_count(seq, batch.rows_of(s), comp->ratio);
+          a.ratio = static_cast<std::int64_t>(comp->ratio);
+          if (selected != nullptr) {
+            a.selected = selected + t * index->top_k;
+            a.selected_count = index->top_k;
+          }
         }
+        a.sinks = sinks.data();
+        a.scale = scale;
+        a.out = o + t * HD;
+        a.probs = obs ? one_probs.data() : nullptr;
+        if (status st = cpu::sparse_attention(arch, a, mine); st != status::ok) return st;
+        if (obs)
+          for (std::size_t h = 0; h < heads; ++h)
+            std::copy_n(one_probs.data() + h * all_keys, all_keys, probs.data() + (h * N + t) * all_keys);
       }
-      auto vw = cpu::pack_weight_transposed(arch, gathered.data(), head_dim, nk, head_dim);
-      if (!vw) return vw.code();
-      const cpu::gemm_args values{heads, logits.data(), nk, &*vw, nullptr, o.data() + t * HD, head_dim, false};
-      if (status s = cpu::gemm(arch, values, exec); s != status::ok) return s;
-      apply_rope(o.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]), /*inverse=*/true);
-    }
+      return status::ok;
+    };
+    exec.parallel_for(static_cast<std::int64_t>(threads), [&](std::int64_t b, std::int64_t e) {
+      for (auto p = static_cast<std::size_t>(b); p < static_cast<std::size_t>(e); ++p) failed[p] = run(p);
+    });
+    for (std::size_t p = 0; p < threads; ++p)
+      if (failed[p] != status::ok) return failed[p];
     if (obs)
       obs.floats(path, "out1", probs.data(),
-                 {1, static_cast<std::int64_t>(heads), static_cast<std::int64_t>(S), static_cast<std::int64_t>(all_keys)});
-    // Grouped low-rank output projection.
-    const std::size_t per_group = HD / groups;
-    std::vector<float> og(S * per_group), zg(S * o_rank), z(S * groups * o_rank);
-    for (std::size_t g = 0; g < groups; ++g) {
-      for (std::size_t t = 0; t < S; ++t)
-        std::copy(o.data() + t * HD + g * per_group, o.data() + t * HD + (g + 1) * per_group, og.data() + t * per_group);
-      if (status s = o_a[g].apply(arch, og.data(), S, zg.data(), exec); s != status::ok) return s;
-      for (std::size_t t = 0; t < S; ++t)
-        std::copy(zg.data() + t * o_rank, zg.data() + (t + 1) * o_rank, z.data() + t * groups * o_rank + g * o_rank);
-    }
-    if (status s = o_b.apply(arch, z.data(), S, out, exec); s != status::ok) return s;
-    // Slide the window.
-    for (std::size_t t = 0; t < S; ++t) {
-      cache.window.emplace_back(kv.data() + t * head_dim, kv.data() + (t + 1) * head_dim);
-      if (cache.window.size() + 1 > window) cache.window.pop_front();  // the next query brings itself
-    }
-    cache.next_position = pos[S - 1] + 1;
+                 {1, static_cast<std::int64_t>(heads), static_cast<std::int64_t>(N), static_cast<std::int64_t>(all_keys)});
     return status::ok;
+  }
+
+  //! Grouped low-rank output projection: z_g = W_oa[g] o_g, out = W_ob [z_0 .. z_G-1].
+  template <class Arch, executor Exec>
+  [[nodiscard]] status project_out(Arch arch, const float* o, std::size_t N, float* out, Exec& exec, workspace_arena& ws) const {
+    const std::size_t HD = heads * head_dim, per_group = HD / groups;
+    workspace_arena::frame frame(ws);
+    float* og = ws.take<float>(N * per_group);
+    float* zg = ws.take<float>(N * o_rank);
+    float* z = ws.take<float>(N * groups * o_rank);
+    if (og == nullptr || zg == nullptr || z == nullptr) return status::out_of_memory;
+    for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t t = 0; t < N; ++t) std::copy_n(o + t * HD + g * per_group, per_group, og + t * per_group);
+      if (status s = o_a[g].apply(arch, og, N, zg, exec); s != status::ok) return s;
+      for (std::size_t t = 0; t < N; ++t) std::copy_n(zg + t * o_rank, o_rank, z + t * groups * o_rank + g * o_rank);
+    }
+    return o_b.apply(arch, z, N, out, exec);
   }
 };
 

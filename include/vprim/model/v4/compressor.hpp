@@ -20,6 +20,7 @@
 //! i < (t+1)/ratio, and the top-k of them (-1 fills the slots no visible entry can take).
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -27,22 +28,17 @@
 #include <utility>
 #include <vector>
 
+#include "vprim/cpu/compressor.hpp"
+#include "vprim/cpu/indexer.hpp"
+#include "vprim/cpu/topk.hpp"
+#include "vprim/model/v4/kv_pool.hpp"
 #include "vprim/model/v4/moe.hpp"
+#include "vprim/model/v4/observer.hpp"
 #include "vprim/model/v4/rope.hpp"
 #include "vprim/model/weights.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
-
-struct compressor_state {
-  std::vector<float> buffer_kv, buffer_gate;  //!< tokens of the partial window, [rows, proj] (gate without bias)
-  std::vector<float> overlap_kv, overlap_gate;  //!< previous window's [0, c) half, [ratio, c] (gate with bias)
-  std::vector<float> entries;                   //!< [count, c]
-  std::size_t count = 0;
-
-  //! Room for the entries of `tokens` tokens, so decoding never copies the history on growth.
-  void reserve(std::size_t tokens, std::size_t ratio, std::size_t width) { entries.reserve(tokens / ratio * width); }
-};
 
 struct compressor {
   std::size_t ratio = 0, width = 0, dim = 0;  //!< width c of an entry; dim = model hidden size
@@ -81,71 +77,40 @@ struct compressor {
     return result<compressor>(std::move(k));
   }
 
-  //! Feeds S new tokens (normed layer input x [S, dim]); appends every completed entry.
+  //! Feeds each sequence's rows of this call (normed layer input x [rows, dim]): projects them
+  //! all at once (the weights are read once per call), then runs the kernel per sequence on its
+  //! state slot (`slot`) and its pages (entries at `page_offset`).
   template <class Arch, executor Exec>
-  [[nodiscard]] status update(Arch arch, const float* x, std::size_t S, compressor_state& st, Exec& exec) const {
-    const std::size_t P = proj(), c = width;
-    std::vector<float> kv(S * P), gate(S * P);
-    if (status s = kv_proj.apply(arch, x, S, kv.data(), exec); s != status::ok) return s;
-    if (status s = gate_proj.apply(arch, x, S, gate.data(), exec); s != status::ok) return s;
-    st.buffer_kv.insert(st.buffer_kv.end(), kv.begin(), kv.end());
-    st.buffer_gate.insert(st.buffer_gate.end(), gate.begin(), gate.end());
-    const std::size_t rows = st.buffer_kv.size() / P, windows = rows / ratio;
-    std::vector<float> slot_kv(2 * ratio * c), slot_gate(2 * ratio * c), entry(c);
-    for (std::size_t w = 0; w < windows; ++w) {
-      const float* wk = st.buffer_kv.data() + w * ratio * P;
-      const float* wg = st.buffer_gate.data() + w * ratio * P;
-      // Slots [0, ratio): previous window's [0, c) half (none before the first window);
-      // slots [ratio, 2 ratio): this window's own half.
-      const std::size_t nslots = overlap ? 2 * ratio : ratio;
-      float* own_kv = slot_kv.data() + (overlap ? ratio * c : 0);
-      float* own_gate = slot_gate.data() + (overlap ? ratio * c : 0);
-      for (std::size_t j = 0; j < ratio; ++j)
-        for (std::size_t e = 0; e < c; ++e) {
-          const std::size_t ch = overlap ? c + e : e;
-          own_kv[j * c + e] = wk[j * P + ch];
-          own_gate[j * c + e] = wg[j * P + ch] + position_bias[j * P + ch];
-        }
-      if (overlap) {
-        if (!st.overlap_kv.empty()) {
-          std::copy(st.overlap_kv.begin(), st.overlap_kv.end(), slot_kv.begin());
-          std::copy(st.overlap_gate.begin(), st.overlap_gate.end(), slot_gate.begin());
-        } else {
-          std::fill(slot_kv.begin(), slot_kv.begin() + static_cast<std::ptrdiff_t>(ratio * c), 0.0f);
-          std::fill(slot_gate.begin(), slot_gate.begin() + static_cast<std::ptrdiff_t>(ratio * c),
-                    -std::numeric_limits<float>::infinity());
-        }
-        // this window's [0, c) half (with bias) becomes the next window's overlap
-        st.overlap_kv.resize(ratio * c);
-        st.overlap_gate.resize(ratio * c);
-        for (std::size_t j = 0; j < ratio; ++j)
-          for (std::size_t e = 0; e < c; ++e) {
-            st.overlap_kv[j * c + e] = wk[j * P + e];
-            st.overlap_gate[j * c + e] = wg[j * P + e] + position_bias[j * P + e];
-          }
-      }
-      for (std::size_t e = 0; e < c; ++e) {  // per-channel softmax over the slots
-        float mx = -std::numeric_limits<float>::infinity();
-        for (std::size_t j = 0; j < nslots; ++j) mx = std::max(mx, slot_gate[j * c + e]);
-        float sum = 0.0f, acc = 0.0f;
-        for (std::size_t j = 0; j < nslots; ++j) {
-          const float p = std::exp(slot_gate[j * c + e] - mx);
-          sum += p;
-          acc += p * slot_kv[j * c + e];
-        }
-        entry[e] = acc / sum;
-      }
-      double ss = 0.0;
-      for (float v : entry) ss += static_cast<double>(v) * v;
-      const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(c)) + eps);
-      for (std::size_t e = 0; e < c; ++e) entry[e] = norm_w[e] * (entry[e] * inv);
-      apply_rope(entry.data(), 1, c, inv_freq, static_cast<double>(st.count * ratio));
-      st.entries.insert(st.entries.end(), entry.begin(), entry.end());
-      ++st.count;
+  [[nodiscard]] status update(Arch arch, const float* x, const batch_view& batch, const kv_pool_view& pool,
+                              const kv_pool_layout::compressor_slot& slot, std::size_t page_offset, Exec& exec,
+                              workspace_arena& ws) const {
+    const std::size_t N = batch.rows(), P = proj();
+    workspace_arena::frame frame(ws);
+    float* kv = ws.take<float>(N * P);
+    float* gate = ws.take<float>(N * P);
+    if (kv == nullptr || gate == nullptr) return status::out_of_memory;
+    if (status s = kv_proj.apply(arch, x, N, kv, exec); s != status::ok) return s;
+    if (status s = gate_proj.apply(arch, x, N, gate, exec); s != status::ok) return s;
+    for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
+      const sequence_ref& seq = batch.sequences[s];
+      kernels::compressor_update_args a{};
+      a.ratio = ratio;
+      a.width = width;
+      a.overlap = overlap;
+      a.first_position = seq.length;
+      a.rows = batch.rows_of(s);
+      a.kv = kv + batch.cu_rows[s] * P;
+      a.gate = gate + batch.cu_rows[s] * P;
+      a.ld = P;
+      a.position_bias = position_bias.data();
+      a.norm_weight = norm_w.data();
+      a.eps = eps;
+      a.inv_freq = inv_freq.data();
+      a.rope_pairs = inv_freq.size();
+      a.state = pool.compressor_state(slot, seq.slot);
+      a.entries = pool.rows(page_offset, ratio, width, seq);
+      if (status st = cpu::compressor_update(arch, a, ws); st != status::ok) return st;
     }
-    const std::size_t used = windows * ratio * P;
-    st.buffer_kv.erase(st.buffer_kv.begin(), st.buffer_kv.begin() + static_cast<std::ptrdiff_t>(used));
-    st.buffer_gate.erase(st.buffer_gate.begin(), st.buffer_gate.begin() + static_cast<std::ptrdiff_t>(used));
     return status::ok;
   }
 };
@@ -176,62 +141,76 @@ struct indexer {
     return result<indexer>(std::move(ix));
   }
 
-  //! Selected entry indices [S, k] with k = min(top_k, entries so far); -1 where a query has
-  //! fewer visible entries than k. `state` must already hold this call's entries. With `ties`,
-  //! each query whose choice cut through equal scores is added as (query index, tie).
+  //! The entries each query attends: selected[t, 0..top_k) for row t of the batch, ascending,
+  //! -1 in the slots no visible entry takes (a query sees i < (pos + 1) / ratio, and its
+  //! sequence picks k = min(top_k, entries it holds)). The keys of this call are in the pool
+  //! already (keys.update). An observer gets the picks in score order, [1, S, k], and the ties.
   template <class Arch, executor Exec>
-  [[nodiscard]] status select(Arch arch, const float* x, const float* q_residual, std::size_t S, const std::int64_t* pos,
-                              const compressor_state& state, std::vector<std::int64_t>& out, std::size_t& k,
-                              Exec& exec, std::vector<std::pair<std::size_t, topk_boundary_tie>>* ties = nullptr) const {
-    const std::size_t T = state.count, HD = heads * head_dim;
-    k = std::min(top_k, T);
-    out.assign(S * k, -1);
-    if (T == 0) return status::ok;
-    std::vector<float> q(S * HD), w(S * heads);
-    if (status s = q_b.apply(arch, q_residual, S, q.data(), exec); s != status::ok) return s;
-    if (status s = weights_proj.apply(arch, x, S, w.data(), exec); s != status::ok) return s;
+  [[nodiscard]] status select(Arch arch, const float* x, const float* q_residual, const batch_view& batch,
+                              const std::int64_t* pos, const std::uint32_t* seq_of, const kv_pool_layout::layer& lay,
+                              const kv_pool_view& pool, std::int64_t* selected, Exec& exec, workspace_arena& ws,
+                              const observer& obs, std::string_view path) const {
+    const std::size_t N = batch.rows(), HD = heads * head_dim;
+    std::fill(selected, selected + N * top_k, -1);
+    std::size_t most = 0;  // entries the longest sequence holds after the call
+    for (std::size_t s = 0; s < batch.sequences.size(); ++s)
+      most = std::max(most, (static_cast<std::size_t>(batch.sequences[s].length) + batch.rows_of(s)) / ratio);
+    if (most == 0) return observe(batch, selected, obs, path);
+    workspace_arena::frame frame(ws);
+    float* q = ws.take<float>(N * HD);
+    float* w = ws.take<float>(N * heads);
+    float* scores = ws.take<float>(most);
+    if (q == nullptr || w == nullptr || scores == nullptr) return status::out_of_memory;
+    if (status s = q_b.apply(arch, q_residual, N, q, exec); s != status::ok) return s;
+    if (status s = weights_proj.apply(arch, x, N, w, exec); s != status::ok) return s;
     const float softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
-    for (std::size_t t = 0; t < S; ++t) apply_rope(q.data() + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
-    std::vector<float> hw(S * heads);
-    for (std::size_t t = 0; t < S; ++t)
-      for (std::size_t h = 0; h < heads; ++h) hw[t * heads + h] = softmax_scale * (w[t * heads + h] * weight_scale);
-    // Queries go in blocks, so the scores held at once are [query_block, visible] however long
-    // the prefill. Within a block: dot products of every visible key with every query head on
-    // the GEMM kernel, in chunks of keys, then the weighted ReLU sum and each query's top-k.
-    constexpr std::size_t query_block = 64, chunk = 4096;
-    std::vector<float> scores, dots;
-    for (std::size_t t0 = 0; t0 < S; t0 += query_block) {
-      const std::size_t nq = std::min(query_block, S - t0);
-      const auto last = static_cast<std::size_t>((pos[t0 + nq - 1] + 1) / static_cast<std::int64_t>(ratio));
-      const std::size_t visible_max = std::min(T, last);
-      if (visible_max == 0) continue;  // nothing visible yet: the slots stay -1
-      scores.resize(nq * visible_max);
-      dots.resize(std::min(chunk, visible_max) * nq * heads);
-      auto qw = cpu::pack_weight(arch, q.data() + t0 * HD, nq * heads, head_dim, head_dim);
-      if (!qw) return qw.code();
-      for (std::size_t i0 = 0; i0 < visible_max; i0 += chunk) {
-        const std::size_t rows = std::min(chunk, visible_max - i0);
-        const cpu::gemm_args g{rows, state.entries.data() + i0 * head_dim, head_dim, &*qw, nullptr, dots.data(), nq * heads, false};
-        if (status s = cpu::gemm(arch, g, exec); s != status::ok) return s;
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t t = 0; t < nq; ++t) {
-            const float* d = dots.data() + r * nq * heads + t * heads;
-            const float* wt = hw.data() + (t0 + t) * heads;
-            float total = 0.0f;
-            for (std::size_t h = 0; h < heads; ++h) total += std::max(d[h], 0.0f) * wt[h];
-            scores[t * visible_max + i0 + r] = total;
-          }
-      }
-      for (std::size_t t = 0; t < nq; ++t) {
-        const auto visible =
-            std::min<std::size_t>(T, static_cast<std::size_t>((pos[t0 + t] + 1) / static_cast<std::int64_t>(ratio)));
-        const auto best = top_k_indices(scores.data() + t * visible_max, visible, k);
-        std::copy(best.begin(), best.end(), out.begin() + static_cast<std::ptrdiff_t>((t0 + t) * k));
-        if (ties != nullptr)
-          if (auto tie = boundary_tie(scores.data() + t * visible_max, visible, best)) ties->emplace_back(t0 + t, *tie);
+    for (std::size_t t = 0; t < N; ++t) {
+      apply_rope(q + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
+      for (std::size_t h = 0; h < heads; ++h) w[t * heads + h] = softmax_scale * (w[t * heads + h] * weight_scale);
+    }
+    std::vector<std::pair<std::size_t, topk_boundary_tie>> ties;  // observed calls only
+    for (std::size_t t = 0; t < N; ++t) {
+      const std::size_t s = seq_of[t];
+      const sequence_ref& seq = batch.sequences[s];
+      const std::size_t T = (static_cast<std::size_t>(seq.length) + batch.rows_of(s)) / ratio;
+      const std::size_t visible = std::min(T, static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(ratio)));
+      if (visible == 0) continue;  // nothing visible yet: the slots stay -1
+      kernels::indexer_scores_args a{heads, head_dim, q + t * HD, w + t * heads, pool.rows(lay.index_keys, ratio, keys.width, seq).as_const(),
+                                     visible, scores};
+      // Keys in chunks over the executor: a decode step has one query and up to 16K keys at 64K.
+      constexpr std::size_t chunk = 256;
+      std::atomic<int> failed{0};
+      exec.parallel_for(static_cast<std::int64_t>((visible + chunk - 1) / chunk), [&](std::int64_t b, std::int64_t e) {
+        if (cpu::indexer_scores(arch, a, static_cast<std::size_t>(b) * chunk, static_cast<std::size_t>(e) * chunk) != status::ok)
+          failed = 1;
+      });
+      if (failed != 0) return status::invalid_argument;
+      std::int64_t* picks = selected + t * top_k;
+      if (status st = cpu::top_k(arch, {scores, visible, std::min(top_k, T), picks}, ws); st != status::ok) return st;
+      if (obs.ties) {
+        const std::vector<std::int64_t> best(picks, picks + std::min(top_k, visible));
+        if (auto tie = boundary_tie(scores, visible, best)) ties.emplace_back(t, *tie);
       }
     }
+    for (const auto& [t, tie] : ties) obs.ties(std::string(path) + ".compressor.indexer", pos[t], tie);
+    if (status s = observe(batch, selected, obs, path); s != status::ok) return s;
+    for (std::size_t t = 0; t < N; ++t) {  // ascending: the order the attention takes them in
+      std::int64_t* picks = selected + t * top_k;
+      std::sort(picks, std::find(picks, picks + top_k, std::int64_t{-1}));
+    }
+    return status::ok;
+  }
+
+ private:
+  //! An observed call (one sequence) reports its picks as [1, S, k], k = min(top_k, entries).
+  status observe(const batch_view& batch, const std::int64_t* selected, const observer& obs, std::string_view path) const {
+    if (!obs) return status::ok;
+    const std::size_t S = batch.rows();
+    const std::size_t k = std::min(top_k, (static_cast<std::size_t>(batch.sequences[0].length) + S) / ratio);
+    std::vector<std::int64_t> picks(S * k);
+    for (std::size_t t = 0; t < S; ++t) std::copy_n(selected + t * top_k, k, picks.data() + t * k);
+    obs.indices(std::string(path) + ".compressor.indexer", "out0", picks.data(), {1, static_cast<std::int64_t>(S), static_cast<std::int64_t>(k)});
     return status::ok;
   }
 };

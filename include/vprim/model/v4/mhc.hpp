@@ -42,12 +42,17 @@ inline void hc_mix(const float* x, std::size_t flat, const std::vector<float>& f
 //! The weights of a hyper-connection or hyper head: a projection fn [rows, n*dim], a bias
 //! `base` [rows] and `scales` scale values, under the given tensor names.
 struct hc_weights {
+  //! Most residual streams (hc_mult) supported; the release has 4.
+  static constexpr std::size_t max_streams = 16;
   std::size_t n = 0, dim = 0;
   std::vector<float> fn, base, scale;
 
   [[nodiscard]] static result<hc_weights> read(const weight_source& src, const std::string& fn_name,
                                                const std::string& base_name, const std::string& scale_name,
                                                std::size_t rows, std::size_t scales, std::size_t n, std::size_t dim) {
+    if (n == 0 || n > max_streams)
+      return make_error(status::not_supported, "'" + fn_name + "': hc_mult " + std::to_string(n) + " is outside 1.." +
+                                                   std::to_string(max_streams));
     hc_weights h{n, dim, {}, {}, {}};
     auto fn = src(fn_name, {static_cast<index_t>(rows), static_cast<index_t>(n * dim)});
     if (!fn) return fn.err();
@@ -74,10 +79,10 @@ struct hyper_connection : hc_weights {
   void compute(const float* x, std::size_t S, float norm_eps, float hc_eps, int sinkhorn_iters, float* post, float* comb,
                float* collapsed) const {
     const std::size_t rows = (2 + n) * n, flat = n * dim;
-    std::vector<float> mix(rows), pre(n);
+    float mix[(2 + max_streams) * max_streams], pre[max_streams];  // on the stack: a decode step allocates nothing
     for (std::size_t t = 0; t < S; ++t) {
       const float* xt = x + t * flat;
-      detail::hc_mix(xt, flat, fn, rows, norm_eps, mix.data());
+      detail::hc_mix(xt, flat, fn, rows, norm_eps, mix);
       for (std::size_t k = 0; k < n; ++k) {
         pre[k] = detail::sigmoid(mix[k] * scale[0] + base[k]) + hc_eps;
         post[t * n + k] = 2.0f * detail::sigmoid(mix[n + k] * scale[1] + base[n + k]);
@@ -119,17 +124,18 @@ struct hyper_connection : hc_weights {
 
   //! X'[t, k] = post[t, k] * f[t] + sum_j comb[t, j, k] * X[t, j]  (comb used transposed).
   void expand(float* x, std::size_t S, const float* f, const float* post, const float* comb) const {
-    std::vector<float> out(n * dim);
+    float out[max_streams];  // one channel of every stream at a time, so it can be written in place
     for (std::size_t t = 0; t < S; ++t) {
       float* xt = x + t * n * dim;
       const float* c = comb + t * n * n;
-      for (std::size_t k = 0; k < n; ++k)
-        for (std::size_t d = 0; d < dim; ++d) {
+      for (std::size_t d = 0; d < dim; ++d) {
+        for (std::size_t k = 0; k < n; ++k) {
           float acc = post[t * n + k] * f[t * dim + d];
           for (std::size_t j = 0; j < n; ++j) acc += c[j * n + k] * xt[j * dim + d];
-          out[k * dim + d] = acc;
+          out[k] = acc;
         }
-      std::copy(out.begin(), out.end(), xt);
+        for (std::size_t k = 0; k < n; ++k) xt[k * dim + d] = out[k];
+      }
     }
   }
 };
@@ -144,10 +150,10 @@ struct hyper_head : hc_weights {
   }
 
   void collapse(const float* x, std::size_t S, float norm_eps, float hc_eps, float* out) const {
-    std::vector<float> mix(n);
+    float mix[max_streams];
     for (std::size_t t = 0; t < S; ++t) {
       const float* xt = x + t * n * dim;
-      detail::hc_mix(xt, n * dim, fn, n, norm_eps, mix.data());
+      detail::hc_mix(xt, n * dim, fn, n, norm_eps, mix);
       for (std::size_t d = 0; d < dim; ++d) out[t * dim + d] = 0.0f;
       for (std::size_t j = 0; j < n; ++j) {
         const float pre = detail::sigmoid(mix[j] * scale[0] + base[j]) + hc_eps;

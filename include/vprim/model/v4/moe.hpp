@@ -28,105 +28,16 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "vprim/core/workspace.hpp"
 #include "vprim/cpu/activation.hpp"
+#include "vprim/cpu/topk.hpp"
 #include "vprim/image/nlayout.hpp"
 #include "vprim/model/v4/config.hpp"
+#include "vprim/model/v4/topk.hpp"
 #include "vprim/model/weights.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
-
-namespace detail {
-//! The selection order: larger value first, NaN below every number, equal values by lower index.
-//! A strict weak order even with NaN (plain `>` is not, and nth_element then misbehaves).
-struct topk_order {
-  const float* values;
-  bool operator()(std::int64_t a, std::int64_t b) const noexcept {
-    const float x = values[a], y = values[b];
-    if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) || (std::isnan(y) && a < b);
-    return x > y || (x == y && a < b);
-  }
-};
-
-//! Exact selection of the k largest (topk_order), descending: nth_element + sort.
-inline std::vector<std::int64_t> select_by_nth_element(const float* values, std::size_t n, std::size_t k) {
-  std::vector<std::int64_t> idx(n);
-  std::iota(idx.begin(), idx.end(), 0);
-  k = std::min(k, n);
-  const topk_order better{values};
-  std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), better);
-  idx.resize(k);
-  std::sort(idx.begin(), idx.end(), better);
-  return idx;
-}
-}  // namespace detail
-
-//! Indices of the k largest values, descending. Tie rule: among equal values the lower index
-//! comes first and is chosen first, so an exact tie across the k-th/(k+1)-th place keeps the
-//! lower indices (torch.topk gives no such guarantee: boundary_tie() tells a caller when its
-//! choice was one of several equally right ones). NaN ranks below every number, as in the CUDA
-//! twin: it is chosen only when fewer than k values are numbers.
-//! Large inputs: a threshold from a strided sample, one vectorised pass that skips every block
-//! with no value above it and keeps the indices of those that are, then an exact selection among
-//! the candidates. Every value above the threshold is a candidate, so the result is exact; when
-//! fewer than k survive, the threshold is lowered (finally: a full selection).
-[[nodiscard]] inline std::vector<std::int64_t> top_k_indices(const float* values, std::size_t n, std::size_t k) {
-  k = std::min(k, n);
-  if (k == 0) return {};
-  if (n < 8192 || k > n / 16) return detail::select_by_nth_element(values, n, k);
-  using B = xsimd::batch<float>;
-  constexpr std::size_t V = B::size;
-  constexpr std::size_t samples = 1024;
-  std::vector<float> sample(samples);
-  for (std::size_t i = 0; i < samples; ++i) {
-    const float v = values[i * (n / samples)];
-    sample[i] = std::isnan(v) ? -std::numeric_limits<float>::infinity() : v;  // NaN is never a threshold
-  }
-  std::vector<std::int64_t> cand;
-  for (std::size_t want = k * samples / n + 8; want < samples; want *= 4) {
-    std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(want), sample.end(), std::greater<float>());
-    const float threshold = sample[want];
-    cand.clear();
-    const B thr(threshold);
-    std::size_t i = 0;
-    for (; i + V <= n; i += V) {
-      if (!xsimd::any(B::load_unaligned(values + i) >= thr)) continue;
-      for (std::size_t j = i; j < i + V; ++j)
-        if (values[j] >= threshold) cand.push_back(static_cast<std::int64_t>(j));
-    }
-    for (; i < n; ++i)
-      if (values[i] >= threshold) cand.push_back(static_cast<std::int64_t>(i));
-    if (cand.size() >= k) {
-      const detail::topk_order better{values};
-      std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end(), better);
-      cand.resize(k);
-      std::sort(cand.begin(), cand.end(), better);
-      return cand;
-    }
-  }
-  return detail::select_by_nth_element(values, n, k);
-}
-
-//! An exact tie at the boundary of a top-k choice: `value` is the k-th largest value, held by
-//! `chosen` of the chosen indices and `left_out` of the others.
-struct topk_boundary_tie {
-  float value = 0.0f;
-  std::size_t chosen = 0, left_out = 0;
-};
-
-//! Whether the choice `best` (top_k_indices of values[0, n), descending) cut through a run of
-//! equal values, i.e. another choice of the same k values was equally right.
-[[nodiscard]] inline std::optional<topk_boundary_tie> boundary_tie(const float* values, std::size_t n,
-                                                                   const std::vector<std::int64_t>& best) {
-  if (best.empty() || best.size() >= n) return std::nullopt;
-  topk_boundary_tie tie;
-  tie.value = values[best.back()];
-  for (std::int64_t i : best) tie.chosen += values[i] == tie.value ? 1 : 0;
-  for (std::size_t i = 0; i < n; ++i) tie.left_out += values[i] == tie.value ? 1 : 0;
-  tie.left_out -= tie.chosen;
-  if (tie.left_out == 0) return std::nullopt;
-  return tie;
-}
 
 [[nodiscard]] inline float sqrtsoftplus(float x) noexcept {
   const float sp = x > 20.0f ? x : std::log1p(std::exp(x));  // torch's softplus threshold
@@ -208,38 +119,53 @@ struct moe_layer {
     return result<moe_layer>(std::move(m));
   }
 
+  //! Scratch of route() and apply() for calls of up to `rows` rows on `threads` threads.
+  [[nodiscard]] workspace_size workspace(std::size_t rows, std::size_t threads) const {
+    workspace_size route_ws;
+    route_ws.add<float>(experts).add<float>(experts).add(kernels::topk_workspace({nullptr, experts, top_k, nullptr}));
+    const std::size_t si = shared_gate.out_features();
+    workspace_size routed_ws;
+    routed_ws.add<std::size_t>(experts + 1).add<std::size_t>(rows * top_k).add<std::size_t>(experts).add<std::size_t>(experts);
+    // An expert gets each token at most once, unless a hash table names it twice for one token.
+    const std::size_t expert_rows = hash ? rows * top_k : rows;
+    routed_ws.add<float>(rows * top_k * dim).add<status>(threads).add<std::byte>(threads * expert_scratch_bytes(expert_rows));
+    workspace_size shared_ws;
+    shared_ws.add<float>(3 * rows * si).add<float>(rows * dim);
+    return workspace_size{std::max({route_ws.bytes, routed_ws.bytes, shared_ws.bytes})};
+  }
+
   //! logits [S, E], weights [S, k], indices [S, k] (descending score order for top-k layers).
   template <class Arch, executor Exec>
   [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
-                             float* weights, std::int64_t* indices, Exec& exec) const {
+                             float* weights, std::int64_t* indices, Exec& exec, workspace_arena& ws) const {
     if (status s = router.apply(arch, x, S, logits, exec); s != status::ok) return s;
-    std::vector<float> scores(experts), biased(experts);
+    workspace_arena::frame frame(ws);
+    float* scores = ws.take<float>(experts);
+    float* biased = ws.take<float>(experts);
+    if (scores == nullptr || biased == nullptr) return status::out_of_memory;
     for (std::size_t t = 0; t < S; ++t) {
       float* lg = logits + t * experts;
       if (scoring == scoring_func::softmax) {
         const float mx = *std::max_element(lg, lg + experts);
         float sum = 0.0f;
         for (std::size_t e = 0; e < experts; ++e) sum += (scores[e] = std::exp(lg[e] - mx));
-        for (auto& s : scores) s /= sum;
+        for (std::size_t e = 0; e < experts; ++e) scores[e] /= sum;
       } else {
         for (std::size_t e = 0; e < experts; ++e)
           scores[e] = scoring == scoring_func::sigmoid ? 1.0f / (1.0f + std::exp(-lg[e])) : sqrtsoftplus(lg[e]);
       }
       std::int64_t* idx = indices + t * top_k;
       const bool image = token_ids != nullptr && is_image_block_token_id(token_ids[t], vocab);
-      if (image && !vision_bias.empty()) {
-        for (std::size_t e = 0; e < experts; ++e) biased[e] = scores[e] + vision_bias[e];
-        const auto best = top_k_indices(biased.data(), experts, top_k);
-        std::copy(best.begin(), best.end(), idx);
-      } else if (hash) {
+      const bool by_table = hash && !(image && !vision_bias.empty());
+      if (by_table) {
         if (image) return status::not_supported;
         if (token_ids == nullptr || token_ids[t] < 0 || static_cast<std::size_t>(token_ids[t]) * top_k >= tid2eid.size())
           return status::out_of_range;
         std::copy_n(tid2eid.data() + static_cast<std::size_t>(token_ids[t]) * top_k, top_k, idx);
       } else {
-        for (std::size_t e = 0; e < experts; ++e) biased[e] = scores[e] + selection_bias[e];
-        const auto best = top_k_indices(biased.data(), experts, top_k);
-        std::copy(best.begin(), best.end(), idx);
+        const std::vector<float>& bias = image && !vision_bias.empty() ? vision_bias : selection_bias;
+        for (std::size_t e = 0; e < experts; ++e) biased[e] = scores[e] + bias[e];
+        if (status st = cpu::top_k(arch, {biased, experts, top_k, idx}, ws); st != status::ok) return st;
       }
       float sum = 0.0f;
       for (std::size_t k = 0; k < top_k; ++k) sum += scores[static_cast<std::size_t>(idx[k])];
@@ -249,52 +175,83 @@ struct moe_layer {
     return status::ok;
   }
 
+  //! The same with a workspace of its own (allocates; for tests and tools).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
+                             float* weights, std::int64_t* indices, Exec& exec) const {
+    std::vector<std::byte> memory(workspace(S, 1).bytes);
+    workspace_arena ws(memory);
+    return route(arch, x, S, token_ids, logits, weights, indices, exec, ws);
+  }
+
   //! y[S, dim] = sum_k w_k expert_{idx_k}(x) + shared(x).
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
+                             float* y, Exec& exec, workspace_arena& ws) const {
+    if (status s = routed(arch, x, S, weights, indices, y, exec, ws); s != status::ok) return s;
+    return add_shared(arch, x, S, y, exec, ws);
+  }
+
+  //! The same with a workspace of its own (allocates; for tests and tools).
+  template <class Arch, executor Exec>
+  [[nodiscard]] status apply(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
                              float* y, Exec& exec) const {
-    if (status s = routed(arch, x, S, weights, indices, y, exec); s != status::ok) return s;
-    return add_shared(arch, x, S, y, exec);
+    std::vector<std::byte> memory(workspace(S, static_cast<std::size_t>(std::max(1, exec.concurrency()))).bytes);
+    workspace_arena ws(memory);
+    return apply(arch, x, S, weights, indices, y, exec, ws);
   }
 
   //! The routed experts alone: y[S, dim] = sum_k w_k expert_{idx_k}(x).
   template <class Arch, executor Exec>
   [[nodiscard]] status routed(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
-                              float* y, Exec& exec) const {
+                              float* y, Exec& exec, workspace_arena& ws) const {
+    workspace_arena::frame frame(ws);
     // Group (token, slot) pairs by expert: counting sort, one GEMM per expert over its rows.
-    std::vector<std::size_t> count(experts + 1, 0);
-    for (std::size_t i = 0; i < S * top_k; ++i) ++count[static_cast<std::size_t>(indices[i]) + 1];
-    for (std::size_t e = 0; e < experts; ++e) count[e + 1] += count[e];
-    std::vector<std::size_t> order(S * top_k), fill(count.begin(), count.end() - 1);
-    for (std::size_t i = 0; i < S * top_k; ++i) order[fill[static_cast<std::size_t>(indices[i])]++] = i;
-    std::vector<std::size_t> active;
-    for (std::size_t e = 0; e < experts; ++e)
-      if (count[e + 1] > count[e]) active.push_back(e);
-    std::vector<float> slot_out(S * top_k * dim);
-    auto run = [&](std::size_t e, expert_scratch& scratch, auto& ex) {
-      return run_expert(arch, e, x, order.data() + count[e], count[e + 1] - count[e], slot_out.data(), scratch, ex);
-    };
+    auto* count = ws.take<std::size_t>(experts + 1);
+    auto* order = ws.take<std::size_t>(S * top_k);
+    auto* fill = ws.take<std::size_t>(experts);
+    auto* active = ws.take<std::size_t>(experts);
+    float* slot_out = ws.take<float>(S * top_k * dim);
     const auto parts = static_cast<std::size_t>(std::max(1, exec.concurrency()));
-    if (parts > 1 && active.size() >= 2 * parts) {
+    auto* failed = ws.take<status>(parts);
+    if (slot_out == nullptr || failed == nullptr) return status::out_of_memory;
+    std::fill(count, count + experts + 1, std::size_t{0});
+    for (std::size_t i = 0; i < S * top_k; ++i) {
+      if (indices[i] < 0 || static_cast<std::size_t>(indices[i]) >= experts) return status::out_of_range;
+      ++count[static_cast<std::size_t>(indices[i]) + 1];
+    }
+    const std::size_t per_part = expert_scratch_bytes(*std::max_element(count, count + experts + 1));
+    auto* scratch = ws.take<std::byte>(parts * per_part);
+    if (scratch == nullptr) return status::out_of_memory;
+    for (std::size_t e = 0; e < experts; ++e) count[e + 1] += count[e];
+    std::copy_n(count, experts, fill);
+    for (std::size_t i = 0; i < S * top_k; ++i) order[fill[static_cast<std::size_t>(indices[i])]++] = i;
+    std::size_t n_active = 0;
+    for (std::size_t e = 0; e < experts; ++e)
+      if (count[e + 1] > count[e]) active[n_active++] = e;
+    auto run = [&](std::size_t e, std::size_t part, auto& ex) {
+      return run_expert(arch, e, x, order + count[e], count[e + 1] - count[e], slot_out, scratch + part * per_part, ex);
+    };
+    if (parts > 1 && n_active >= 2 * parts) {
       // Threads take whole experts. A prefill sends ~8 rows to each of 256 experts and is bound
       // by reading 12.9 GB of weights: each thread streams one expert after another with no
       // barrier between them, instead of all threads splitting every small GEMM. Experts are
       // claimed from a shared counter, so a thread slowed by the machine takes fewer; which
       // thread runs an expert does not change its result.
       std::atomic<std::size_t> next{0};
-      std::vector<status> failed(parts, status::ok);
-      exec.parallel_for(static_cast<std::int64_t>(parts), [&](std::int64_t p, std::int64_t) {
-        serial_executor one;
-        expert_scratch scratch;
-        status& mine = failed[static_cast<std::size_t>(p)];
-        for (std::size_t i = next++; i < active.size() && mine == status::ok; i = next++) mine = run(active[i], scratch, one);
+      std::fill(failed, failed + parts, status::ok);
+      exec.parallel_for(static_cast<std::int64_t>(parts), [&](std::int64_t b, std::int64_t e) {
+        for (auto p = static_cast<std::size_t>(b); p < static_cast<std::size_t>(e); ++p) {
+          serial_executor one;
+          status& mine = failed[p];
+          for (std::size_t i = next++; i < n_active && mine == status::ok; i = next++) mine = run(active[i], p, one);
+        }
       });
-      for (status s : failed)
-        if (s != status::ok) return s;
+      for (std::size_t p = 0; p < parts; ++p)
+        if (failed[p] != status::ok) return failed[p];
     } else {
-      expert_scratch scratch;
-      for (std::size_t e : active)
-        if (status s = run(e, scratch, exec); s != status::ok) return s;
+      for (std::size_t i = 0; i < n_active; ++i)
+        if (status s = run(active[i], 0, exec); s != status::ok) return s;
     }
     exec.parallel_for(static_cast<std::int64_t>(S), [&](std::int64_t t0, std::int64_t t1) {
       for (auto t = static_cast<std::size_t>(t0); t < static_cast<std::size_t>(t1); ++t) {
@@ -302,7 +259,7 @@ struct moe_layer {
         std::fill(yt, yt + dim, 0.0f);
         for (std::size_t k = 0; k < top_k; ++k) {
           const float w = weights[t * top_k + k];
-          const float* o = slot_out.data() + (t * top_k + k) * dim;
+          const float* o = slot_out + (t * top_k + k) * dim;
           for (std::size_t d = 0; d < dim; ++d) yt[d] += w * o[d];
         }
       }
@@ -312,40 +269,46 @@ struct moe_layer {
 
   //! The shared expert, added on top: y[S, dim] += shared(x).
   template <class Arch, executor Exec>
-  [[nodiscard]] status add_shared(Arch arch, const float* x, std::size_t S, float* y, Exec& exec) const {
+  [[nodiscard]] status add_shared(Arch arch, const float* x, std::size_t S, float* y, Exec& exec, workspace_arena& ws) const {
     const std::size_t si = shared_gate.out_features();
-    std::vector<float> g(S * si), u(S * si), a(S * si), o(S * dim);
-    if (status s = shared_gate.apply(arch, x, S, g.data(), exec); s != status::ok) return s;
-    if (status s = shared_up.apply(arch, x, S, u.data(), exec); s != status::ok) return s;
-    cpu::swiglu_clamped(arch, g.data(), u.data(), si, a.data(), S, si, limit, exec);
-    if (status s = shared_down.apply(arch, a.data(), S, o.data(), exec); s != status::ok) return s;
+    workspace_arena::frame frame(ws);
+    float* g = ws.take<float>(S * si);
+    float* u = ws.take<float>(S * si);
+    float* a = ws.take<float>(S * si);
+    float* o = ws.take<float>(S * dim);
+    if (o == nullptr) return status::out_of_memory;
+    if (status s = shared_gate.apply(arch, x, S, g, exec); s != status::ok) return s;
+    if (status s = shared_up.apply(arch, x, S, u, exec); s != status::ok) return s;
+    cpu::swiglu_clamped(arch, g, u, si, a, S, si, limit, exec);
+    if (status s = shared_down.apply(arch, a, S, o, exec); s != status::ok) return s;
     for (std::size_t i = 0; i < S * dim; ++i) y[i] += o[i];
     return status::ok;
   }
 
  private:
-  struct expert_scratch {
-    std::vector<float> rows, hidden, act, out;
-  };
+  //! One thread's scratch for an expert of up to `rows` rows: gathered rows, gate|up, activation, output.
+  [[nodiscard]] std::size_t expert_scratch_bytes(std::size_t rows) const noexcept {
+    return workspace_size{}.add<float>(rows * dim).add<float>(rows * 2 * inter).add<float>(rows * inter).add<float>(rows * dim).bytes;
+  }
 
   //! Expert e over the n rows of x named by `slots` (token * top_k + k); row r's output goes to
-  //! slot_out[slots[r]].
+  //! slot_out[slots[r]]. `scratch` holds expert_scratch_bytes(n) or more.
   template <class Arch, executor Exec>
   status run_expert(Arch arch, std::size_t e, const float* x, const std::size_t* slots, std::size_t n, float* slot_out,
-                    expert_scratch& b, Exec& exec) const {
-    b.rows.resize(n * dim);
-    b.hidden.resize(n * 2 * inter);
-    b.act.resize(n * inter);
-    b.out.resize(n * dim);
+                    std::byte* scratch, Exec& exec) const {
+    workspace_arena b(std::span<std::byte>(scratch, expert_scratch_bytes(n)));
+    float* rows = b.take<float>(n * dim);
+    float* hidden = b.take<float>(n * 2 * inter);
+    float* act = b.take<float>(n * inter);
+    float* out = b.take<float>(n * dim);
     for (std::size_t r = 0; r < n; ++r) {
       const std::size_t t = slots[r] / top_k;
-      std::copy(x + t * dim, x + (t + 1) * dim, b.rows.data() + r * dim);
+      std::copy(x + t * dim, x + (t + 1) * dim, rows + r * dim);
     }
-    if (status s = gate_up[e].apply(arch, b.rows.data(), n, b.hidden.data(), exec); s != status::ok) return s;
-    cpu::swiglu_clamped(arch, b.hidden.data(), b.hidden.data() + inter, 2 * inter, b.act.data(), n, inter, limit, exec);
-    if (status s = down[e].apply(arch, b.act.data(), n, b.out.data(), exec); s != status::ok) return s;
-    for (std::size_t r = 0; r < n; ++r)
-      std::copy(b.out.data() + r * dim, b.out.data() + (r + 1) * dim, slot_out + slots[r] * dim);
+    if (status s = gate_up[e].apply(arch, rows, n, hidden, exec); s != status::ok) return s;
+    cpu::swiglu_clamped(arch, hidden, hidden + inter, 2 * inter, act, n, inter, limit, exec);
+    if (status s = down[e].apply(arch, act, n, out, exec); s != status::ok) return s;
+    for (std::size_t r = 0; r < n; ++r) std::copy(out + r * dim, out + (r + 1) * dim, slot_out + slots[r] * dim);
     return status::ok;
   }
 };

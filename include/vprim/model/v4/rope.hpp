@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "vprim/cpu/rope.hpp"
 #include "vprim/model/v4/config.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -49,17 +50,7 @@ namespace v4 {
 //! position `pos`; inverse = rotate by -pos (the de-rotation of the attention output).
 inline void apply_rope(float* heads, std::size_t count, std::size_t head_dim, const std::vector<float>& inv_freq,
                        double pos, bool inverse = false) {
-  const std::size_t half = inv_freq.size(), nope = head_dim - 2 * half;
-  for (std::size_t i = 0; i < half; ++i) {
-    const float angle = static_cast<float>(pos) * inv_freq[i];
-    const float c = std::cos(angle), s = inverse ? -std::sin(angle) : std::sin(angle);
-    for (std::size_t h = 0; h < count; ++h) {
-      float* x = heads + h * head_dim + nope + 2 * i;
-      const float x0 = x[0], x1 = x[1];
-      x[0] = x0 * c - x1 * s;
-      x[1] = x1 * c + x0 * s;
-    }
-  }
+  cpu::partial_rope(heads, count, head_dim, inv_freq.data(), inv_freq.size(), pos, inverse);
 }
 
 }  // namespace v4
