@@ -138,16 +138,20 @@ class decoder {
 
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
 
-  //! Token ids -> embeddings [S, hidden]; errors name the offending token index.
-  [[nodiscard]] result<std::vector<float>> embed(const std::int64_t* ids, std::size_t S) const {
+  //! Token ids -> embeddings out[S, hidden]; errors name the offending token index.
+  [[nodiscard]] std::optional<error> embed_into(const std::int64_t* ids, std::size_t S, float* out) const {
     const auto D = static_cast<std::size_t>(cfg_.hidden);
-    std::vector<float> out(S * D);
     for (std::size_t t = 0; t < S; ++t) {
       if (ids[t] < 0 || ids[t] >= cfg_.vocab)
         return make_error(status::out_of_range, "token " + std::to_string(t) + " has id " + std::to_string(ids[t]) +
                                                     " outside the vocabulary of " + std::to_string(cfg_.vocab), t);
-      std::copy_n(embed_.data() + static_cast<std::size_t>(ids[t]) * D, D, out.data() + t * D);
+      std::copy_n(embed_.data() + static_cast<std::size_t>(ids[t]) * D, D, out + t * D);
     }
+    return std::nullopt;
+  }
+  [[nodiscard]] result<std::vector<float>> embed(const std::int64_t* ids, std::size_t S) const {
+    std::vector<float> out(S * static_cast<std::size_t>(cfg_.hidden));
+    if (auto e = embed_into(ids, S, out.data())) return *e;
     return out;
   }
 

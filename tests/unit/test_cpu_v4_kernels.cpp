@@ -1,0 +1,296 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// The DeepSeek-V4 kernels of cpu/ against naive double-precision references, with their rows in
+// pages handed out in a scrambled order: sparse attention (window, selected and visible entries,
+// sinks), the compressor's update fed in uneven chunks, the indexer's scores, top-k (ties, NaN,
+// the large-input path) and the partial RoPE. Compiled once per SIMD arch, like
+// test_cpu_kernels.cpp; on a CPU without the arch the cases warn and check nothing.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "../reference/compare.hpp"
+#include "../reference/test_inputs.hpp"
+#include "../reference/v4_reference.hpp"
+#include "vprim/cpu/arch.hpp"
+#include "vprim/cpu/compressor.hpp"
+#include "vprim/cpu/indexer.hpp"
+#include "vprim/cpu/rope.hpp"
+#include "vprim/cpu/sparse_attention.hpp"
+#include "vprim/cpu/topk.hpp"
+
+#ifndef VPRIM_TEST_ARCH
+#error "define VPRIM_TEST_ARCH, e.g. xsimd::avx2"
+#endif
+
+namespace {
+
+using arch = VPRIM_TEST_ARCH;
+using vprim_ref::random_vector;
+
+bool usable() {
+  if (vprim::cpu::arch_usable<arch>()) return true;
+  WARN("SIMD arch " << arch::name() << " is not available on this CPU: nothing checked");
+  return false;
+}
+
+// Rows of `width` in pages of `per_page` rows, 3 floats of gap after each page; the block table
+// hands the pages out last first, so consecutive rows cross pages out of order.
+struct paged_store {
+  std::size_t per_page, width, pages, stride;
+  std::vector<float> memory;
+  std::vector<std::int32_t> table;
+  paged_store(std::size_t rows, std::size_t per_page_, std::size_t width_)
+      : per_page(per_page_), width(width_), pages((rows + per_page_ - 1) / per_page_ + 1), stride(per_page_ * width_ + 3) {
+    memory.assign(pages * stride, -7.0f);
+    for (std::size_t k = 0; k < pages; ++k) table.push_back(static_cast<std::int32_t>(pages - 1 - k));
+  }
+  [[nodiscard]] vprim::kernels::paged_rows<float> rows() { return {memory.data(), stride, per_page, width, table.data()}; }
+};
+
+std::vector<char> scratch(std::size_t bytes) { return std::vector<char>(bytes + vprim::workspace_arena::alignment); }
+
+}  // namespace
+
+TEST_CASE("sparse attention over window rows and paged entries equals the naive softmax with sinks", "[cpu][v4][sparse_attention]") {
+  if (!usable()) return;
+  unsigned seed = 100;
+  for (std::size_t heads : {1u, 3u, 8u})
+    for (std::size_t D : {5u, 16u, 67u})
+      for (int mode = 0; mode < 3; ++mode) {  // 0 sliding only, 1 CSA (selected), 2 HCA (all visible)
+        CAPTURE(heads, D, mode, arch::name());
+        const std::size_t window = 6, raw_n = 9, entries_n = mode ? 23 : 0, ratio = 4;
+        const std::int64_t position = 70;
+        const auto q = random_vector(heads * D, seed++), sinks = random_vector(heads, seed++, -1.0f, 2.0f);
+        const auto raw = random_vector(raw_n * D, seed++);
+        std::vector<const float*> raw_rows;
+        std::vector<std::int64_t> raw_pos;
+        for (std::size_t r = 0; r < raw_n; ++r) {
+          raw_rows.push_back(raw.data() + r * D);
+          raw_pos.push_back(position - static_cast<std::int64_t>(raw_n) + 1 + static_cast<std::int64_t>(r));  // 3 fall out of the window
+        }
+        paged_store store(entries_n, 5, D);
+        const auto ev = random_vector(entries_n * D, seed++);
+        for (std::size_t i = 0; i < entries_n; ++i) std::copy_n(ev.data() + i * D, D, store.rows().row(i));
+        // CSA picks: some visible, a -1, one past the causal limit (71 / 4 = 17 visible), one past the entries
+        const std::vector<std::int64_t> picks = {2, 16, -1, 17, 9, 0, 22, 30};
+        vprim::kernels::sparse_attention_args a{};
+        a.heads = heads;
+        a.head_dim = D;
+        a.q = q.data();
+        a.position = position;
+        a.raw_count = raw_n;
+        a.raw_rows = raw_rows.data();
+        a.raw_positions = raw_pos.data();
+        a.window = window;
+        if (mode) {
+          a.entries = store.rows().as_const();
+          a.entry_count = entries_n;
+          a.ratio = static_cast<std::int64_t>(ratio);
+        }
+        if (mode == 1) {
+          a.selected = picks.data();
+          a.selected_count = picks.size();
+        }
+        a.sinks = sinks.data();
+        a.scale = 1.0f / std::sqrt(static_cast<float>(D));
+        std::vector<float> out(heads * D, 99.0f), probs(heads * (raw_n + entries_n), -1.0f);
+        a.out = out.data();
+        a.probs = probs.data();
+        REQUIRE(vprim::kernels::sparse_attention_can_implement(a) == vprim::status::ok);
+        auto memory = scratch(vprim::kernels::sparse_attention_workspace(a).bytes);
+        vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(memory.data()), memory.size()));
+        REQUIRE(vprim::cpu::sparse_attention(arch{}, a, ws) == vprim::status::ok);
+
+        // The naive key set: window rows, then the entries (selected, or all visible).
+        std::vector<std::pair<const float*, std::size_t>> keys;  // (row, probs column)
+        for (std::size_t r = 0; r < raw_n; ++r)
+          if (raw_pos[r] > position - static_cast<std::int64_t>(window)) keys.push_back({raw.data() + r * D, r});
+        const std::size_t visible = std::min<std::size_t>(entries_n, static_cast<std::size_t>(position + 1) / ratio);
+        if (mode == 1) {
+          for (auto e : picks)
+            if (e >= 0 && static_cast<std::size_t>(e) < visible) keys.push_back({ev.data() + static_cast<std::size_t>(e) * D, raw_n + static_cast<std::size_t>(e)});
+        } else if (mode == 2) {
+          for (std::size_t e = 0; e < visible; ++e) keys.push_back({ev.data() + e * D, raw_n + e});
+        }
+        REQUIRE(keys.size() == window + (mode == 1 ? 4 : mode == 2 ? 17 : 0));
+        std::vector<double> want(heads * D, 0.0), want_probs(heads * (raw_n + entries_n), 0.0);
+        for (std::size_t h = 0; h < heads; ++h) {
+          std::vector<double> lg;
+          double mx = sinks[h];
+          for (auto [row, col] : keys) {
+            double dot = 0;
+            for (std::size_t d = 0; d < D; ++d) dot += static_cast<double>(q[h * D + d]) * row[d];
+            lg.push_back(dot / std::sqrt(static_cast<double>(D)));
+            mx = std::max(mx, lg.back());
+          }
+          double denom = std::exp(sinks[h] - mx);
+          for (double v : lg) denom += std::exp(v - mx);
+          for (std::size_t j = 0; j < keys.size(); ++j) {
+            const double p = std::exp(lg[j] - mx) / denom;
+            want_probs[h * (raw_n + entries_n) + keys[j].second] = p;
+            for (std::size_t d = 0; d < D; ++d) want[h * D + d] += p * keys[j].first[d];
+          }
+        }
+        vprim_ref::require_close("out", out, want, [](std::size_t) { return 2e-6; });
+        vprim_ref::require_close("probs", probs, want_probs, [](std::size_t) { return 1e-6; });
+      }
+}
+
+TEST_CASE("sparse attention refuses what it cannot do and reports a short workspace", "[cpu][v4][sparse_attention][errors]") {
+  if (!usable()) return;
+  std::vector<float> q(8, 0.5f), out(8), sinks(1, 0.0f), row(8, 1.0f);
+  const float* rows[1] = {row.data()};
+  const std::int64_t pos[1] = {0};
+  vprim::kernels::sparse_attention_args a{};
+  a.heads = 1;
+  a.head_dim = 8;
+  a.q = q.data();
+  a.raw_count = 1;
+  a.raw_rows = rows;
+  a.raw_positions = pos;
+  a.window = 4;
+  a.sinks = sinks.data();
+  a.out = out.data();
+  vprim::workspace_arena none;
+  CHECK(vprim::cpu::sparse_attention(arch{}, a, none) == vprim::status::out_of_memory);
+  CHECK(none.short_by() > 0);
+  a.entry_count = 3;  // entries without pages
+  CHECK(vprim::cpu::sparse_attention(arch{}, a, none) == vprim::status::invalid_argument);
+  a.entry_count = 0;
+  a.sinks = nullptr;
+  CHECK(vprim::cpu::sparse_attention(arch{}, a, none) == vprim::status::invalid_argument);
+}
+
+TEST_CASE("the compressor's update, fed in uneven chunks, gives every window's entry", "[cpu][v4][compressor]") {
+  if (!usable()) return;
+  for (const bool overlap : {true, false})
+    for (std::size_t ratio : {1u, 3u, 4u}) {
+      CAPTURE(overlap, ratio, arch::name());
+      const std::size_t c = 12, P = overlap ? 2 * c : c, T = 29, pairs = 2;
+      // Inputs are projections already; the reference projects x = [kv | gate] with [I | 0] and [0 | I].
+      const auto kv = random_vector(T * P, 7), gate = random_vector(T * P, 8, -2.0f, 2.0f);
+      const auto bias = random_vector(ratio * P, 9), norm = random_vector(c, 10, 0.5f, 1.5f);
+      const std::vector<float> inv_freq = {0.5f, 0.03f};
+      std::vector<float> x(T * 2 * P), wkv(P * 2 * P, 0.0f), wgate(P * 2 * P, 0.0f);
+      for (std::size_t t = 0; t < T; ++t) {
+        std::copy_n(kv.data() + t * P, P, x.data() + t * 2 * P);
+        std::copy_n(gate.data() + t * P, P, x.data() + t * 2 * P + P);
+      }
+      for (std::size_t ch = 0; ch < P; ++ch) {
+        wkv[ch * 2 * P + ch] = 1.0f;
+        wgate[ch * 2 * P + P + ch] = 1.0f;
+      }
+      paged_store entries(T / ratio, 2, c);
+      std::vector<float> buffer_kv(ratio * P), buffer_gate(ratio * P), overlap_kv(ratio * c), overlap_gate(ratio * c);
+      vprim::kernels::compressor_update_args a{};
+      a.ratio = ratio;
+      a.width = c;
+      a.overlap = overlap;
+      a.ld = P;
+      a.position_bias = bias.data();
+      a.norm_weight = norm.data();
+      a.eps = 1e-6f;
+      a.inv_freq = inv_freq.data();
+      a.rope_pairs = pairs;
+      a.state = {buffer_kv.data(), buffer_gate.data(), overlap_kv.data(), overlap_gate.data()};
+      a.entries = entries.rows();
+      auto memory = scratch(vprim::kernels::compressor_update_workspace(a).bytes);
+      vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(memory.data()), memory.size()));
+      std::size_t fed = 0;
+      for (std::size_t len : {1u, 5u, 0u, 2u, 9u, 1u, 1u, 10u}) {
+        a.first_position = static_cast<std::int64_t>(fed);
+        a.rows = len;
+        a.kv = kv.data() + fed * P;
+        a.gate = gate.data() + fed * P;
+        REQUIRE(vprim::cpu::compressor_update(arch{}, a, ws) == vprim::status::ok);
+        fed += len;
+      }
+      REQUIRE(fed == T);
+      const std::vector<double> inv(inv_freq.begin(), inv_freq.end());
+      for (std::size_t w = 0; w < T / ratio; ++w) {
+        CAPTURE(w);
+        const auto ref = vprim_ref::compressed_entry(x, 2 * P, w, ratio, c, overlap, wkv, wgate, bias, norm, inv, 1e-6);
+        const float* got = entries.rows().row(w);
+        vprim_ref::require_close("entry", std::vector<float>(got, got + c), ref, [](std::size_t) { return 3e-6; });
+      }
+    }
+}
+
+TEST_CASE("indexer scores over paged keys equal the naive weighted ReLU sum, in any split of the keys", "[cpu][v4][indexer]") {
+  if (!usable()) return;
+  unsigned seed = 300;
+  for (std::size_t heads : {1u, 4u, 9u})
+    for (std::size_t d : {8u, 19u, 128u}) {
+      CAPTURE(heads, d, arch::name());
+      const std::size_t visible = 37;
+      const auto q = random_vector(heads * d, seed++), w = random_vector(heads, seed++), kv = random_vector(visible * d, seed++);
+      paged_store keys(visible, 4, d);
+      for (std::size_t i = 0; i < visible; ++i) std::copy_n(kv.data() + i * d, d, keys.rows().row(i));
+      std::vector<float> scores(visible, -5.0f);
+      const vprim::kernels::indexer_scores_args a{heads, d, q.data(), w.data(), keys.rows().as_const(), visible, scores.data()};
+      REQUIRE(vprim::cpu::indexer_scores(arch{}, a, 0, 13) == vprim::status::ok);
+      REQUIRE(vprim::cpu::indexer_scores(arch{}, a, 13, 1000) == vprim::status::ok);
+      // The reference folds 1/sqrt(d) and 1/sqrt(H) in; the kernel takes them in the weights.
+      std::vector<float> hw(heads);
+      for (std::size_t h = 0; h < heads; ++h) hw[h] = w[h];
+      auto ref = vprim_ref::indexer_scores(q, hw, kv, visible, heads, d);
+      for (auto& r : ref) r *= std::sqrt(static_cast<double>(d)) * std::sqrt(static_cast<double>(heads));
+      vprim_ref::require_close("scores", scores, ref, [&](std::size_t) { return 1e-5 * static_cast<double>(heads); });
+    }
+}
+
+TEST_CASE("top-k equals a stable full sort: ties to the lower index, NaN last, large inputs exact", "[cpu][v4][topk]") {
+  if (!usable()) return;
+  std::mt19937 rng(5);
+  for (std::size_t n : {1u, 7u, 100u, 4096u, 10000u, 262144u})
+    for (std::size_t k : {1u, 6u, 512u}) {
+      CAPTURE(n, k, arch::name());
+      std::vector<float> v(n);
+      for (auto& x : v) x = static_cast<float>(static_cast<int>(rng() % 50)) * 0.5f;  // many ties
+      if (n > 5000) {
+        for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(static_cast<int>(rng() % 100000)) * 0.001f;
+        std::fill(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n / 4), -INFINITY);
+        for (std::size_t i = n - 700; i < n; ++i) v[i] = 1000.0f + static_cast<float>(i % 7);
+      }
+      if (n > 3) v[n / 2] = NAN;
+      std::vector<std::int64_t> ref(n);
+      std::iota(ref.begin(), ref.end(), 0);
+      std::stable_sort(ref.begin(), ref.end(), [&](auto a, auto b) {
+        const float x = v[static_cast<std::size_t>(a)], y = v[static_cast<std::size_t>(b)];
+        if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
+        return x > y;
+      });
+      ref.resize(std::min(k, n));
+      std::vector<std::int64_t> got(ref.size(), -2);
+      const vprim::kernels::topk_args a{v.data(), n, k, got.data()};
+      auto memory = scratch(vprim::kernels::topk_workspace(a).bytes);
+      vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(memory.data()), memory.size()));
+      REQUIRE(vprim::cpu::top_k(arch{}, a, ws) == vprim::status::ok);
+      REQUIRE(got == ref);
+      REQUIRE(ws.used() == 0);  // the workspace is given back
+    }
+}
+
+TEST_CASE("partial RoPE rotates the trailing pairs of each head and its inverse undoes it", "[cpu][v4][rope]") {
+  const std::size_t heads = 3, hd = 10, pairs = 2;
+  const std::vector<float> inv = {1.0f, 0.01f};
+  auto x = random_vector(heads * hd, 77);
+  const auto orig = x;
+  vprim::cpu::partial_rope(x.data(), heads, hd, inv.data(), pairs, 37.0);
+  for (std::size_t h = 0; h < heads; ++h) {
+    for (std::size_t e = 0; e < hd - 2 * pairs; ++e) REQUIRE(x[h * hd + e] == orig[h * hd + e]);  // NoPE part untouched
+    for (std::size_t i = 0; i < pairs; ++i) {
+      const double a = 37.0 * inv[i];
+      const std::size_t at = h * hd + hd - 2 * pairs + 2 * i;
+      CHECK(x[at] == Approx(orig[at] * std::cos(a) - orig[at + 1] * std::sin(a)).margin(1e-5));
+      CHECK(x[at + 1] == Approx(orig[at + 1] * std::cos(a) + orig[at] * std::sin(a)).margin(1e-5));
+    }
+  }
+  vprim::cpu::partial_rope(x.data(), heads, hd, inv.data(), pairs, 37.0, /*inverse=*/true);
+  vprim_ref::require_close("round trip", x, orig, [](std::size_t) { return 1e-5; });
+}

@@ -1,0 +1,109 @@
+// SPDX-FileCopyrightText: 2026 vprim developers
+// SPDX-License-Identifier: Apache-2.0
+// Steady-state decoding allocates nothing: with the pool and the workspace sized once (the
+// two-phase protocol), 100 decode steps of a batch of sequences through the whole decoder, on
+// one thread and on a pool of two, make no heap allocation. This binary counts every
+// operator new of the process.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "vprim/cpu/arch.hpp"
+#include "vprim/model/v4/model.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+// The replacements below pair malloc with free by design; GCC cannot see that across them.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  const auto al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+TEST_CASE("100 decode steps of a batch allocate nothing once the pool and workspace are sized", "[v4][batch][alloc]") {
+  auto f = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/deepseek_v4_public.safetensors");
+  REQUIRE(f);
+  auto cfg = vprim::v4::config_from_json(*vprim::parse_json(*f->meta("config")));
+  REQUIRE(cfg);
+  const auto& file = *f;
+  const std::size_t B = 3, prompt = 13, steps = 100, page = 16;
+  const auto V = static_cast<std::size_t>(cfg->vocab), D = static_cast<std::size_t>(cfg->hidden);
+  vprim::thread_pool_executor two(2);
+  vprim::serial_executor one;
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    auto m = vprim::v4::decoder::load(arch, vprim::weights_from(file, "weight."),
+                                      [&file](const std::string& name) { return file.to_i64("weight." + name); }, *cfg);
+    REQUIRE(m);
+    for (const bool threaded : {false, true}) {
+      CAPTURE(threaded);
+      const std::size_t positions = prompt + steps + 1, per_seq = (positions + page - 1) / page;
+      auto layout = vprim::v4::kv_pool_layout::make(*cfg, page, B * per_seq, B);
+      REQUIRE(layout);
+      auto kv = vprim::v4::kv_pool::allocate(std::move(*layout));
+      REQUIRE(kv);
+      std::vector<std::int32_t> table(B * per_seq);
+      std::iota(table.begin(), table.end(), 0);
+      std::vector<vprim::v4::sequence_ref> seqs;
+      for (std::size_t s = 0; s < B; ++s)
+        seqs.push_back({0, static_cast<std::int32_t>(s), table.data() + s * per_seq, per_seq});
+      const vprim::v4::call_limits lim{B * prompt, B, positions, threaded ? 2u : 1u};
+      std::vector<std::byte> memory(m->workspace(lim).bytes);
+      vprim::workspace_arena ws(memory);
+      std::vector<std::int64_t> ids(B * prompt);
+      for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int64_t>((i * 7 + 3) % V);
+      std::vector<float> emb(B * prompt * D), logits(B * prompt * V);
+      std::vector<std::size_t> cu(B + 1);
+      for (std::size_t s = 0; s <= B; ++s) cu[s] = s * prompt;
+      auto step = [&](std::size_t rows_each) {
+        for (std::size_t s = 0; s <= B; ++s) cu[s] = s * rows_each;
+        if (m->embed_into(ids.data(), B * rows_each, emb.data())) return false;
+        const vprim::v4::batch_view batch{seqs, cu};
+        const bool ok = !(threaded ? m->forward_batch(arch, emb.data(), ids.data(), batch, kv->view(), logits.data(), two, ws)
+                                   : m->forward_batch(arch, emb.data(), ids.data(), batch, kv->view(), logits.data(), one, ws));
+        for (auto& q : seqs) q.length += static_cast<std::int64_t>(rows_each);
+        for (std::size_t s = 0; s < B; ++s) ids[s] = static_cast<std::int64_t>(logits[s * V] > logits[s * V + 1] ? 5 : 9);
+        return ok;
+      };
+      REQUIRE(step(prompt));  // the prefill of all three
+      {
+        const long probe_before = allocations.load();
+        const std::vector<int> probe(3);  // the counter sees the library's allocations too
+        REQUIRE(allocations.load() - probe_before == 1);
+      }
+      const long before = allocations.load();
+      bool ok = true;
+      for (std::size_t i = 0; i < steps; ++i) ok = step(1) && ok;
+      const long made = allocations.load() - before;
+      REQUIRE(ok);
+      CHECK(made == 0);
+      CHECK(ws.peak() <= ws.capacity());
+    }
+  });
+}
