@@ -84,7 +84,7 @@ std::vector<float> random_input(std::size_t n, unsigned seed) {
 TEST_CASE("mHC pre/post/comb/collapse equal the naive Sinkhorn", "[v4][reference][mhc]") {
   const auto c = make_config();
   random_weights w;
-  auto hc = vprim::v4::hyper_connection::load(w.source(), "hc", 2, 24);
+  auto hc = vprim::v4::hyper_connection::load(w.source(), vprim::v4::hyper_connection_tensors_of(c, "hc"), 2, 24);
   REQUIRE(hc);
   const std::size_t S = 4, n = 2, D = 24;
   auto x = random_input(S * n * D, 1);

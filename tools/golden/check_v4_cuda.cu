@@ -8,7 +8,7 @@
 #include "compare_v4.hpp"
 #include "cuda_backend.hpp"
 #include "cuda_memory.cuh"
-#include "vprim/cuda/v4_decoder.cuh"
+#include "vprim/model/cuda/v4_decoder.cuh"
 
 namespace vprim_golden {
 

@@ -7,7 +7,7 @@
 
 #include "cuda_backend.hpp"
 #include "cuda_memory.cuh"
-#include "vprim/cuda/vision_tower.cuh"
+#include "vprim/model/cuda/vision_tower.cuh"
 
 namespace vprim_golden {
 

@@ -9,7 +9,7 @@
 #include "cuda_backend.hpp"
 #include "cuda_memory.cuh"
 #include "vlm_inputs.hpp"
-#include "vprim/cuda/vision_language.cuh"
+#include "vprim/model/cuda/vision_language.cuh"
 
 namespace vprim_golden {
 

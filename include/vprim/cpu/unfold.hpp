@@ -15,18 +15,13 @@
 
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
+#include "vprim/kernels/unfold.hpp"
 #include "vprim/policy/policies.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
 
-struct unfold_shape {
-  std::size_t grid_h = 0, grid_w = 0, channels = 0, factor = 0;
-  [[nodiscard]] std::size_t out_h() const noexcept { return (grid_h + factor - 1) / factor; }
-  [[nodiscard]] std::size_t out_w() const noexcept { return (grid_w + factor - 1) / factor; }
-  [[nodiscard]] std::size_t out_tokens() const noexcept { return out_h() * out_w(); }
-  [[nodiscard]] std::size_t out_features() const noexcept { return channels * factor * factor; }
-};
+using kernels::unfold_shape;
 
 //! in: [grid_h * grid_w, channels]; out: [out_tokens, out_features].
 template <executor Exec>

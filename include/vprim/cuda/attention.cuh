@@ -23,7 +23,7 @@
 #include <cuda_bf16.h>
 #include <mma.h>
 
-#include "vprim/cpu/attention.hpp"
+#include "vprim/kernels/attention.hpp"
 #include "vprim/cuda/attention_flash.cuh"
 #include "vprim/cuda/launch.cuh"
 
@@ -31,10 +31,10 @@ VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
 //! One description for both backends.
-using attention_args = cpu::attention_args;
+using attention_args = kernels::attention_args;
 
 [[nodiscard]] inline status attention_bf16_can_implement(const attention_args& a) noexcept {
-  if (const status s = cpu::attention_can_implement(a); s != status::ok) return s;
+  if (const status s = kernels::attention_can_implement(a); s != status::ok) return s;
   if (a.tokens == 0 || a.heads == 0) return status::ok;
   if (a.head_dim % 16 != 0 || a.head_dim > 128) return status::not_supported;
   if (ceil_div(a.tokens, 64) > 0x7fffffffu || a.heads > 65535u) return status::not_supported;
@@ -211,7 +211,7 @@ VPRIM_KERNEL void attention_f32_kernel(attention_args a) {
 
 //! The fp32 attention on `stream`.
 [[nodiscard]] inline status attention_bidirectional(const attention_args& a, cudaStream_t stream) {
-  if (const status s = cpu::attention_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
+  if (const status s = kernels::attention_can_implement(a); s != status::ok || a.tokens == 0 || a.heads == 0) return s;
   if (a.head_dim > 32 * detail::attention_f32_per_lane) return status::not_supported;
   if (ceil_div(a.tokens, detail::attention_f32_warps) > 0x7fffffffu || a.heads > 65535u) return status::not_supported;
   const dim3 grid(static_cast<unsigned>(ceil_div(a.tokens, detail::attention_f32_warps)), static_cast<unsigned>(a.heads));

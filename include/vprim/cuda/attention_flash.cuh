@@ -20,7 +20,7 @@
 
 #include <cuda_bf16.h>
 
-#include "vprim/cpu/attention.hpp"
+#include "vprim/kernels/attention.hpp"
 #include "vprim/cuda/launch.cuh"
 
 VPRIM_NAMESPACE_BEGIN
@@ -34,7 +34,7 @@ constexpr std::size_t smem_bytes = 2 * std::size_t{bk} * ld<D> * sizeof(__nv_bfl
 
 //! Whether the kernel takes `a` (besides the shared checks): its head dims, and the 16-byte
 //! alignment of its float4 loads.
-[[nodiscard]] inline bool fits(const cpu::attention_args& a) noexcept {
+[[nodiscard]] inline bool fits(const kernels::attention_args& a) noexcept {
   return (a.head_dim == 64 || a.head_dim == 128) && aligned_to(a.q, 16) && aligned_to(a.k, 16) && aligned_to(a.v, 16) &&
          a.q_stride % 4 == 0 && a.k_stride % 4 == 0 && a.v_stride % 4 == 0 && a.o_stride % 2 == 0 && aligned_to(a.o, 8);
 }
@@ -99,7 +99,7 @@ __device__ inline void stage(__nv_bfloat16* tile, const float* src, std::size_t 
 // a2 (g, 2t + 8..), a3 (g + 8, 2t + 8..); B (16 x 8) b0 (k 2t.., n g), b1 (k 2t + 8.., n g);
 // C (16 x 8) c0 c1 (g, 2t..), c2 c3 (g + 8, 2t..).
 template <int D>
-VPRIM_KERNEL void __launch_bounds__(threads) attention_kernel(cpu::attention_args a) {
+VPRIM_KERNEL void __launch_bounds__(threads) attention_kernel(kernels::attention_args a) {
   extern __shared__ __align__(16) unsigned char flash_smem[];
   auto* ks = reinterpret_cast<__nv_bfloat16*>(flash_smem);
   auto* vs = ks + bk * ld<D>;
@@ -209,7 +209,7 @@ VPRIM_KERNEL void __launch_bounds__(threads) attention_kernel(cpu::attention_arg
 
 //! Launches the kernel of a's head dim on a call `fits` accepted.
 template <int D>
-[[nodiscard]] status launch(const cpu::attention_args& a, cudaStream_t stream) {
+[[nodiscard]] status launch(const kernels::attention_args& a, cudaStream_t stream) {
   if (const cudaError_t e = cudaFuncSetAttribute(attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_bytes<D>));
       e != cudaSuccess)
     return to_status(e);

@@ -13,8 +13,9 @@
 //! tiles, the same sums (the wgmma engine sums in another order).
 //! patchify_f32() and merge_unfold_f32() materialise the operand in fp32 for the fp32 path.
 
-#include "vprim/cpu/unfold.hpp"
 #include "vprim/cuda/gemm.cuh"
+#include "vprim/kernels/unfold.hpp"
+#include "vprim/policy/policies.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
@@ -31,7 +32,7 @@ struct patch_embed_args {
 struct merge_gemm_args {
   gemm_args base;                 //!< n, w [n, out_features], ldw, bias, c, ldc, act, accumulate (m, k, a, lda are set here)
   const float* tokens = nullptr;  //!< [grid_h * grid_w, channels], fp32
-  cpu::unfold_shape shape;
+  kernels::unfold_shape shape;
   merge_layout layout = merge_layout::channel_major;
 };
 

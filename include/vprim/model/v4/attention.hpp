@@ -63,19 +63,19 @@ struct attention_layer {
     a.window = static_cast<std::size_t>(c.sliding_window);
     a.eps = c.norm_eps;
     a.inv_freq = rope_inv_freq(kind == attention_kind::sliding ? c.main_rope : c.compress_rope, c.rope_dim);
-    const index_t D = c.hidden, HD = static_cast<index_t>(a.heads * a.head_dim);
-    auto get = [&](linear_layer& l, const std::string& n, index_t out, index_t in) -> std::optional<error> {
-      auto r = linear_layer::load(arch, src, p + n, out, in, false);
+    const attention_tensors t = attention_tensors_of(c, kind, p);
+    auto get = [&](linear_layer& l, const linear_spec& spec) -> std::optional<error> {
+      auto r = linear_layer::load(arch, src, spec.name, spec.out, spec.in, false);
       if (!r) return r.err();
       l = std::move(*r);
       return std::nullopt;
     };
-    if (auto e = get(a.q_a, "q_a_proj", c.q_lora_rank, D)) return *e;
-    if (auto e = get(a.q_b, "q_b_proj", HD, c.q_lora_rank)) return *e;
-    if (auto e = get(a.kv_proj, "kv_proj", c.head_dim, D)) return *e;
-    if (auto e = get(a.o_b, "o_b_proj", D, c.o_groups * c.o_lora_rank)) return *e;
-    const index_t per_group = HD / c.o_groups;
-    auto oa = src(p + "o_a_proj.weight", {c.o_groups * c.o_lora_rank, per_group});
+    if (auto e = get(a.q_a, t.q_a)) return *e;
+    if (auto e = get(a.q_b, t.q_b)) return *e;
+    if (auto e = get(a.kv_proj, t.kv)) return *e;
+    if (auto e = get(a.o_b, t.o_b)) return *e;
+    const index_t per_group = t.o_a.in;
+    auto oa = src(t.o_a.weight(), {t.o_a.out, t.o_a.in});
     if (!oa) return oa.err();
     for (std::size_t g = 0; g < a.groups; ++g) {
       std::vector<float> rows(oa->begin() + static_cast<std::ptrdiff_t>(g * a.o_rank * static_cast<std::size_t>(per_group)),
@@ -84,21 +84,18 @@ struct attention_layer {
       if (!l) return l.err();
       a.o_a.push_back(std::move(*l));
     }
-    for (auto [vec, name, n] : {std::tuple{&a.q_a_norm, "q_a_norm.weight", static_cast<index_t>(c.q_lora_rank)},
-                                std::tuple{&a.kv_norm, "kv_norm.weight", static_cast<index_t>(c.head_dim)},
-                                std::tuple{&a.sinks, "sinks", static_cast<index_t>(c.heads)}}) {
-      auto v = src(p + name, {n});
+    for (auto [vec, spec] : {std::pair{&a.q_a_norm, &t.q_a_norm}, std::pair{&a.kv_norm, &t.kv_norm}, std::pair{&a.sinks, &t.sinks}}) {
+      auto v = src(spec->name, spec->shape);
       if (!v) return v.err();
       *vec = std::move(*v);
     }
-    if (kind != attention_kind::sliding) {
-      auto k = compressor::load(arch, src, p + "compressor.", static_cast<std::size_t>(c.ratio(kind)), a.head_dim,
-                                kind == attention_kind::csa, c);
+    if (t.compressor) {
+      auto k = compressor::load(arch, src, *t.compressor, c);
       if (!k) return k.err();
       a.comp = std::move(*k);
     }
-    if (kind == attention_kind::csa) {
-      auto ix = indexer::load(arch, src, p + "compressor.indexer.", c);
+    if (t.indexer) {
+      auto ix = indexer::load(arch, src, *t.indexer, c);
       if (!ix) return ix.err();
       a.index = std::move(*ix);
     }

@@ -35,6 +35,7 @@
 #include "vprim/model/v4/moe.hpp"
 #include "vprim/model/v4/observer.hpp"
 #include "vprim/model/v4/rope.hpp"
+#include "vprim/model/v4/tensor_table.hpp"
 #include "vprim/model/weights.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -52,29 +53,33 @@ struct compressor {
   [[nodiscard]] std::size_t proj() const noexcept { return overlap ? 2 * width : width; }
 
   template <class Arch>
-  [[nodiscard]] static result<compressor> load(Arch arch, const weight_source& src, const std::string& p, std::size_t ratio,
-                                               std::size_t width, bool overlap, const config& c) {
+  [[nodiscard]] static result<compressor> load(Arch arch, const weight_source& src, const compressor_tensors& t, const config& c) {
     compressor k;
-    k.ratio = ratio;
-    k.width = width;
-    k.overlap = overlap;
+    k.ratio = t.ratio;
+    k.width = t.width;
+    k.overlap = t.overlap;
     k.dim = static_cast<std::size_t>(c.hidden);
     k.eps = c.norm_eps;
     k.inv_freq = rope_inv_freq(c.compress_rope, c.rope_dim);
-    const auto P = static_cast<index_t>(k.proj()), D = static_cast<index_t>(k.dim);
-    auto kv = linear_layer::load(arch, src, p + "kv_proj", P, D, false);
+    auto kv = linear_layer::load(arch, src, t.kv.name, t.kv.out, t.kv.in, false);
     if (!kv) return kv.err();
-    auto gate = linear_layer::load(arch, src, p + "gate_proj", P, D, false);
+    auto gate = linear_layer::load(arch, src, t.gate.name, t.gate.out, t.gate.in, false);
     if (!gate) return gate.err();
-    auto bias = src(p + "position_bias", {static_cast<index_t>(ratio), P});
+    auto bias = src(t.position_bias.name, t.position_bias.shape);
     if (!bias) return bias.err();
-    auto norm = src(p + "kv_norm.weight", {static_cast<index_t>(width)});
+    auto norm = src(t.norm.name, t.norm.shape);
     if (!norm) return norm.err();
     k.kv_proj = std::move(*kv);
     k.gate_proj = std::move(*gate);
     k.position_bias = std::move(*bias);
     k.norm_w = std::move(*norm);
     return result<compressor>(std::move(k));
+  }
+  //! The compressor under prefix `p` (names from tensor_table.hpp).
+  template <class Arch>
+  [[nodiscard]] static result<compressor> load(Arch arch, const weight_source& src, const std::string& p, std::size_t ratio,
+                                               std::size_t width, bool overlap, const config& c) {
+    return load(arch, src, compressor_tensors_of(c, p, ratio, width, overlap), c);
   }
 
   //! Feeds each sequence's rows of this call (normed layer input x [rows, dim]): projects them
@@ -122,23 +127,28 @@ struct indexer {
   std::vector<float> inv_freq;
 
   template <class Arch>
-  [[nodiscard]] static result<indexer> load(Arch arch, const weight_source& src, const std::string& p, const config& c) {
+  [[nodiscard]] static result<indexer> load(Arch arch, const weight_source& src, const indexer_tensors& t, const config& c) {
     indexer ix;
     ix.heads = static_cast<std::size_t>(c.index_heads);
     ix.head_dim = static_cast<std::size_t>(c.index_head_dim);
     ix.top_k = static_cast<std::size_t>(c.index_topk);
-    ix.ratio = static_cast<std::size_t>(c.csa_ratio);
+    ix.ratio = t.keys.ratio;
     ix.inv_freq = rope_inv_freq(c.compress_rope, c.rope_dim);
-    auto k = compressor::load(arch, src, p, ix.ratio, ix.head_dim, true, c);
+    auto k = compressor::load(arch, src, t.keys, c);
     if (!k) return k.err();
     ix.keys = std::move(*k);
-    auto q = linear_layer::load(arch, src, p + "q_b_proj", static_cast<index_t>(ix.heads * ix.head_dim), c.q_lora_rank, false);
+    auto q = linear_layer::load(arch, src, t.q.name, t.q.out, t.q.in, false);
     if (!q) return q.err();
-    auto w = linear_layer::load(arch, src, p + "scorer.weights_proj", c.index_heads, c.hidden, false);
+    auto w = linear_layer::load(arch, src, t.weights.name, t.weights.out, t.weights.in, false);
     if (!w) return w.err();
     ix.q_b = std::move(*q);
     ix.weights_proj = std::move(*w);
     return result<indexer>(std::move(ix));
+  }
+  //! The indexer under prefix `p` (names from tensor_table.hpp).
+  template <class Arch>
+  [[nodiscard]] static result<indexer> load(Arch arch, const weight_source& src, const std::string& p, const config& c) {
+    return load(arch, src, indexer_tensors_of(c, p), c);
   }
 
   //! The entries each query attends: selected[t, 0..top_k) for row t of the batch, ascending,

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "vprim/model/v4/tensor_table.hpp"
 #include "vprim/model/weights.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -47,30 +48,24 @@ struct hc_weights {
   std::size_t n = 0, dim = 0;
   std::vector<float> fn, base, scale;
 
-  [[nodiscard]] static result<hc_weights> read(const weight_source& src, const std::string& fn_name,
-                                               const std::string& base_name, const std::string& scale_name,
-                                               std::size_t rows, std::size_t scales, std::size_t n, std::size_t dim) {
+  [[nodiscard]] static result<hc_weights> read(const weight_source& src, const hc_tensors& t, std::size_t n, std::size_t dim) {
     if (n == 0 || n > max_streams)
-      return make_error(status::not_supported, "'" + fn_name + "': hc_mult " + std::to_string(n) + " is outside 1.." +
+      return make_error(status::not_supported, "'" + t.fn.name + "': hc_mult " + std::to_string(n) + " is outside 1.." +
                                                    std::to_string(max_streams));
     hc_weights h{n, dim, {}, {}, {}};
-    auto fn = src(fn_name, {static_cast<index_t>(rows), static_cast<index_t>(n * dim)});
-    if (!fn) return fn.err();
-    auto base = src(base_name, {static_cast<index_t>(rows)});
-    if (!base) return base.err();
-    auto scale = src(scale_name, {static_cast<index_t>(scales)});
-    if (!scale) return scale.err();
-    h.fn = std::move(*fn);
-    h.base = std::move(*base);
-    h.scale = std::move(*scale);
+    for (auto [vec, spec] : {std::pair{&h.fn, &t.fn}, std::pair{&h.base, &t.base}, std::pair{&h.scale, &t.scale}}) {
+      auto v = src(spec->name, spec->shape);
+      if (!v) return v.err();
+      *vec = std::move(*v);
+    }
     return h;
   }
 };
 
 struct hyper_connection : hc_weights {
-  [[nodiscard]] static result<hyper_connection> load(const weight_source& src, const std::string& name, std::size_t n,
-                                                     std::size_t dim) {
-    auto w = read(src, name + ".fn", name + ".base", name + ".scale", (2 + n) * n, 3, n, dim);
+  //! Names and shapes from tensor_table.hpp (hyper_connection_tensors_of).
+  [[nodiscard]] static result<hyper_connection> load(const weight_source& src, const hc_tensors& t, std::size_t n, std::size_t dim) {
+    auto w = read(src, t, n, dim);
     if (!w) return w.err();
     return hyper_connection{std::move(*w)};
   }
@@ -142,9 +137,9 @@ struct hyper_connection : hc_weights {
 
 //! The final collapse of the streams before the model's norm and head.
 struct hyper_head : hc_weights {
-  [[nodiscard]] static result<hyper_head> load(const weight_source& src, const std::string& name, std::size_t n,
-                                               std::size_t dim) {
-    auto w = read(src, name + ".hc_fn", name + ".hc_base", name + ".hc_scale", n, 1, n, dim);
+  //! Names and shapes from tensor_table.hpp (decoder_tensors_of).
+  [[nodiscard]] static result<hyper_head> load(const weight_source& src, const hc_tensors& t, std::size_t n, std::size_t dim) {
+    auto w = read(src, t, n, dim);
     if (!w) return w.err();
     return hyper_head{std::move(*w)};
   }

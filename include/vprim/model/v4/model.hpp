@@ -46,21 +46,22 @@ class decoder {
                                             const std::string& head_name = "lm_head") {
     decoder m;
     m.cfg_ = c;
-    const auto V = static_cast<index_t>(c.vocab), D = static_cast<index_t>(c.hidden);
-    auto emb = src(prefix + "embed_tokens.weight", {V, D});
-    if (!emb) return emb.err();
-    m.embed_ = std::move(*emb);
-    auto norm = src(prefix + "norm.weight", {D});
-    if (!norm) return norm.err();
-    m.norm_ = std::move(*norm);
-    auto head = linear_layer::load(arch, src, head_name, V, D, false, {}, c.head_precision);
+    const decoder_tensors t = decoder_tensors_of(c, prefix, head_name);
+    const auto n = static_cast<std::size_t>(c.hc_mult), D = static_cast<std::size_t>(c.hidden);
+    for (auto [vec, spec] : {std::pair{&m.embed_, &t.embed}, std::pair{&m.norm_, &t.norm}}) {
+      auto v = src(spec->name, spec->shape);
+      if (!v) return v.err();
+      *vec = std::move(*v);
+    }
+    auto head = linear_layer::load(arch, src, t.head.name, t.head.out, t.head.in, false, {}, c.head_precision);
     if (!head) return head.err();
     m.lm_head_ = std::move(*head);
-    auto hh = hyper_head::load(src, prefix + "hc_head", static_cast<std::size_t>(c.hc_mult), static_cast<std::size_t>(c.hidden));
+    auto hh = hyper_head::load(src, t.hc_head, n, D);
     if (!hh) return hh.err();
     m.hc_head_ = std::move(*hh);
     for (std::size_t l = 0; l < c.layers.size(); ++l) {
       const std::string p = prefix + "layers." + std::to_string(l) + ".";
+      const layer_tensors lt = layer_tensors_of(c, l, prefix);
       layer L;
       auto attn = attention_layer::load(arch, src, p + "self_attn.", c, c.layers[l]);
       if (!attn) return attn.err();
@@ -68,13 +69,13 @@ class decoder {
       auto moe = moe_layer::load(arch, src, p + "mlp.", c, c.mlps[l], ids);
       if (!moe) return moe.err();
       L.moe = std::move(*moe);
-      for (auto [dst, name] : {std::pair{&L.attn_hc, "attn_hc"}, std::pair{&L.ffn_hc, "ffn_hc"}}) {
-        auto h = hyper_connection::load(src, p + name, static_cast<std::size_t>(c.hc_mult), static_cast<std::size_t>(c.hidden));
+      for (auto [dst, spec] : {std::pair{&L.attn_hc, &lt.attn_hc}, std::pair{&L.ffn_hc, &lt.ffn_hc}}) {
+        auto h = hyper_connection::load(src, *spec, n, D);
         if (!h) return h.err();
         *dst = std::move(*h);
       }
-      for (auto [dst, name] : {std::pair{&L.attn_norm, "input_layernorm.weight"}, std::pair{&L.ffn_norm, "post_attention_layernorm.weight"}}) {
-        auto w = src(p + name, {D});
+      for (auto [dst, spec] : {std::pair{&L.attn_norm, &lt.attn_norm}, std::pair{&L.ffn_norm, &lt.ffn_norm}}) {
+        auto w = src(spec->name, spec->shape);
         if (!w) return w.err();
         *dst = std::move(*w);
       }

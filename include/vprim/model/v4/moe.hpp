@@ -33,6 +33,7 @@
 #include "vprim/cpu/topk.hpp"
 #include "vprim/image/nlayout.hpp"
 #include "vprim/model/v4/config.hpp"
+#include "vprim/model/v4/tensor_table.hpp"
 #include "vprim/model/v4/topk.hpp"
 #include "vprim/model/weights.hpp"
 
@@ -78,41 +79,42 @@ struct moe_layer {
                                               const config& c, mlp_kind kind,
                                               const index_source& ids) {
     moe_layer m = describe(c, kind);
-    const auto E = static_cast<index_t>(m.experts), D = static_cast<index_t>(m.dim), I = static_cast<index_t>(m.inter);
-    auto gw = linear_layer::load(arch, src, p + "gate", E, D, false);
+    const moe_tensors t = moe_tensors_of(c, p);
+    auto gw = linear_layer::load(arch, src, t.router.name, t.router.out, t.router.in, false);
     if (!gw) return gw.err();
     m.router = std::move(*gw);
     if (m.hash) {
-      auto t = read_hash_table(ids, p + "gate.tid2eid", c);
-      if (!t) return t.err();
-      m.tid2eid = std::move(*t);
+      auto h = read_hash_table(ids, t.hash_table, c);
+      if (!h) return h.err();
+      m.tid2eid = std::move(*h);
     } else {
-      auto b = src(p + "gate.e_score_correction_bias", {E});
+      auto b = src(t.selection_bias.name, t.selection_bias.shape);
       if (!b) return b.err();
       m.selection_bias = std::move(*b);
     }
-    if (auto vb = src(p + "gate.bias_vl", {E})) {  // every layer of a Vision-Exp checkpoint
+    if (auto vb = src(t.vision_bias.name, t.vision_bias.shape)) {  // every layer of a Vision-Exp checkpoint
       m.vision_bias = std::move(*vb);
     } else if (vb.code() != status::not_found) {
       return vb.err();
     }
     // One expert at a time (slices of the packed tensors), so loading never holds all of them.
-    for (index_t e = 0; e < E; ++e) {
-      auto a = src(slice_name(p + "experts.gate_up_proj", e), {2 * I, D});
+    const auto& gu = t.expert_gate_up_shape;
+    const auto& dn = t.expert_down_shape;
+    for (index_t e = 0; e < static_cast<index_t>(m.experts); ++e) {
+      auto a = src(slice_name(t.experts_gate_up, e), gu);
       if (!a) return a.err();
-      auto l1 = linear_layer::from_values(arch, *a, 2 * I, D, std::vector<float>{}, c.expert_precision);
+      auto l1 = linear_layer::from_values(arch, *a, gu[0], gu[1], std::vector<float>{}, c.expert_precision);
       if (!l1) return l1.err();
       m.gate_up.push_back(std::move(*l1));
-      auto b = src(slice_name(p + "experts.down_proj", e), {D, I});
+      auto b = src(slice_name(t.experts_down, e), dn);
       if (!b) return b.err();
-      auto l2 = linear_layer::from_values(arch, *b, D, I, std::vector<float>{}, c.expert_precision);
+      auto l2 = linear_layer::from_values(arch, *b, dn[0], dn[1], std::vector<float>{}, c.expert_precision);
       if (!l2) return l2.err();
       m.down.push_back(std::move(*l2));
     }
-    const index_t SI = I * std::max(1, c.shared_experts);
-    for (auto [layer, name, n, k] : {std::tuple{&m.shared_gate, "gate_proj", SI, D}, std::tuple{&m.shared_up, "up_proj", SI, D},
-                                     std::tuple{&m.shared_down, "down_proj", D, SI}}) {
-      auto l = linear_layer::load(arch, src, p + "shared_experts." + name, n, k, false, {}, c.expert_precision);
+    for (auto [layer, spec] : {std::pair{&m.shared_gate, &t.shared_gate}, std::pair{&m.shared_up, &t.shared_up},
+                               std::pair{&m.shared_down, &t.shared_down}}) {
+      auto l = linear_layer::load(arch, src, spec->name, spec->out, spec->in, false, {}, c.expert_precision);
       if (!l) return l.err();
       *layer = std::move(*l);
     }

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "vprim/cuda/v4_decoder.cuh"
-#include "vprim/cuda/vision_tower.cuh"
+#include "vprim/model/cuda/v4_decoder.cuh"
+#include "vprim/model/cuda/vision_tower.cuh"
 #include "vprim/model/v4/generate.hpp"
 
 VPRIM_NAMESPACE_BEGIN

@@ -27,7 +27,7 @@
 
 #include "vprim/cuda/activation.cuh"
 #include "vprim/cuda/compressor.cuh"
-#include "vprim/cuda/device_weights.cuh"
+#include "vprim/model/cuda/device_weights.cuh"
 #include "vprim/cuda/embedding.cuh"
 #include "vprim/cuda/gemm.cuh"
 #include "vprim/cuda/indexer.cuh"
@@ -40,6 +40,7 @@
 #include "vprim/cuda/topk.cuh"
 #include "vprim/model/v4/config.hpp"
 #include "vprim/model/v4/rope.hpp"
+#include "vprim/model/v4/tensor_table.hpp"
 #include "vprim/model/weights.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -117,7 +118,6 @@ class v4_decoder {
                                                const std::string& head_name = "lm_head") {
     v4_decoder m;
     m.cfg_ = c;
-    const auto V = static_cast<index_t>(c.vocab), D = static_cast<index_t>(c.hidden), n = static_cast<index_t>(c.hc_mult);
     auto get = [&](buffer& out, const std::string& name, std::vector<index_t> shape) -> std::optional<error> {
       auto d = load_weight(src, name, shape);
       if (!d) return d.err();
@@ -129,110 +129,106 @@ class v4_decoder {
       out.k = static_cast<std::size_t>(cols);
       return get(out.w, name + ".weight", {rows, cols});
     };
-    if (auto e = get(m.embed_, prefix + "embed_tokens.weight", {V, D})) return *e;
-    if (auto e = get(m.norm_, prefix + "norm.weight", {D})) return *e;
-    if (auto e = lin(m.head_, head_name, V, D)) return *e;
-    if (auto e = get(m.head_fn_, prefix + "hc_head.hc_fn", {n, n * D})) return *e;
-    if (auto e = get(m.head_base_, prefix + "hc_head.hc_base", {n})) return *e;
-    if (auto e = get(m.head_scale_, prefix + "hc_head.hc_scale", {1})) return *e;
-    const auto H = static_cast<index_t>(c.heads), hd = static_cast<index_t>(c.head_dim), E = static_cast<index_t>(c.routed_experts),
-               I = static_cast<index_t>(c.moe_intermediate), SI = I * std::max(1, c.shared_experts);
+    const v4::decoder_tensors t = v4::decoder_tensors_of(c, prefix, head_name);
+    auto lin_spec = [&](linear& out, const v4::linear_spec& spec) { return lin(out, spec.name, spec.out, spec.in); };
+    auto get_spec = [&](buffer& out, const v4::tensor_spec& spec) { return get(out, spec.name, spec.shape); };
+    if (auto e = get_spec(m.embed_, t.embed)) return *e;
+    if (auto e = get_spec(m.norm_, t.norm)) return *e;
+    if (auto e = lin_spec(m.head_, t.head)) return *e;
+    if (auto e = get_spec(m.head_fn_, t.hc_head.fn)) return *e;
+    if (auto e = get_spec(m.head_base_, t.hc_head.base)) return *e;
+    if (auto e = get_spec(m.head_scale_, t.hc_head.scale)) return *e;
     for (std::size_t l = 0; l < c.layers.size(); ++l) {
-      const std::string p = prefix + "layers." + std::to_string(l) + ".", a = p + "self_attn.", f = p + "mlp.";
+      const v4::layer_tensors lt = v4::layer_tensors_of(c, l, prefix);
+      const v4::attention_tensors& at = lt.attn;
+      const v4::moe_tensors& mt = lt.mlp;
       layer L;
       L.kind = c.layers[l];
-      if (auto e = lin(L.q_a, a + "q_a_proj", c.q_lora_rank, D)) return *e;
-      if (auto e = lin(L.q_b, a + "q_b_proj", H * hd, c.q_lora_rank)) return *e;
-      if (auto e = lin(L.kv, a + "kv_proj", hd, D)) return *e;
-      if (auto e = lin(L.o_a, a + "o_a_proj", c.o_groups * c.o_lora_rank, H * hd / c.o_groups)) return *e;
-      if (auto e = lin(L.o_b, a + "o_b_proj", D, c.o_groups * c.o_lora_rank)) return *e;
-      if (auto e = get(L.q_a_norm, a + "q_a_norm.weight", {c.q_lora_rank})) return *e;
-      if (auto e = get(L.kv_norm, a + "kv_norm.weight", {hd})) return *e;
-      if (auto e = get(L.sinks, a + "sinks", {H})) return *e;
+      if (auto e = lin_spec(L.q_a, at.q_a)) return *e;
+      if (auto e = lin_spec(L.q_b, at.q_b)) return *e;
+      if (auto e = lin_spec(L.kv, at.kv)) return *e;
+      if (auto e = lin_spec(L.o_a, at.o_a)) return *e;
+      if (auto e = lin_spec(L.o_b, at.o_b)) return *e;
+      if (auto e = get_spec(L.q_a_norm, at.q_a_norm)) return *e;
+      if (auto e = get_spec(L.kv_norm, at.kv_norm)) return *e;
+      if (auto e = get_spec(L.sinks, at.sinks)) return *e;
       const bool sliding = L.kind == v4::attention_kind::sliding;
-      auto freq = buffer::upload(v4::rope_inv_freq(sliding ? c.main_rope : c.compress_rope, c.rope_dim), a + "rope");
+      auto freq = buffer::upload(v4::rope_inv_freq(sliding ? c.main_rope : c.compress_rope, c.rope_dim), at.q_a.name + " rope");
       if (!freq) return freq.err();
       L.inv_freq = std::move(*freq);
-      auto load_compressor = [&](compressor& k, const std::string& name, std::size_t ratio, std::size_t width,
-                                 bool overlap) -> std::optional<error> {
-        k.ratio = ratio;
-        k.width = width;
-        k.overlap = overlap;
-        const auto P = static_cast<index_t>(k.proj());
-        if (auto e = lin(k.kv, name + "kv_proj", P, D)) return e;
-        if (auto e = lin(k.gate, name + "gate_proj", P, D)) return e;
-        if (auto e = get(k.position_bias, name + "position_bias", {static_cast<index_t>(ratio), P})) return e;
-        if (auto e = get(k.norm_w, name + "kv_norm.weight", {static_cast<index_t>(width)})) return e;
-        auto fr = buffer::upload(v4::rope_inv_freq(c.compress_rope, c.rope_dim), name + "rope");
+      auto load_compressor = [&](compressor& k, const v4::compressor_tensors& ct) -> std::optional<error> {
+        k.ratio = ct.ratio;
+        k.width = ct.width;
+        k.overlap = ct.overlap;
+        if (auto e = lin_spec(k.kv, ct.kv)) return e;
+        if (auto e = lin_spec(k.gate, ct.gate)) return e;
+        if (auto e = get_spec(k.position_bias, ct.position_bias)) return e;
+        if (auto e = get_spec(k.norm_w, ct.norm)) return e;
+        auto fr = buffer::upload(v4::rope_inv_freq(c.compress_rope, c.rope_dim), ct.kv.name + " rope");
         if (!fr) return fr.err();
         k.inv_freq = std::move(*fr);
         return std::nullopt;
       };
-      if (!sliding)
-        if (auto e = load_compressor(L.comp, a + "compressor.", static_cast<std::size_t>(c.ratio(L.kind)),
-                                     static_cast<std::size_t>(hd), L.kind == v4::attention_kind::csa))
-          return *e;
-      if (L.kind == v4::attention_kind::csa) {
-        const std::string ix = a + "compressor.indexer.";
-        const auto IH = static_cast<index_t>(c.index_heads), ihd = static_cast<index_t>(c.index_head_dim);
-        if (auto e = load_compressor(L.index_keys, ix, static_cast<std::size_t>(c.csa_ratio), static_cast<std::size_t>(ihd), true))
-          return *e;
-        if (auto e = lin(L.index_q, ix + "q_b_proj", IH * ihd, c.q_lora_rank)) return *e;
-        auto w = src(ix + "scorer.weights_proj.weight", {IH, D});
+      if (at.compressor)
+        if (auto e = load_compressor(L.comp, *at.compressor)) return *e;
+      if (at.indexer) {
+        if (auto e = load_compressor(L.index_keys, at.indexer->keys)) return *e;
+        if (auto e = lin_spec(L.index_q, at.indexer->q)) return *e;
+        const auto& ws = at.indexer->weights;
+        auto w = src(ws.weight(), {ws.out, ws.in});
         if (!w) return w.err();
-        const float fold = (1.0f / std::sqrt(static_cast<float>(ihd))) * (1.0f / std::sqrt(static_cast<float>(IH)));
+        const float fold = (1.0f / std::sqrt(static_cast<float>(c.index_head_dim))) * (1.0f / std::sqrt(static_cast<float>(ws.out)));
         for (auto& v : *w) v *= fold;
-        auto dw = buffer::upload(*w, ix + "scorer.weights_proj.weight");
+        auto dw = buffer::upload(*w, ws.weight());
         if (!dw) return dw.err();
-        L.index_w = {std::move(*dw), static_cast<std::size_t>(IH), static_cast<std::size_t>(D)};
+        L.index_w = {std::move(*dw), static_cast<std::size_t>(ws.out), static_cast<std::size_t>(ws.in)};
       }
       // MoE
       L.hash = c.mlps[l] == v4::mlp_kind::hash_moe;
-      if (auto e = lin(L.router, f + "gate", E, D)) return *e;
+      if (auto e = lin_spec(L.router, mt.router)) return *e;
       if (L.hash) {
-        auto t = v4::read_hash_table(ids, f + "gate.tid2eid", c);
-        if (!t) return t.err();
-        auto dt = device_buffer<std::int64_t>::upload(*t, f + "gate.tid2eid");
+        auto h = v4::read_hash_table(ids, mt.hash_table, c);
+        if (!h) return h.err();
+        auto dt = device_buffer<std::int64_t>::upload(*h, mt.hash_table);
         if (!dt) return dt.err();
         L.tid2eid = std::move(*dt);
-      } else if (auto e = get(L.selection_bias, f + "gate.e_score_correction_bias", {E})) {
+      } else if (auto e = get_spec(L.selection_bias, mt.selection_bias)) {
         return *e;
       }
-      if (auto e = get(L.vision_bias, f + "gate.bias_vl", {E}); e && e->code != status::not_found) return *e;
+      if (auto e = get_spec(L.vision_bias, mt.vision_bias); e && e->code != status::not_found) return *e;
       std::vector<float> gate_up, down;
-      for (index_t e = 0; e < E; ++e) {
-        auto gu = src(slice_name(f + "experts.gate_up_proj", e), {2 * I, D});
+      for (index_t e = 0; e < static_cast<index_t>(c.routed_experts); ++e) {
+        auto gu = src(slice_name(mt.experts_gate_up, e), mt.expert_gate_up_shape);
         if (!gu) return gu.err();
         gate_up.insert(gate_up.end(), gu->begin(), gu->end());
-        auto dn = src(slice_name(f + "experts.down_proj", e), {D, I});
+        auto dn = src(slice_name(mt.experts_down, e), mt.expert_down_shape);
         if (!dn) return dn.err();
         down.insert(down.end(), dn->begin(), dn->end());
       }
-      auto dgu = buffer::upload(gate_up, f + "experts.gate_up_proj");
+      auto dgu = buffer::upload(gate_up, mt.experts_gate_up);
       if (!dgu) return dgu.err();
-      auto ddn = buffer::upload(down, f + "experts.down_proj");
+      auto ddn = buffer::upload(down, mt.experts_down);
       if (!ddn) return ddn.err();
       L.gate_up = std::move(*dgu);
       L.down = std::move(*ddn);
-      auto sg = src(f + "shared_experts.gate_proj.weight", {SI, D});
+      auto sg = src(mt.shared_gate.weight(), {mt.shared_gate.out, mt.shared_gate.in});
       if (!sg) return sg.err();
-      auto su = src(f + "shared_experts.up_proj.weight", {SI, D});
+      auto su = src(mt.shared_up.weight(), {mt.shared_up.out, mt.shared_up.in});
       if (!su) return su.err();
       sg->insert(sg->end(), su->begin(), su->end());  // one GEMM: rows [gate | up]
-      auto dsgu = buffer::upload(*sg, f + "shared_experts.gate_up");
+      auto dsgu = buffer::upload(*sg, mt.shared_gate.name + " | up");
       if (!dsgu) return dsgu.err();
-      L.shared_gate_up = {std::move(*dsgu), static_cast<std::size_t>(2 * SI), static_cast<std::size_t>(D)};
-      if (auto e = lin(L.shared_down, f + "shared_experts.down_proj", D, SI)) return *e;
+      L.shared_gate_up = {std::move(*dsgu), static_cast<std::size_t>(2 * mt.shared_gate.out), static_cast<std::size_t>(mt.shared_gate.in)};
+      if (auto e = lin_spec(L.shared_down, mt.shared_down)) return *e;
       // hyper-connections and norms
-      const index_t rows = (2 + n) * n;
-      for (auto [fn, base, scale, name] : {std::tuple{&L.attn_fn, &L.attn_base, &L.attn_scale, "attn_hc"},
-                                           std::tuple{&L.ffn_fn, &L.ffn_base, &L.ffn_scale, "ffn_hc"}}) {
-        if (auto e = get(*fn, p + name + ".fn", {rows, n * D})) return *e;
-        if (auto e = get(*base, p + name + ".base", {rows})) return *e;
-        if (auto e = get(*scale, p + name + ".scale", {3})) return *e;
+      for (auto [fn, base, scale, spec] : {std::tuple{&L.attn_fn, &L.attn_base, &L.attn_scale, &lt.attn_hc},
+                                           std::tuple{&L.ffn_fn, &L.ffn_base, &L.ffn_scale, &lt.ffn_hc}}) {
+        if (auto e = get_spec(*fn, spec->fn)) return *e;
+        if (auto e = get_spec(*base, spec->base)) return *e;
+        if (auto e = get_spec(*scale, spec->scale)) return *e;
       }
-      if (auto e = get(L.attn_norm, p + "input_layernorm.weight", {D})) return *e;
-      if (auto e = get(L.ffn_norm, p + "post_attention_layernorm.weight", {D})) return *e;
+      if (auto e = get_spec(L.attn_norm, lt.attn_norm)) return *e;
+      if (auto e = get_spec(L.ffn_norm, lt.ffn_norm)) return *e;
       m.layers_.push_back(std::move(L));
     }
     return result<v4_decoder>(std::move(m));

@@ -28,7 +28,7 @@
 
 #include "vprim/cuda/activation.cuh"
 #include "vprim/cuda/attention.cuh"
-#include "vprim/cuda/device_weights.cuh"
+#include "vprim/model/cuda/device_weights.cuh"
 #include "vprim/cuda/norm.cuh"
 #include "vprim/cuda/rope.cuh"
 #include "vprim/cuda/vision_gemm.cuh"
@@ -128,7 +128,7 @@ class vision_tower {
                O = static_cast<std::size_t>(cfg_.out_dim), M1 = merger1_.n;
     if (height == 0 || width == 0 || height % P != 0 || width % P != 0) return status::shape_mismatch;
     const std::size_t gh = height / P, gw = width / P, N = gh * gw;
-    const cpu::unfold_shape shape{gh, gw, D, static_cast<std::size_t>(cfg_.merge)};
+    const kernels::unfold_shape shape{gh, gw, D, static_cast<std::size_t>(cfg_.merge)};
     const std::size_t T = shape.out_tokens();
     detail::carve c(ws);
     float* x = c.take<float>(N * D);
@@ -222,7 +222,7 @@ class vision_tower {
   //! The rows encode() writes for a height x width image (multiples of the patch).
   [[nodiscard]] std::size_t merged_tokens(std::size_t height, std::size_t width) const noexcept {
     const auto P = static_cast<std::size_t>(cfg_.patch);
-    return cpu::unfold_shape{height / P, width / P, static_cast<std::size_t>(cfg_.width), static_cast<std::size_t>(cfg_.merge)}
+    return kernels::unfold_shape{height / P, width / P, static_cast<std::size_t>(cfg_.width), static_cast<std::size_t>(cfg_.merge)}
         .out_tokens();
   }
 
