@@ -33,28 +33,12 @@
 #include "vprim/cpu/unfold.hpp"
 #include "vprim/io/json.hpp"
 #include "vprim/io/safetensors.hpp"
+#include "vprim/model/tower_config.hpp"
+#include "vprim/model/tower_tensor_table.hpp"
 #include "vprim/model/weights.hpp"
 #include "vprim/policy/concepts.hpp"
 
 VPRIM_NAMESPACE_BEGIN
-
-enum class tower_kind : std::uint8_t { deepseek_vit, qwen2_vl };
-
-//! Dimensions of a tower; read from a checkpoint's config or taken from a preset.
-struct tower_config {
-  tower_kind kind = tower_kind::deepseek_vit;
-  int patch = 14, channels = 3, merge = 3;
-  int width = 1024, heads = 16, layers = 32;
-  int intermediate = 2816;  //!< SwiGLU size (deepseek) or MLP hidden size (qwen)
-  int out_dim = 4096;       //!< merged token width (the LLM's hidden size)
-  float rope_theta = 10000.0f;
-  float norm_eps = 1e-6f;
-  weight_precision precision = weight_precision::float32;  //!< storage of the Linear weights
-  [[nodiscard]] int head_dim() const noexcept { return heads > 0 ? width / heads : 0; }
-  [[nodiscard]] merge_layout layout() const noexcept {
-    return kind == tower_kind::deepseek_vit ? merge_layout::channel_major : merge_layout::token_major;
-  }
-};
 
 //! Called with (stage name, data, rows, cols) after each stage: patch_embed, block<i>, vit_out,
 //! unfold, aligned. Used by the golden checker; leave empty in production.
@@ -209,57 +193,36 @@ result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const weight_sour
                                                     " (head_dim must be a multiple of 4) or another size is invalid");
   vision_tower t;
   t.cfg_ = cfg;
-  const index_t D = cfg.width, I = cfg.intermediate, pin = static_cast<index_t>(cfg.channels) * cfg.patch * cfg.patch;
-  const bool ds = cfg.kind == tower_kind::deepseek_vit;
-  // Qwen's Conv3d patch embed is stored as [n, C, 1, P, P]: the same numbers as [n, C*P*P].
-  auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
-                 std::vector<index_t> stored = {}) -> std::optional<error> {
-    auto l = linear::load(arch, source, name, n, k, bias, std::move(stored), cfg.precision);
+  const tower_tensors tt = tower_tensors_of(cfg, tp, mp);
+  auto lin = [&](linear& out, const linear_spec& spec) -> std::optional<error> {
+    auto l = linear::load(arch, source, spec.name, spec.out, spec.in, spec.bias, spec.stored, cfg.precision);
     if (!l) return l.err();
     out = std::move(*l);
     return std::nullopt;
   };
-  auto vec = [&](std::vector<float>& out, const std::string& name, index_t n) -> std::optional<error> {
-    auto v = source(name, {n});
+  auto vec = [&](std::vector<float>& out, const std::optional<tensor_spec>& spec) -> std::optional<error> {
+    if (!spec) return std::nullopt;
+    auto v = source(spec->name, spec->shape);
     if (!v) return v.err();
     out = std::move(*v);
     return std::nullopt;
   };
-  const std::vector<index_t> conv_shape = {D, cfg.channels, 1, cfg.patch, cfg.patch};
-  if (auto e = lin(t.patch_embed_, tp + "patch_embed.proj", D, pin, ds, ds ? std::vector<index_t>{} : conv_shape)) return *e;
-  t.blocks_.resize(static_cast<std::size_t>(cfg.layers));
-  for (int l = 0; l < cfg.layers; ++l) {
-    block& b = t.blocks_[static_cast<std::size_t>(l)];
-    const std::string p = tp + "blocks." + std::to_string(l) + ".";
-    if (ds) {
-      if (auto e = vec(b.norm1_w, p + "norm1.weight", D)) return *e;
-      if (auto e = vec(b.norm2_w, p + "norm2.weight", D)) return *e;
-      if (auto e = lin(b.qkv, p + "attn.wqkv", 3 * D, D, true)) return *e;
-      if (auto e = lin(b.proj, p + "attn.wo", D, D, true)) return *e;
-      if (auto e = lin(b.fc1, p + "mlp.w1", 2 * I, D, false)) return *e;
-      if (auto e = lin(b.fc2, p + "mlp.w2", D, I, false)) return *e;
-    } else {
-      if (auto e = vec(b.norm1_w, p + "norm1.weight", D)) return *e;
-      if (auto e = vec(b.norm1_b, p + "norm1.bias", D)) return *e;
-      if (auto e = vec(b.norm2_w, p + "norm2.weight", D)) return *e;
-      if (auto e = vec(b.norm2_b, p + "norm2.bias", D)) return *e;
-      if (auto e = lin(b.qkv, p + "attn.qkv", 3 * D, D, true)) return *e;
-      if (auto e = lin(b.proj, p + "attn.proj", D, D, true)) return *e;
-      if (auto e = lin(b.fc1, p + "mlp.fc1", I, D, true)) return *e;
-      if (auto e = lin(b.fc2, p + "mlp.fc2", D, I, true)) return *e;
-    }
+  if (auto e = lin(t.patch_embed_, tt.patch_embed)) return *e;
+  t.blocks_.resize(tt.blocks.size());
+  for (std::size_t l = 0; l < tt.blocks.size(); ++l) {
+    block& b = t.blocks_[l];
+    const tower_block_tensors& bt = tt.blocks[l];
+    for (auto [dst, spec] : {std::pair{&b.norm1_w, std::optional(bt.norm1)}, std::pair{&b.norm1_b, bt.norm1_bias},
+                             std::pair{&b.norm2_w, std::optional(bt.norm2)}, std::pair{&b.norm2_b, bt.norm2_bias}})
+      if (auto e = vec(*dst, spec)) return *e;
+    for (auto [dst, spec] : {std::pair{&b.qkv, &bt.qkv}, std::pair{&b.proj, &bt.proj}, std::pair{&b.fc1, &bt.fc1}, std::pair{&b.fc2, &bt.fc2}})
+      if (auto e = lin(*dst, *spec)) return *e;
   }
-  const index_t merged_in = D * cfg.merge * cfg.merge;
-  if (ds) {
-    if (auto e = vec(t.final_norm_w_, tp + "norm.weight", D)) return *e;
-    if (auto e = lin(t.merger1_, mp + "w1", cfg.out_dim, merged_in, true)) return *e;
-    if (auto e = lin(t.merger2_, mp + "w2", cfg.out_dim, cfg.out_dim, true)) return *e;
-  } else {
-    if (auto e = vec(t.merger_norm_w_, mp + "ln_q.weight", D)) return *e;
-    if (auto e = vec(t.merger_norm_b_, mp + "ln_q.bias", D)) return *e;
-    if (auto e = lin(t.merger1_, mp + "mlp.0", merged_in, merged_in, true)) return *e;
-    if (auto e = lin(t.merger2_, mp + "mlp.2", cfg.out_dim, merged_in, true)) return *e;
-  }
+  for (auto [dst, spec] : {std::pair{&t.final_norm_w_, &tt.final_norm}, std::pair{&t.merger_norm_w_, &tt.merger_norm},
+                           std::pair{&t.merger_norm_b_, &tt.merger_norm_bias}})
+    if (auto e = vec(*dst, *spec)) return *e;
+  if (auto e = lin(t.merger1_, tt.merger1)) return *e;
+  if (auto e = lin(t.merger2_, tt.merger2)) return *e;
   return result<vision_tower>(std::move(t));
 }
 

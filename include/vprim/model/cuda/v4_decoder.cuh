@@ -130,8 +130,8 @@ class v4_decoder {
       return get(out.w, name + ".weight", {rows, cols});
     };
     const v4::decoder_tensors t = v4::decoder_tensors_of(c, prefix, head_name);
-    auto lin_spec = [&](linear& out, const v4::linear_spec& spec) { return lin(out, spec.name, spec.out, spec.in); };
-    auto get_spec = [&](buffer& out, const v4::tensor_spec& spec) { return get(out, spec.name, spec.shape); };
+    auto lin_spec = [&](linear& out, const linear_spec& spec) { return lin(out, spec.name, spec.out, spec.in); };
+    auto get_spec = [&](buffer& out, const tensor_spec& spec) { return get(out, spec.name, spec.shape); };
     if (auto e = get_spec(m.embed_, t.embed)) return *e;
     if (auto e = get_spec(m.norm_, t.norm)) return *e;
     if (auto e = lin_spec(m.head_, t.head)) return *e;

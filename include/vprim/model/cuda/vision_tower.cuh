@@ -32,6 +32,7 @@
 #include "vprim/cuda/norm.cuh"
 #include "vprim/cuda/rope.cuh"
 #include "vprim/cuda/vision_gemm.cuh"
+#include "vprim/model/tower_tensor_table.hpp"
 #include "vprim/model/vision_tower.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -56,64 +57,49 @@ class vision_tower {
       return make_error(status::not_supported, "cuda::vision_tower: weights in float32 or bfloat16");
     vision_tower t;
     t.cfg_ = cfg;
-    const bool ds = cfg.kind == tower_kind::deepseek_vit;
-    const index_t D = cfg.width, I = cfg.intermediate, pin = static_cast<index_t>(cfg.channels) * cfg.patch * cfg.patch;
-    // `stored`: the shape the checkpoint keeps (Qwen's Conv3d patch embedding, [D, C, 1, P, P]).
-    auto lin = [&](linear& out, const std::string& name, index_t n, index_t k, bool bias,
-                   std::vector<index_t> stored = {}) -> std::optional<error> {
-      const std::vector<index_t> shape = stored.empty() ? std::vector<index_t>{n, k} : stored;
+    const tower_tensors tt = tower_tensors_of(cfg, tp, mp);
+    auto lin = [&](linear& out, const linear_spec& spec) -> std::optional<error> {
       if (cfg.precision == weight_precision::float32) {
-        auto dw = load_weight(source, name + ".weight", shape);
+        auto dw = load_weight(source, spec.weight(), spec.weight_shape());
         if (!dw) return dw.err();
         out.w32 = std::move(*dw);
       } else {
-        auto dw = load_weight_bf16(source, name + ".weight", shape);
+        auto dw = load_weight_bf16(source, spec.weight(), spec.weight_shape());
         if (!dw) return dw.err();
         out.w = std::move(*dw);
       }
-      out.n = static_cast<std::size_t>(n);
-      out.k = static_cast<std::size_t>(k);
-      if (bias) {
-        auto db = load_weight(source, name + ".bias", {n});
+      out.n = static_cast<std::size_t>(spec.out);
+      out.k = static_cast<std::size_t>(spec.in);
+      if (spec.bias) {
+        auto db = load_weight(source, spec.name + ".bias", {spec.out});
         if (!db) return db.err();
         out.bias = std::move(*db);
       }
       return std::nullopt;
     };
-    auto vec = [&](device_buffer<float>& out, const std::string& name, index_t n) -> std::optional<error> {
-      auto d = load_weight(source, name, {n});
+    auto vec = [&](device_buffer<float>& out, const std::optional<tensor_spec>& spec) -> std::optional<error> {
+      if (!spec) return std::nullopt;
+      auto d = load_weight(source, spec->name, spec->shape);
       if (!d) return d.err();
       out = std::move(*d);
       return std::nullopt;
     };
-    const std::vector<index_t> conv = ds ? std::vector<index_t>{} : std::vector<index_t>{D, cfg.channels, 1, cfg.patch, cfg.patch};
-    if (auto e = lin(t.patch_embed_, tp + "patch_embed.proj", D, pin, ds, conv)) return *e;
-    t.blocks_.resize(static_cast<std::size_t>(cfg.layers));
-    for (int l = 0; l < cfg.layers; ++l) {
-      block& b = t.blocks_[static_cast<std::size_t>(l)];
-      const std::string p = tp + "blocks." + std::to_string(l) + ".";
-      if (auto e = vec(b.norm1, p + "norm1.weight", D)) return *e;
-      if (auto e = vec(b.norm2, p + "norm2.weight", D)) return *e;
-      if (!ds) {
-        if (auto e = vec(b.norm1_b, p + "norm1.bias", D)) return *e;
-        if (auto e = vec(b.norm2_b, p + "norm2.bias", D)) return *e;
-      }
-      if (auto e = lin(b.qkv, p + (ds ? "attn.wqkv" : "attn.qkv"), 3 * D, D, true)) return *e;
-      if (auto e = lin(b.proj, p + (ds ? "attn.wo" : "attn.proj"), D, D, true)) return *e;
-      if (auto e = lin(b.fc1, p + (ds ? "mlp.w1" : "mlp.fc1"), ds ? 2 * I : I, D, !ds)) return *e;
-      if (auto e = lin(b.fc2, p + (ds ? "mlp.w2" : "mlp.fc2"), D, I, !ds)) return *e;
+    if (auto e = lin(t.patch_embed_, tt.patch_embed)) return *e;
+    t.blocks_.resize(tt.blocks.size());
+    for (std::size_t l = 0; l < tt.blocks.size(); ++l) {
+      block& b = t.blocks_[l];
+      const tower_block_tensors& bt = tt.blocks[l];
+      for (auto [dst, spec] : {std::pair{&b.norm1, std::optional(bt.norm1)}, std::pair{&b.norm1_b, bt.norm1_bias},
+                               std::pair{&b.norm2, std::optional(bt.norm2)}, std::pair{&b.norm2_b, bt.norm2_bias}})
+        if (auto e = vec(*dst, spec)) return *e;
+      for (auto [dst, spec] : {std::pair{&b.qkv, &bt.qkv}, std::pair{&b.proj, &bt.proj}, std::pair{&b.fc1, &bt.fc1}, std::pair{&b.fc2, &bt.fc2}})
+        if (auto e = lin(*dst, *spec)) return *e;
     }
-    const index_t merged_in = D * cfg.merge * cfg.merge;
-    if (ds) {
-      if (auto e = vec(t.final_norm_, tp + "norm.weight", D)) return *e;
-      if (auto e = lin(t.merger1_, mp + "w1", cfg.out_dim, merged_in, true)) return *e;
-      if (auto e = lin(t.merger2_, mp + "w2", cfg.out_dim, cfg.out_dim, true)) return *e;
-    } else {
-      if (auto e = vec(t.merger_norm_, mp + "ln_q.weight", D)) return *e;
-      if (auto e = vec(t.merger_norm_b_, mp + "ln_q.bias", D)) return *e;
-      if (auto e = lin(t.merger1_, mp + "mlp.0", merged_in, merged_in, true)) return *e;
-      if (auto e = lin(t.merger2_, mp + "mlp.2", cfg.out_dim, merged_in, true)) return *e;
-    }
+    for (auto [dst, spec] : {std::pair{&t.final_norm_, &tt.final_norm}, std::pair{&t.merger_norm_, &tt.merger_norm},
+                             std::pair{&t.merger_norm_b_, &tt.merger_norm_bias}})
+      if (auto e = vec(*dst, *spec)) return *e;
+    if (auto e = lin(t.merger1_, tt.merger1)) return *e;
+    if (auto e = lin(t.merger2_, tt.merger2)) return *e;
     return result<vision_tower>(std::move(t));
   }
 

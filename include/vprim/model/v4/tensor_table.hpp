@@ -16,22 +16,11 @@
 #include <vector>
 
 #include "vprim/core/tensor_view.hpp"
+#include "vprim/model/tensor_spec.hpp"
 #include "vprim/model/v4/config.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
-
-struct tensor_spec {
-  std::string name;
-  std::vector<index_t> shape;
-};
-
-//! A Linear layer: `<name>.weight`, [out, in].
-struct linear_spec {
-  std::string name;
-  index_t out = 0, in = 0;
-  [[nodiscard]] std::string weight() const { return name + ".weight"; }
-};
 
 struct compressor_tensors {
   std::size_t ratio = 0, width = 0;
