@@ -520,9 +520,9 @@ TEST_CASE("cuda hyper-connection equals the CPU one: post, Sinkhorn comb, collap
       hc.scale = random_vector(3, 32, 0.5f, 2.0f);
       const auto x = random_vector(tokens * n * dim, 33, -2.0f, 2.0f), f = random_vector(tokens * dim, 34);
       std::vector<float> post(tokens * n), comb(tokens * n * n), collapsed(tokens * dim);
-      hc.compute(x.data(), tokens, 1e-6f, 1e-6f, 20, post.data(), comb.data(), collapsed.data());
+      REQUIRE(hc.compute(x.data(), tokens, 1e-6f, 1e-6f, 20, post.data(), comb.data(), collapsed.data()) == vprim::status::ok);
       std::vector<float> expanded(x);
-      hc.expand(expanded.data(), tokens, f.data(), post.data(), comb.data());
+      REQUIRE(hc.expand(expanded.data(), tokens, f.data(), post.data(), comb.data()) == vprim::status::ok);
       device_vector<float> dx(x), dfn(hc.fn), dbase(hc.base), dscale(hc.scale), dpost(post.size()), dcomb(comb.size()),
           dcol(collapsed.size()), df(f);
       const vprim::cuda::hc_args a{dx.ptr, dfn.ptr, dbase.ptr, dscale.ptr, dpost.ptr, dcomb.ptr, dcol.ptr, tokens, n, dim,

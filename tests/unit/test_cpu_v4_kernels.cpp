@@ -3,7 +3,8 @@
 // The DeepSeek-V4 kernels of cpu/ against naive double-precision references, with their rows in
 // pages handed out in a scrambled order: sparse attention (window, selected and visible entries,
 // sinks), the compressor's update fed in uneven chunks, the indexer's scores, top-k (ties, NaN,
-// the large-input path) and the partial RoPE. Compiled once per SIMD arch, like
+// the large-input path), the router (three scorings, hash tables, bias_vl), mHC and the
+// partial RoPE. Compiled once per SIMD arch, like
 // test_cpu_kernels.cpp; on a CPU without the arch the cases warn and check nothing.
 #include <algorithm>
 #include <cmath>
@@ -18,7 +19,10 @@
 #include "../reference/v4_reference.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/cpu/compressor.hpp"
+#include "vprim/cpu/embedding.hpp"
 #include "vprim/cpu/indexer.hpp"
+#include "vprim/cpu/mhc.hpp"
+#include "vprim/cpu/router.hpp"
 #include "vprim/cpu/rope.hpp"
 #include "vprim/cpu/sparse_attention.hpp"
 #include "vprim/cpu/topk.hpp"
@@ -293,4 +297,140 @@ TEST_CASE("partial RoPE rotates the trailing pairs of each head and its inverse 
   }
   vprim::cpu::partial_rope(x.data(), heads, hd, inv.data(), pairs, 37.0, /*inverse=*/true);
   vprim_ref::require_close("round trip", x, orig, [](std::size_t) { return 1e-5; });
+}
+
+TEST_CASE("the router equals the naive top-k of score + bias for every scoring, and routes image tokens by bias_vl", "[cpu][v4][router]") {
+  if (!usable()) return;
+  const std::size_t T = 9, E = 37, K = 5, vocab = 100;
+  const auto logits = random_vector(T * E, 11, -3.0f, 3.0f), bias = random_vector(E, 12, -0.2f, 0.2f),
+             vision = random_vector(E, 13, -0.5f, 0.5f);
+  std::vector<std::int64_t> ids(T), table(vocab * K);
+  for (std::size_t t = 0; t < T; ++t) ids[t] = t % 3 == 2 ? static_cast<std::int64_t>(vocab + t % 2) : static_cast<std::int64_t>(t * 7);
+  for (std::size_t i = 0; i < table.size(); ++i) table[i] = static_cast<std::int64_t>((i * 13) % E);
+  std::vector<char> memory;
+  for (int scoring = 0; scoring < 3; ++scoring)
+    for (const bool hash : {false, true}) {
+      CAPTURE(scoring, hash, arch::name());
+      std::vector<float> weights(T * K, -1.0f);
+      std::vector<std::int64_t> experts(T * K, -2);
+      vprim::kernels::router_args a{};
+      a.logits = logits.data();
+      a.selection_bias = hash ? nullptr : bias.data();
+      a.tid2eid = hash ? table.data() : nullptr;
+      a.token_ids = ids.data();
+      a.weights = weights.data();
+      a.indices = experts.data();
+      a.tokens = T;
+      a.experts = E;
+      a.top_k = K;
+      a.vocab = vocab;
+      a.scoring = static_cast<vprim::scoring_func>(scoring);
+      a.routed_scale = 2.5f;
+      a.vision_bias = vision.data();
+      memory = scratch(vprim::kernels::router_workspace(a).bytes);
+      vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(memory.data()), memory.size()));
+      REQUIRE(vprim::cpu::route(arch{}, a, ws) == vprim::status::ok);
+      for (std::size_t t = 0; t < T; ++t) {
+        CAPTURE(t);
+        const bool image = ids[t] >= static_cast<std::int64_t>(vocab);
+        const vprim_ref::vec lg(logits.begin() + static_cast<std::ptrdiff_t>(t * E), logits.begin() + static_cast<std::ptrdiff_t>((t + 1) * E));
+        const std::vector<float> zero(E, 0.0f);
+        auto want = vprim_ref::route(lg, image ? vision : (hash ? zero : bias), scoring, 2.5, K);
+        if (hash && !image) {  // the table's row, weighted by the unbiased scores
+          want.experts.assign(table.begin() + ids[t] * static_cast<std::ptrdiff_t>(K), table.begin() + (ids[t] + 1) * static_cast<std::ptrdiff_t>(K));
+          auto scored = vprim_ref::route(lg, zero, scoring, 1.0, E);  // every expert's score, in order of score
+          std::vector<double> score(E);
+          double sum = 0;
+          for (std::size_t e = 0; e < E; ++e) score[static_cast<std::size_t>(scored.experts[e])] = scored.weights[e];
+          for (auto e : want.experts) sum += score[static_cast<std::size_t>(e)];
+          want.weights.clear();
+          for (auto e : want.experts) want.weights.push_back(score[static_cast<std::size_t>(e)] / sum * 2.5);
+        }
+        REQUIRE(std::vector<std::int64_t>(experts.begin() + static_cast<std::ptrdiff_t>(t * K), experts.begin() + static_cast<std::ptrdiff_t>((t + 1) * K)) ==
+                want.experts);
+        vprim_ref::require_close("weights", std::vector<float>(weights.begin() + static_cast<std::ptrdiff_t>(t * K), weights.begin() + static_cast<std::ptrdiff_t>((t + 1) * K)),
+                                 want.weights, [](std::size_t) { return 2e-6; });
+      }
+      if (hash) {
+        a.vision_bias = nullptr;  // a text-only checkpoint: its table has no row for an image token
+        CHECK(vprim::cpu::route(arch{}, a, ws) == vprim::status::not_supported);
+        a.tokens = 2;  // text tokens only, token 1 with an id no row of the table has
+        ids[1] = -1;
+        CHECK(vprim::cpu::route(arch{}, a, ws) == vprim::status::out_of_range);
+        ids[1] = 7;
+      }
+    }
+}
+
+TEST_CASE("mHC: pre/post/comb by Sinkhorn, the collapse, the expand and the hyper head equal their definitions", "[cpu][v4][mhc]") {
+  if (!usable()) return;
+  for (std::size_t n : {1u, 2u, 4u})
+    for (std::size_t D : {3u, 24u}) {
+      CAPTURE(n, D);
+      const std::size_t T = 3, rows = (2 + n) * n;
+      const auto x = random_vector(T * n * D, 21), fn = random_vector(rows * n * D, 22, -0.3f, 0.3f),
+                 base = random_vector(rows, 23), scale = random_vector(3, 24, 0.5f, 1.5f), f = random_vector(T * D, 25);
+      std::vector<float> post(T * n), comb(T * n * n), collapsed(T * D);
+      const vprim::kernels::hc_args a{x.data(), fn.data(), base.data(), scale.data(), post.data(), comb.data(), collapsed.data(),
+                                      T, n, D, 1e-6f, 1e-6f, 5};
+      REQUIRE(vprim::cpu::hc_compute(a) == vprim::status::ok);
+      auto y = x;
+      REQUIRE(vprim::cpu::hc_expand(y.data(), f.data(), post.data(), comb.data(), T, n, D) == vprim::status::ok);
+      for (std::size_t t = 0; t < T; ++t) {
+        CAPTURE(t);
+        const std::vector<float> xt(x.begin() + static_cast<std::ptrdiff_t>(t * n * D), x.begin() + static_cast<std::ptrdiff_t>((t + 1) * n * D));
+        const auto ref = vprim_ref::mhc(xt, n, D, fn, base, scale, 5, 1e-6, 1e-6);
+        auto part = [&](const std::vector<float>& v, std::size_t w) {
+          return std::vector<float>(v.begin() + static_cast<std::ptrdiff_t>(t * w), v.begin() + static_cast<std::ptrdiff_t>((t + 1) * w));
+        };
+        vprim_ref::require_close("post", part(post, n), ref.post, [](std::size_t) { return 1e-5; });
+        vprim_ref::require_close("comb", part(comb, n * n), ref.comb, [](std::size_t) { return 1e-5; });
+        vprim_ref::require_close("collapsed", part(collapsed, D), ref.collapsed, [](std::size_t) { return 1e-5; });
+        std::vector<double> want(n * D);
+        for (std::size_t k = 0; k < n; ++k)
+          for (std::size_t d = 0; d < D; ++d) {
+            double acc = static_cast<double>(post[t * n + k]) * f[t * D + d];
+            for (std::size_t j = 0; j < n; ++j) acc += static_cast<double>(comb[t * n * n + j * n + k]) * xt[j * D + d];
+            want[k * D + d] = acc;
+          }
+        vprim_ref::require_close("expanded", part(y, n * D), want, [](std::size_t) { return 1e-5; });
+      }
+      // The hyper head: pre weights from n rows of fn and one scale.
+      std::vector<float> head(T * D);
+      const vprim::kernels::hc_args h{x.data(), fn.data(), base.data(), scale.data(), nullptr, nullptr, head.data(), T, n, D, 1e-6f, 1e-6f, 1};
+      REQUIRE(vprim::cpu::hc_head_collapse(h) == vprim::status::ok);
+      for (std::size_t t = 0; t < T; ++t) {
+        const float* xt = x.data() + t * n * D;
+        double ss = 0;
+        for (std::size_t i = 0; i < n * D; ++i) ss += static_cast<double>(xt[i]) * xt[i];
+        const double rho = 1.0 / std::sqrt(ss / static_cast<double>(n * D) + 1e-6);
+        std::vector<double> want(D, 0.0);
+        for (std::size_t j = 0; j < n; ++j) {
+          double mix = 0;
+          for (std::size_t i = 0; i < n * D; ++i) mix += static_cast<double>(fn[j * n * D + i]) * xt[i];
+          const double pre = vprim_ref::sigmoid(mix * rho * scale[0] + base[j]) + 1e-6;
+          for (std::size_t d = 0; d < D; ++d) want[d] += pre * xt[j * D + d];
+        }
+        vprim_ref::require_close("head", std::vector<float>(head.begin() + static_cast<std::ptrdiff_t>(t * D), head.begin() + static_cast<std::ptrdiff_t>((t + 1) * D)),
+                                 want, [](std::size_t) { return 1e-5; });
+      }
+    }
+  std::vector<float> big(17 * 19 * 17 * 4, 0.5f), out(17 * 17 + 17 + 4);
+  const vprim::kernels::hc_args too_many{big.data(), big.data(), big.data(), big.data(), out.data(), out.data(), out.data(), 1, 17, 4,
+                                         1e-6f, 1e-6f, 1};
+  CHECK(vprim::cpu::hc_compute(too_many) == vprim::status::not_supported);  // more streams than the contract allows
+}
+
+TEST_CASE("the embedding gather copies each id's row and names the first id outside the vocabulary", "[cpu][v4][embedding]") {
+  const std::size_t V = 11, D = 7;
+  const auto table = random_vector(V * D, 31);
+  std::vector<std::int64_t> ids = {3, 0, 10, 3};
+  std::vector<float> out(ids.size() * D, -1.0f);
+  REQUIRE_FALSE(vprim::cpu::embedding({table.data(), ids.data(), out.data(), ids.size(), V, D}));
+  for (std::size_t t = 0; t < ids.size(); ++t)
+    for (std::size_t d = 0; d < D; ++d) REQUIRE(out[t * D + d] == table[static_cast<std::size_t>(ids[t]) * D + d]);
+  ids[2] = 11;
+  const auto e = vprim::cpu::embedding({table.data(), ids.data(), out.data(), ids.size(), V, D});
+  REQUIRE(e);
+  CHECK(e->describe().find("token 2 has id 11 outside the vocabulary of 11") != std::string::npos);
 }

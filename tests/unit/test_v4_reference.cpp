@@ -89,7 +89,8 @@ TEST_CASE("mHC pre/post/comb/collapse equal the naive Sinkhorn", "[v4][reference
   const std::size_t S = 4, n = 2, D = 24;
   auto x = random_input(S * n * D, 1);
   std::vector<float> post(S * n), comb(S * n * n), collapsed(S * D);
-  hc->compute(x.data(), S, c.norm_eps, c.hc_eps, c.hc_sinkhorn_iters, post.data(), comb.data(), collapsed.data());
+  REQUIRE(hc->compute(x.data(), S, c.norm_eps, c.hc_eps, c.hc_sinkhorn_iters, post.data(), comb.data(), collapsed.data()) ==
+          vprim::status::ok);
   for (std::size_t t = 0; t < S; ++t) {
     const std::vector<float> xt(x.begin() + static_cast<std::ptrdiff_t>(t * n * D), x.begin() + static_cast<std::ptrdiff_t>((t + 1) * n * D));
     const auto ref = vprim_ref::mhc(xt, n, D, hc->fn, hc->base, hc->scale, c.hc_sinkhorn_iters, c.norm_eps, c.hc_eps);

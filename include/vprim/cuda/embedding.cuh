@@ -13,22 +13,16 @@
 #include <string>
 
 #include "vprim/cuda/launch.cuh"
+#include "vprim/kernels/embedding.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct embedding_args {
-  const float* table = nullptr;    //!< [vocab, dim]
-  const std::int64_t* ids = nullptr;  //!< [tokens], device memory
-  float* out = nullptr;            //!< [tokens, dim]
-  std::size_t tokens = 0, vocab = 0, dim = 0;
-};
+using kernels::embedding_args;
 
 [[nodiscard]] inline status embedding_can_implement(const embedding_args& a) noexcept {
-  if (a.tokens == 0) return status::ok;
-  if (a.table == nullptr || a.ids == nullptr || a.out == nullptr || a.vocab == 0 || a.dim == 0) return status::invalid_argument;
-  if (a.tokens > 0x7fffffffu) return status::invalid_argument;
-  return status::ok;
+  if (const status s = kernels::embedding_can_implement(a); s != status::ok) return s;
+  return a.tokens > 0x7fffffffu ? status::invalid_argument : status::ok;
 }
 
 namespace detail {
@@ -56,7 +50,7 @@ VPRIM_KERNEL void reset_word_kernel(unsigned long long* word) { *word = no_bad_t
     return status::ok;
   }
   if (!c.fits()) return status::invalid_argument;
-  if (const status s = embedding_can_implement(a); s != status::ok) return s;
+  if (const status s = cuda::embedding_can_implement(a); s != status::ok) return s;
   detail::reset_word_kernel<<<1, 1, 0, stream>>>(first_bad);
   if (const status s = detail::launched(); s != status::ok || a.tokens == 0) return s;
   detail::embedding_kernel<<<static_cast<unsigned>(a.tokens), 128, 0, stream>>>(a, first_bad);

@@ -3,38 +3,25 @@
 #pragma once
 
 //! \file mhc.cuh
-//! DeepSeek-V4's manifold-constrained hyper-connection on the GPU, the contract of
-//! v4::hyper_connection (model/v4/mhc.hpp): per token, the mix projection of the RMS-normalised
+//! DeepSeek-V4's manifold-constrained hyper-connection on the GPU (contract: kernels/mhc.hpp,
+//! twin of cpu/mhc.hpp): per token, the mix projection of the RMS-normalised
 //! streams, pre/post, the comb matrix made doubly stochastic by Sinkhorn-Knopp, and the collapse
 //! (hc_compute); then the rebuild X'_k = post_k F + sum_j comb[j][k] X_j in place (hc_expand).
 //! One block per token; fp32 throughout. Stream counts up to 8 (the released model has 4).
 
 #include "vprim/cuda/block_sum.cuh"
+#include "vprim/kernels/mhc.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
+//! This kernel's stream limit (the contract allows kernels::max_hc_streams).
 inline constexpr std::size_t max_hc_streams = 8;
-
-struct hc_args {
-  const float* x = nullptr;      //!< [tokens, n, dim] streams
-  const float* fn = nullptr;     //!< [(2 + n) * n, n * dim]
-  const float* base = nullptr;   //!< [(2 + n) * n]
-  const float* scale = nullptr;  //!< [3]
-  float* post = nullptr;         //!< [tokens, n]
-  float* comb = nullptr;         //!< [tokens, n, n]
-  float* collapsed = nullptr;    //!< [tokens, dim]
-  std::size_t tokens = 0, n = 0, dim = 0;
-  float norm_eps = 1e-6f, hc_eps = 1e-6f;
-  int sinkhorn_iters = 20;
-};
+using kernels::hc_args;
 
 [[nodiscard]] inline status hc_can_implement(const hc_args& a) noexcept {
-  if (a.tokens == 0) return status::ok;
-  if (!a.x || !a.fn || !a.base || !a.scale || !a.post || !a.comb || !a.collapsed || a.dim == 0) return status::invalid_argument;
-  if (a.n == 0 || a.n > max_hc_streams) return status::not_supported;
-  if (a.sinkhorn_iters < 1 || a.tokens > 0x7fffffffu) return status::invalid_argument;
-  return status::ok;
+  if (const status s = kernels::hc_can_implement(a); s != status::ok || a.tokens == 0) return s;
+  return a.n > max_hc_streams ? status::not_supported : status::ok;
 }
 
 namespace detail {
@@ -127,7 +114,7 @@ VPRIM_KERNEL void hc_expand_kernel(float* x, const float* f, const float* post, 
 
 //! post, comb and the collapsed input of the sub-block, on `stream`.
 [[nodiscard]] inline status hc_compute(const hc_args& a, cudaStream_t stream) {
-  if (const status s = hc_can_implement(a); s != status::ok || a.tokens == 0) return s;
+  if (const status s = cuda::hc_can_implement(a); s != status::ok || a.tokens == 0) return s;
   detail::hc_compute_kernel<<<static_cast<unsigned>(a.tokens), detail::hc_threads, 0, stream>>>(a);
   return detail::launched();
 }

@@ -3,7 +3,7 @@
 #pragma once
 
 //! \file router.cuh
-//! The MoE router on the GPU, the contract of v4::moe_layer::route after its logits GEMM:
+//! The MoE router on the GPU (contract: kernels/router.hpp, twin of cpu/router.hpp):
 //!   scores = sqrtsoftplus | sigmoid | softmax (logits);
 //!   experts = the top-k of scores + selection_bias (the bias only selects; ties go to the lower
 //!   expert, NaN is never chosen), or the token's row of tid2eid in hash layers;
@@ -13,23 +13,13 @@
 //! a hash token outside tid2eid) holds -1 with weight 0; moe_permute reports it as a bad id.
 
 #include "vprim/cuda/launch.cuh"
+#include "vprim/kernels/router.hpp"
 #include "vprim/policy/policies.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct router_args {
-  const float* logits = nullptr;           //!< [tokens, experts], the router GEMM's output
-  const float* selection_bias = nullptr;   //!< [experts] (top-k layers) or null (no bias)
-  const std::int64_t* tid2eid = nullptr;   //!< [vocab, top_k] (hash layers) or null
-  const std::int64_t* token_ids = nullptr; //!< [tokens] (hash layers, or with vision_bias)
-  float* weights = nullptr;                //!< [tokens, top_k]
-  std::int64_t* indices = nullptr;         //!< [tokens, top_k]
-  std::size_t tokens = 0, experts = 0, top_k = 0, vocab = 0;
-  scoring_func scoring = scoring_func::sqrtsoftplus;
-  float routed_scale = 1.0f;
-  const float* vision_bias = nullptr;      //!< [experts] `bias_vl` for image-block tokens, or null
-};
+using kernels::router_args;
 
 namespace detail {
 struct router_tile {
@@ -39,10 +29,7 @@ struct router_tile {
 
 [[nodiscard]] inline status router_can_implement(const router_args& a) noexcept {
   using T = detail::router_tile;
-  if (a.tokens == 0) return status::ok;
-  if (!a.logits || !a.weights || !a.indices || a.experts == 0 || a.top_k == 0 || a.top_k > a.experts) return status::invalid_argument;
-  if ((a.tid2eid != nullptr || a.vision_bias != nullptr) && (a.token_ids == nullptr || a.vocab == 0))
-    return status::invalid_argument;
+  if (const status s = kernels::router_can_implement(a); s != status::ok || a.tokens == 0) return s;
   if (a.experts > T::max_experts || a.top_k > T::max_top_k || ceil_div(a.tokens, T::warps) > 0x7fffffffu) return status::not_supported;
   return status::ok;
 }
@@ -133,7 +120,7 @@ VPRIM_KERNEL void router_kernel(router_args a) {
 //! Routes every token on `stream`.
 [[nodiscard]] inline status route(const router_args& a, cudaStream_t stream) {
   using T = detail::router_tile;
-  if (const status s = router_can_implement(a); s != status::ok || a.tokens == 0) return s;
+  if (const status s = cuda::router_can_implement(a); s != status::ok || a.tokens == 0) return s;
   const std::size_t smem = T::warps * 2 * a.experts * sizeof(float);
   detail::router_kernel<<<static_cast<unsigned>(ceil_div(a.tokens, T::warps)), T::warps * 32, smem, stream>>>(a);
   return detail::launched();

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "vprim/cpu/embedding.hpp"
 #include "vprim/model/v4/attention.hpp"
 #include "vprim/model/v4/mhc.hpp"
 
@@ -141,14 +142,7 @@ class decoder {
 
   //! Token ids -> embeddings out[S, hidden]; errors name the offending token index.
   [[nodiscard]] std::optional<error> embed_into(const std::int64_t* ids, std::size_t S, float* out) const {
-    const auto D = static_cast<std::size_t>(cfg_.hidden);
-    for (std::size_t t = 0; t < S; ++t) {
-      if (ids[t] < 0 || ids[t] >= cfg_.vocab)
-        return make_error(status::out_of_range, "token " + std::to_string(t) + " has id " + std::to_string(ids[t]) +
-                                                    " outside the vocabulary of " + std::to_string(cfg_.vocab), t);
-      std::copy_n(embed_.data() + static_cast<std::size_t>(ids[t]) * D, D, out + t * D);
-    }
-    return std::nullopt;
+    return cpu::embedding({embed_.data(), ids, out, S, static_cast<std::size_t>(cfg_.vocab), static_cast<std::size_t>(cfg_.hidden)});
   }
   [[nodiscard]] result<std::vector<float>> embed(const std::int64_t* ids, std::size_t S) const {
     std::vector<float> out(S * static_cast<std::size_t>(cfg_.hidden));
@@ -200,7 +194,8 @@ class decoder {
       const std::string path = obs || obs.ties ? "layers." + std::to_string(l) : std::string();  // names cost allocations
       for (int sub = 0; sub < 2; ++sub) {
         const hyper_connection& hc = sub == 0 ? L.attn_hc : L.ffn_hc;
-        hc.compute(X, S, cfg_.norm_eps, cfg_.hc_eps, cfg_.hc_sinkhorn_iters, post, comb, collapsed);
+        if (status s = hc.compute(X, S, cfg_.norm_eps, cfg_.hc_eps, cfg_.hc_sinkhorn_iters, post, comb, collapsed); s != status::ok)
+          return failed(s, "a hyper-connection", l);
         if (obs) {
           const std::string hc_path = path + (sub == 0 ? ".attn_hc" : ".ffn_hc");
           obs.floats(hc_path, "out0", post, {1, s64, n64});
@@ -230,10 +225,11 @@ class decoder {
             return failed(s, "the experts", l);
           if (obs) obs.floats(path + ".mlp", "out0", f, {1, s64, d64});
         }
-        hc.expand(X, S, f, post, comb);
+        if (status s = hc.expand(X, S, f, post, comb); s != status::ok) return failed(s, "a hyper-connection", l);
       }
     }
-    hc_head_.collapse(X, S, cfg_.norm_eps, cfg_.hc_eps, collapsed);
+    if (status s = hc_head_.collapse(X, S, cfg_.norm_eps, cfg_.hc_eps, collapsed); s != status::ok)
+      return failed(s, "the hyper head", layers_.size());
     if (obs) obs.floats("hc_head", "out0", collapsed, {1, s64, d64});
     cpu::rmsnorm(arch, collapsed, normed, norm_.data(), S, D, cfg_.norm_eps, serial);
     const float* head_in = normed;

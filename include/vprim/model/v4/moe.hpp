@@ -30,6 +30,7 @@
 
 #include "vprim/core/workspace.hpp"
 #include "vprim/cpu/activation.hpp"
+#include "vprim/cpu/router.hpp"
 #include "vprim/cpu/topk.hpp"
 #include "vprim/image/nlayout.hpp"
 #include "vprim/model/v4/config.hpp"
@@ -39,11 +40,6 @@
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
-
-[[nodiscard]] inline float sqrtsoftplus(float x) noexcept {
-  const float sp = x > 20.0f ? x : std::log1p(std::exp(x));  // torch's softplus threshold
-  return std::sqrt(sp);
-}
 
 struct moe_layer {
   bool hash = false;
@@ -123,8 +119,10 @@ struct moe_layer {
 
   //! Scratch of route() and apply() for calls of up to `rows` rows on `threads` threads.
   [[nodiscard]] workspace_size workspace(std::size_t rows, std::size_t threads) const {
-    workspace_size route_ws;
-    route_ws.add<float>(experts).add<float>(experts).add(kernels::topk_workspace({nullptr, experts, top_k, nullptr}));
+    kernels::router_args r{};
+    r.experts = experts;
+    r.top_k = top_k;
+    const workspace_size route_ws = kernels::router_workspace(r);
     const std::size_t si = shared_gate.out_features();
     workspace_size routed_ws;
     routed_ws.add<std::size_t>(experts + 1).add<std::size_t>(rows * top_k).add<std::size_t>(experts).add<std::size_t>(experts);
@@ -141,40 +139,22 @@ struct moe_layer {
   [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
                              float* weights, std::int64_t* indices, Exec& exec, workspace_arena& ws) const {
     if (status s = router.apply(arch, x, S, logits, exec); s != status::ok) return s;
-    workspace_arena::frame frame(ws);
-    float* scores = ws.take<float>(experts);
-    float* biased = ws.take<float>(experts);
-    if (scores == nullptr || biased == nullptr) return status::out_of_memory;
-    for (std::size_t t = 0; t < S; ++t) {
-      float* lg = logits + t * experts;
-      if (scoring == scoring_func::softmax) {
-        const float mx = *std::max_element(lg, lg + experts);
-        float sum = 0.0f;
-        for (std::size_t e = 0; e < experts; ++e) sum += (scores[e] = std::exp(lg[e] - mx));
-        for (std::size_t e = 0; e < experts; ++e) scores[e] /= sum;
-      } else {
-        for (std::size_t e = 0; e < experts; ++e)
-          scores[e] = scoring == scoring_func::sigmoid ? 1.0f / (1.0f + std::exp(-lg[e])) : sqrtsoftplus(lg[e]);
-      }
-      std::int64_t* idx = indices + t * top_k;
-      const bool image = token_ids != nullptr && is_image_block_token_id(token_ids[t], vocab);
-      const bool by_table = hash && !(image && !vision_bias.empty());
-      if (by_table) {
-        if (image) return status::not_supported;
-        if (token_ids == nullptr || token_ids[t] < 0 || static_cast<std::size_t>(token_ids[t]) * top_k >= tid2eid.size())
-          return status::out_of_range;
-        std::copy_n(tid2eid.data() + static_cast<std::size_t>(token_ids[t]) * top_k, top_k, idx);
-      } else {
-        const std::vector<float>& bias = image && !vision_bias.empty() ? vision_bias : selection_bias;
-        for (std::size_t e = 0; e < experts; ++e) biased[e] = scores[e] + bias[e];
-        if (status st = cpu::top_k(arch, {biased, experts, top_k, idx}, ws); st != status::ok) return st;
-      }
-      float sum = 0.0f;
-      for (std::size_t k = 0; k < top_k; ++k) sum += scores[static_cast<std::size_t>(idx[k])];
-      for (std::size_t k = 0; k < top_k; ++k)
-        weights[t * top_k + k] = scores[static_cast<std::size_t>(idx[k])] / (sum + 1e-20f) * routed_scale;
-    }
-    return status::ok;
+    kernels::router_args a{};
+    a.logits = logits;
+    a.selection_bias = hash ? nullptr : selection_bias.data();
+    a.tid2eid = hash ? tid2eid.data() : nullptr;
+    a.token_ids = token_ids;
+    a.weights = weights;
+    a.indices = indices;
+    a.tokens = S;
+    a.experts = experts;
+    a.top_k = top_k;
+    a.vocab = static_cast<std::size_t>(vocab);
+    a.scoring = scoring;
+    a.routed_scale = routed_scale;
+    a.vision_bias = vision_bias.empty() || token_ids == nullptr ? nullptr : vision_bias.data();  // no ids: no image tokens
+    if (hash && token_ids == nullptr) return status::out_of_range;
+    return cpu::route(arch, a, ws);
   }
 
   //! The same with a workspace of its own (allocates; for tests and tools).
