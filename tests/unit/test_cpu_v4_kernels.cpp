@@ -3,8 +3,8 @@
 // The DeepSeek-V4 kernels of cpu/ against naive double-precision references, with their rows in
 // pages handed out in a scrambled order: sparse attention (window, selected and visible entries,
 // sinks), the compressor's update fed in uneven chunks, the indexer's scores, top-k (ties, NaN,
-// the large-input path), the router (three scorings, hash tables, bias_vl), mHC and the
-// partial RoPE. Compiled once per SIMD arch, like
+// the large-input path), the router (three scorings, hash tables, bias_vl), the grouping of
+// slots by expert, mHC, the partial RoPE and the embedding gather. Compiled once per SIMD arch, like
 // test_cpu_kernels.cpp; on a CPU without the arch the cases warn and check nothing.
 #include <algorithm>
 #include <cmath>
@@ -22,6 +22,7 @@
 #include "vprim/cpu/embedding.hpp"
 #include "vprim/cpu/indexer.hpp"
 #include "vprim/cpu/mhc.hpp"
+#include "vprim/cpu/moe_permute.hpp"
 #include "vprim/cpu/router.hpp"
 #include "vprim/cpu/rope.hpp"
 #include "vprim/cpu/sparse_attention.hpp"
@@ -433,4 +434,27 @@ TEST_CASE("the embedding gather copies each id's row and names the first id outs
   const auto e = vprim::cpu::embedding({table.data(), ids.data(), out.data(), ids.size(), V, D});
   REQUIRE(e);
   CHECK(e->describe().find("token 2 has id 11 outside the vocabulary of 11") != std::string::npos);
+}
+
+TEST_CASE("slots grouped by expert: a stable sort of the slots by expert id, with each expert's range", "[cpu][v4][moe]") {
+  std::mt19937 rng(41);
+  for (std::size_t experts : {1u, 5u, 64u})
+    for (std::size_t slots : {0u, 1u, 17u, 600u}) {
+      CAPTURE(experts, slots);
+      std::vector<std::int64_t> ids(slots);
+      for (auto& e : ids) e = static_cast<std::int64_t>(rng() % experts);
+      std::vector<std::int32_t> order(slots, -1), offsets(experts + 1, -1);
+      REQUIRE(vprim::cpu::moe_permute({ids.data(), order.data(), offsets.data(), slots, experts}) == vprim::status::ok);
+      std::vector<std::int32_t> want(slots);
+      std::iota(want.begin(), want.end(), 0);
+      std::stable_sort(want.begin(), want.end(), [&](auto a, auto b) { return ids[static_cast<std::size_t>(a)] < ids[static_cast<std::size_t>(b)]; });
+      REQUIRE(order == want);
+      REQUIRE(offsets.front() == 0);
+      REQUIRE(static_cast<std::size_t>(offsets.back()) == slots);
+      for (std::size_t e = 0; e < experts; ++e)
+        for (auto i = offsets[e]; i < offsets[e + 1]; ++i) REQUIRE(ids[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] == static_cast<std::int64_t>(e));
+    }
+  std::vector<std::int64_t> bad = {0, 3, 1};
+  std::vector<std::int32_t> order(3), offsets(4);
+  CHECK(vprim::cpu::moe_permute({bad.data(), order.data(), offsets.data(), 3, 3}) == vprim::status::out_of_range);
 }

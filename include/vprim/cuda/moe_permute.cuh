@@ -3,7 +3,8 @@
 #pragma once
 
 //! \file moe_permute.cuh
-//! Groups a MoE layer's (token, slot) pairs by expert, as the CPU layer's counting sort does:
+//! Groups a MoE layer's (token, slot) pairs by expert (contract: kernels/moe_permute.hpp, twin
+//! of cpu/moe_permute.hpp):
 //! from indices [tokens * top_k] (expert ids) to
 //! - order [tokens * top_k]: slot ids (token * top_k + k) sorted by expert, stable, so each
 //!   expert's rows keep token order;
@@ -20,23 +21,16 @@
 #include <cub/device/device_scan.cuh>
 
 #include "vprim/cuda/launch.cuh"
+#include "vprim/kernels/moe_permute.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct moe_permute_args {
-  const std::int64_t* indices = nullptr;  //!< [slots] expert ids
-  std::int32_t* order = nullptr;          //!< [slots]
-  std::int32_t* offsets = nullptr;        //!< [experts + 1]
-  std::size_t slots = 0, experts = 0;
-};
+using kernels::moe_permute_args;
 
 [[nodiscard]] inline status moe_permute_can_implement(const moe_permute_args& a) noexcept {
-  if (a.indices == nullptr && a.slots > 0) return status::invalid_argument;
-  if (a.order == nullptr && a.slots > 0) return status::invalid_argument;
-  if (a.offsets == nullptr || a.experts == 0) return status::invalid_argument;
-  if (a.slots > 0x7fffffffu || a.experts > 0x7ffffffeu) return status::not_supported;
-  return status::ok;
+  if (const status s = kernels::moe_permute_can_implement(a); s != status::ok) return s;
+  return a.slots > 0x7fffffffu || a.experts > 0x7ffffffeu ? status::not_supported : status::ok;
 }
 
 namespace detail {
@@ -90,7 +84,7 @@ VPRIM_KERNEL void moe_reset_kernel(std::int32_t* counts, std::size_t n, unsigned
     return status::ok;
   }
   if (!c.fits()) return status::invalid_argument;
-  if (const status s = moe_permute_can_implement(a); s != status::ok) return s;
+  if (const status s = cuda::moe_permute_can_implement(a); s != status::ok) return s;
   const auto blocks = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(ceil_div(a.slots + a.experts + 1, 256), 4096)));
   detail::moe_reset_kernel<<<blocks, 256, 0, stream>>>(counts, a.experts + 1, first_bad);
   if (const status s = detail::launched(); s != status::ok) return s;

@@ -30,6 +30,7 @@
 
 #include "vprim/core/workspace.hpp"
 #include "vprim/cpu/activation.hpp"
+#include "vprim/cpu/moe_permute.hpp"
 #include "vprim/cpu/router.hpp"
 #include "vprim/cpu/topk.hpp"
 #include "vprim/image/nlayout.hpp"
@@ -125,7 +126,7 @@ struct moe_layer {
     const workspace_size route_ws = kernels::router_workspace(r);
     const std::size_t si = shared_gate.out_features();
     workspace_size routed_ws;
-    routed_ws.add<std::size_t>(experts + 1).add<std::size_t>(rows * top_k).add<std::size_t>(experts).add<std::size_t>(experts);
+    routed_ws.add<std::int32_t>(experts + 1).add<std::int32_t>(rows * top_k).add<std::size_t>(experts);
     // An expert gets each token at most once, unless a hash table names it twice for one token.
     const std::size_t expert_rows = hash ? rows * top_k : rows;
     routed_ws.add<float>(rows * top_k * dim).add<status>(threads).add<std::byte>(threads * expert_scratch_bytes(expert_rows));
@@ -188,31 +189,27 @@ struct moe_layer {
   [[nodiscard]] status routed(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
                               float* y, Exec& exec, workspace_arena& ws) const {
     workspace_arena::frame frame(ws);
-    // Group (token, slot) pairs by expert: counting sort, one GEMM per expert over its rows.
-    auto* count = ws.take<std::size_t>(experts + 1);
-    auto* order = ws.take<std::size_t>(S * top_k);
-    auto* fill = ws.take<std::size_t>(experts);
+    // Group (token, slot) pairs by expert, then one GEMM per expert over its rows.
+    auto* offsets = ws.take<std::int32_t>(experts + 1);
+    auto* order = ws.take<std::int32_t>(S * top_k);
     auto* active = ws.take<std::size_t>(experts);
     float* slot_out = ws.take<float>(S * top_k * dim);
     const auto parts = static_cast<std::size_t>(std::max(1, exec.concurrency()));
     auto* failed = ws.take<status>(parts);
     if (slot_out == nullptr || failed == nullptr) return status::out_of_memory;
-    std::fill(count, count + experts + 1, std::size_t{0});
-    for (std::size_t i = 0; i < S * top_k; ++i) {
-      if (indices[i] < 0 || static_cast<std::size_t>(indices[i]) >= experts) return status::out_of_range;
-      ++count[static_cast<std::size_t>(indices[i]) + 1];
+    if (status s = cpu::moe_permute({indices, order, offsets, S * top_k, experts}); s != status::ok) return s;
+    std::size_t most_rows = 0, n_active = 0;
+    for (std::size_t e = 0; e < experts; ++e) {
+      const auto rows = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
+      most_rows = std::max(most_rows, rows);
+      if (rows > 0) active[n_active++] = e;
     }
-    const std::size_t per_part = expert_scratch_bytes(*std::max_element(count, count + experts + 1));
+    const std::size_t per_part = expert_scratch_bytes(most_rows);
     auto* scratch = ws.take<std::byte>(parts * per_part);
     if (scratch == nullptr) return status::out_of_memory;
-    for (std::size_t e = 0; e < experts; ++e) count[e + 1] += count[e];
-    std::copy_n(count, experts, fill);
-    for (std::size_t i = 0; i < S * top_k; ++i) order[fill[static_cast<std::size_t>(indices[i])]++] = i;
-    std::size_t n_active = 0;
-    for (std::size_t e = 0; e < experts; ++e)
-      if (count[e + 1] > count[e]) active[n_active++] = e;
     auto run = [&](std::size_t e, std::size_t part, auto& ex) {
-      return run_expert(arch, e, x, order + count[e], count[e + 1] - count[e], slot_out, scratch + part * per_part, ex);
+      return run_expert(arch, e, x, order + offsets[e], static_cast<std::size_t>(offsets[e + 1] - offsets[e]), slot_out,
+                        scratch + part * per_part, ex);
     };
     if (parts > 1 && n_active >= 2 * parts) {
       // Threads take whole experts. A prefill sends ~8 rows to each of 256 experts and is bound
@@ -276,7 +273,7 @@ struct moe_layer {
   //! Expert e over the n rows of x named by `slots` (token * top_k + k); row r's output goes to
   //! slot_out[slots[r]]. `scratch` holds expert_scratch_bytes(n) or more.
   template <class Arch, executor Exec>
-  status run_expert(Arch arch, std::size_t e, const float* x, const std::size_t* slots, std::size_t n, float* slot_out,
+  status run_expert(Arch arch, std::size_t e, const float* x, const std::int32_t* slots, std::size_t n, float* slot_out,
                     std::byte* scratch, Exec& exec) const {
     workspace_arena b(std::span<std::byte>(scratch, expert_scratch_bytes(n)));
     float* rows = b.take<float>(n * dim);
@@ -284,13 +281,13 @@ struct moe_layer {
     float* act = b.take<float>(n * inter);
     float* out = b.take<float>(n * dim);
     for (std::size_t r = 0; r < n; ++r) {
-      const std::size_t t = slots[r] / top_k;
+      const std::size_t t = static_cast<std::size_t>(slots[r]) / top_k;
       std::copy(x + t * dim, x + (t + 1) * dim, rows + r * dim);
     }
     if (status s = gate_up[e].apply(arch, rows, n, hidden, exec); s != status::ok) return s;
     cpu::swiglu_clamped(arch, hidden, hidden + inter, 2 * inter, act, n, inter, limit, exec);
     if (status s = down[e].apply(arch, act, n, out, exec); s != status::ok) return s;
-    for (std::size_t r = 0; r < n; ++r) std::copy(out + r * dim, out + (r + 1) * dim, slot_out + slots[r] * dim);
+    for (std::size_t r = 0; r < n; ++r) std::copy(out + r * dim, out + (r + 1) * dim, slot_out + static_cast<std::size_t>(slots[r]) * dim);
     return status::ok;
   }
 };
