@@ -18,10 +18,12 @@
 #include "../reference/test_inputs.hpp"
 #include "../reference/v4_reference.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/compressor.hpp"
 #include "vprim/cpu/embedding.hpp"
 #include "vprim/cpu/indexer.hpp"
 #include "vprim/cpu/mhc.hpp"
+#include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/moe_permute.hpp"
 #include "vprim/cpu/router.hpp"
 #include "vprim/cpu/rope.hpp"
@@ -457,4 +459,41 @@ TEST_CASE("slots grouped by expert: a stable sort of the slots by expert id, wit
   std::vector<std::int64_t> bad = {0, 3, 1};
   std::vector<std::int32_t> order(3), offsets(4);
   CHECK(vprim::cpu::moe_permute({bad.data(), order.data(), offsets.data(), 3, 3}) == vprim::status::out_of_range);
+}
+
+TEST_CASE("norm, SwiGLU and the partial RoPE through their shared contracts equal the direct calls and refuse bad arguments", "[cpu][contracts]") {
+  if (!usable()) return;
+  vprim::serial_executor exec;
+  // Sizes the compiler cannot fold: GCC 12 at -O3 warns of undefined behaviour in the vector
+  // loops' never-taken iterations when it sees them as constants (a false positive).
+  volatile std::size_t rows_at_runtime = 5, dim_at_runtime = 24;
+  const std::size_t rows = rows_at_runtime, dim = dim_at_runtime;
+  const auto x = random_vector(rows * dim, 51), w = random_vector(dim, 52), b = random_vector(dim, 53);
+  std::vector<float> direct(rows * dim), via(rows * dim);
+  vprim::cpu::rmsnorm(arch{}, x.data(), direct.data(), w.data(), rows, dim, 1e-6f, exec);
+  REQUIRE(vprim::cpu::rmsnorm(arch{}, vprim::kernels::norm_args{x.data(), via.data(), w.data(), nullptr, rows, dim, 1e-6f}, exec) == vprim::status::ok);
+  const auto same = [](std::size_t) { return 1e-6; };  // inlined twice, GCC may contract a*b+c differently
+  vprim_ref::require_close("rmsnorm", via, direct, same);
+  vprim::cpu::layernorm(arch{}, x.data(), direct.data(), w.data(), b.data(), rows, dim, 1e-6f, exec);
+  REQUIRE(vprim::cpu::layernorm(arch{}, vprim::kernels::norm_args{x.data(), via.data(), w.data(), b.data(), rows, dim, 1e-6f}, exec) == vprim::status::ok);
+  vprim_ref::require_close("layernorm", via, direct, same);
+  CHECK(vprim::cpu::layernorm(arch{}, vprim::kernels::norm_args{x.data(), via.data(), w.data(), nullptr, rows, dim, 1e-6f}, exec) ==
+        vprim::status::invalid_argument);  // LayerNorm needs its bias
+  const std::size_t width = 10;
+  std::vector<float> act_direct(rows * width), act_via(rows * width);
+  vprim::cpu::swiglu_clamped(arch{}, x.data(), x.data() + width, dim, act_direct.data(), rows, width, 0.7f, exec);
+  REQUIRE(vprim::cpu::swiglu_clamped(arch{}, vprim::kernels::swiglu_args{x.data(), x.data() + width, dim, act_via.data(), rows, width, 0.7f}, exec) ==
+          vprim::status::ok);
+  vprim_ref::require_close("swiglu", act_via, act_direct, same);
+  CHECK(vprim::cpu::swiglu_clamped(arch{}, vprim::kernels::swiglu_args{x.data(), x.data() + width, 5, act_via.data(), rows, width, 0.7f}, exec) ==
+        vprim::status::shape_mismatch);  // rows of 5 cannot hold 10 values
+  const std::vector<float> inv = {0.9f, 0.05f};
+  const std::vector<std::int64_t> pos = {0, 3, 11, 4, 100};
+  auto roped = x, want = x;
+  for (std::size_t t = 0; t < rows; ++t) vprim::cpu::partial_rope(want.data() + t * dim, 3, 8, inv.data(), 2, static_cast<double>(pos[t]));
+  REQUIRE(vprim::cpu::partial_rope(vprim::kernels::rope_partial_args{roped.data(), pos.data(), inv.data(), rows, 3, 8, dim, 2, false}) ==
+          vprim::status::ok);
+  vprim_ref::require_close("partial rope", roped, want, same);
+  CHECK(vprim::cpu::partial_rope(vprim::kernels::rope_partial_args{roped.data(), pos.data(), inv.data(), rows, 3, 8, 20, 2, false}) ==
+        vprim::status::shape_mismatch);  // a row stride shorter than 3 heads of 8
 }

@@ -17,6 +17,7 @@
 
 #include "vprim/core/executor.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/kernels/activation.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
@@ -53,6 +54,14 @@ void swiglu_clamped(Arch, const float* gate, const float* up, std::size_t ld, fl
 }
 
 //! out[r, 0:inter] = silu(in[r, 0:inter]) * in[r, inter:2*inter].
+//! The same through the shared contract (kernels/activation.hpp), as the CUDA twin takes it.
+template <class Arch, executor Exec>
+[[nodiscard]] status swiglu_clamped(Arch arch, const kernels::swiglu_args& a, Exec& exec) {
+  if (status s = kernels::swiglu_can_implement(a); s != status::ok) return s;
+  swiglu_clamped(arch, a.gate, a.up, a.ld, a.out, a.rows, a.width, a.limit, exec);
+  return status::ok;
+}
+
 template <class Arch, executor Exec>
 void swiglu(Arch arch, const float* in, float* out, std::size_t rows, std::size_t inter, Exec& exec) {
   swiglu_clamped(arch, in, in + inter, 2 * inter, out, rows, inter, std::numeric_limits<float>::infinity(), exec);

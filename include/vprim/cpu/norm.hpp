@@ -12,6 +12,7 @@
 
 #include "vprim/core/executor.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/kernels/norm.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
@@ -79,6 +80,20 @@ void layernorm(Arch, const float* in, float* out, const float* weight, const flo
       for (; i < dim; ++i) y[i] = (x[i] - mean) * inv * (weight ? weight[i] : 1.0f) + (bias ? bias[i] : 0.0f);
     }
   });
+}
+
+//! The same through the shared contract (kernels/norm.hpp), as the CUDA twin takes it.
+template <class Arch, executor Exec>
+[[nodiscard]] status rmsnorm(Arch arch, const kernels::norm_args& a, Exec& exec) {
+  if (status s = kernels::norm_can_implement(a, false); s != status::ok) return s;
+  rmsnorm(arch, a.in, a.out, a.weight, a.rows, a.dim, a.eps, exec);
+  return status::ok;
+}
+template <class Arch, executor Exec>
+[[nodiscard]] status layernorm(Arch arch, const kernels::norm_args& a, Exec& exec) {
+  if (status s = kernels::norm_can_implement(a, true); s != status::ok) return s;
+  layernorm(arch, a.in, a.out, a.weight, a.bias, a.rows, a.dim, a.eps, exec);
+  return status::ok;
 }
 
 }  // namespace cpu

@@ -20,6 +20,7 @@
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/kernels/rope.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
@@ -108,6 +109,15 @@ inline void partial_rope(float* heads, std::size_t count, std::size_t head_dim, 
       x[1] = x1 * c + x0 * s;
     }
   }
+}
+
+//! The partial RoPE of every row through the shared contract (kernels/rope.hpp), as the CUDA
+//! twin takes it: row t at a.x + t * a.stride, rotated at a.pos[t].
+[[nodiscard]] inline status partial_rope(const kernels::rope_partial_args& a) {
+  if (status s = kernels::rope_partial_can_implement(a); s != status::ok) return s;
+  for (std::size_t t = 0; t < a.tokens && a.rope_half > 0; ++t)
+    partial_rope(a.x + t * a.stride, a.heads, a.head_dim, a.inv_freq, a.rope_half, static_cast<double>(a.pos[t]), a.inverse);
+  return status::ok;
 }
 
 }  // namespace cpu

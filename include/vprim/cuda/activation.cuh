@@ -10,25 +10,13 @@
 #include <cmath>
 
 #include "vprim/cuda/launch.cuh"
+#include "vprim/kernels/activation.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct swiglu_args {
-  const float* gate = nullptr;
-  const float* up = nullptr;
-  std::size_t ld = 0;   //!< row stride of gate and up
-  float* out = nullptr;  //!< [rows, width]
-  std::size_t rows = 0, width = 0;
-  float limit = INFINITY;
-};
-
-[[nodiscard]] inline status swiglu_can_implement(const swiglu_args& a) noexcept {
-  if (a.rows == 0 || a.width == 0) return status::ok;
-  if (a.gate == nullptr || a.up == nullptr || a.out == nullptr || std::isnan(a.limit)) return status::invalid_argument;
-  if (a.ld < a.width) return status::shape_mismatch;
-  return status::ok;
-}
+using kernels::swiglu_args;
+using kernels::swiglu_can_implement;
 
 namespace detail {
 VPRIM_KERNEL void swiglu_kernel(swiglu_args a) {

@@ -3,31 +3,18 @@
 #pragma once
 
 //! \file norm.cuh
-//! Row-wise RMSNorm and LayerNorm over [rows, dim] fp32 on the GPU, accumulated in fp32: the
-//! contract of vprim/cpu/norm.hpp (in place allowed, weight may be null for RMSNorm). One block
+//! Row-wise RMSNorm and LayerNorm over [rows, dim] fp32 on the GPU, accumulated in fp32 (contract:
+//! kernels/norm.hpp, twin of cpu/norm.hpp; (in place allowed, weight may be null for RMSNorm). One block
 //! per row; the row's sums go through block_sum (cub::BlockReduce).
 
 #include "vprim/cuda/block_sum.cuh"
+#include "vprim/kernels/norm.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct norm_args {
-  const float* in = nullptr;
-  float* out = nullptr;
-  const float* weight = nullptr;  //!< [dim]; RMSNorm may leave it null (unweighted)
-  const float* bias = nullptr;    //!< [dim]; LayerNorm only
-  std::size_t rows = 0, dim = 0;
-  float eps = 1e-6f;
-};
-
-[[nodiscard]] inline status norm_can_implement(const norm_args& a, bool layer) noexcept {
-  if (a.rows == 0) return status::ok;
-  if (a.in == nullptr || a.out == nullptr || a.dim == 0) return status::invalid_argument;
-  if (layer && (a.weight == nullptr || a.bias == nullptr)) return status::invalid_argument;
-  if (a.rows > 0x7fffffffu || !(a.eps >= 0.0f)) return status::invalid_argument;
-  return status::ok;
-}
+using kernels::norm_args;
+using kernels::norm_can_implement;
 
 namespace detail {
 inline constexpr int norm_threads = 256;

@@ -14,24 +14,13 @@
 #include <cstdint>
 
 #include "vprim/cuda/launch.cuh"
+#include "vprim/kernels/rope.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
-struct rope_2d_args {
-  float* x = nullptr;            //!< [tokens] rows of `heads` heads of head_dim, row stride `stride`
-  std::size_t tokens = 0, heads = 0, head_dim = 0, stride = 0, grid_w = 0;
-  double theta = 10000.0;
-};
-
-[[nodiscard]] inline status rope_2d_can_implement(const rope_2d_args& a) noexcept {
-  if (a.tokens == 0 || a.heads == 0) return status::ok;
-  if (a.x == nullptr || a.grid_w == 0 || !(a.theta > 0.0)) return status::invalid_argument;
-  if (a.head_dim == 0 || a.head_dim % 4 != 0) return status::not_supported;
-  if (a.stride < a.heads * a.head_dim || a.tokens % a.grid_w != 0) return status::shape_mismatch;
-  if (a.tokens > 0x7fffffffu) return status::not_supported;
-  return status::ok;
-}
+using kernels::rope_2d_args;
+using kernels::rope_2d_can_implement;
 
 namespace detail {
 VPRIM_KERNEL void rope_2d_kernel(rope_2d_args a) {
@@ -59,25 +48,8 @@ VPRIM_KERNEL void rope_2d_kernel(rope_2d_args a) {
   return detail::launched();
 }
 
-//! DeepSeek-V4's interleaved partial RoPE, the contract of v4::apply_rope: in each head the
-//! trailing 2 * rope_half dims form pairs (nope + 2i, nope + 2i + 1) that turn by
-//! float(pos) * inv_freq[i] (fp32, as the CPU computes it); `inverse` turns back (the attention
-//! output's de-rotation).
-struct rope_partial_args {
-  float* x = nullptr;               //!< [tokens] rows of `heads` heads, row stride `stride`
-  const std::int64_t* pos = nullptr;  //!< [tokens] positions
-  const float* inv_freq = nullptr;  //!< [rope_half]
-  std::size_t tokens = 0, heads = 0, head_dim = 0, stride = 0, rope_half = 0;
-  bool inverse = false;
-};
-
-[[nodiscard]] inline status rope_partial_can_implement(const rope_partial_args& a) noexcept {
-  if (a.tokens == 0 || a.heads == 0 || a.rope_half == 0) return status::ok;
-  if (!a.x || !a.pos || !a.inv_freq) return status::invalid_argument;
-  if (2 * a.rope_half > a.head_dim || a.stride < a.heads * a.head_dim) return status::shape_mismatch;
-  if (a.tokens > 0x7fffffffu) return status::not_supported;
-  return status::ok;
-}
+using kernels::rope_partial_args;
+using kernels::rope_partial_can_implement;
 
 namespace detail {
 VPRIM_KERNEL void rope_partial_kernel(rope_partial_args a) {
