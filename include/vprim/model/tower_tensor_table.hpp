@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vprim/core/status.hpp"
 #include "vprim/model/tensor_spec.hpp"
 #include "vprim/model/tower_config.hpp"
 
@@ -64,6 +65,30 @@ struct tower_tensors {
     t.merger2 = {mp + "mlp.2", cfg.out_dim, merged_in, true};
   }
   return t;
+}
+
+//! Walks the table into a tower's members (the CPU and the CUDA tower name them alike):
+//! lin(member, linear_spec) for each Linear, vec(member, optional<tensor_spec>) for each vector
+//! (absent specs are the other tower kind's). The first error stops the walk.
+template <class Tower, class Lin, class Vec>
+[[nodiscard]] std::optional<error> load_tower_tensors(Tower& t, const tower_tensors& tt, Lin&& lin, Vec&& vec) {
+  if (auto e = lin(t.patch_embed_, tt.patch_embed)) return e;
+  t.blocks_.resize(tt.blocks.size());
+  for (std::size_t l = 0; l < tt.blocks.size(); ++l) {
+    auto& b = t.blocks_[l];
+    const tower_block_tensors& bt = tt.blocks[l];
+    if (auto e = vec(b.norm1_w, std::optional(bt.norm1))) return e;
+    if (auto e = vec(b.norm1_b, bt.norm1_bias)) return e;
+    if (auto e = vec(b.norm2_w, std::optional(bt.norm2))) return e;
+    if (auto e = vec(b.norm2_b, bt.norm2_bias)) return e;
+    for (auto [dst, spec] : {std::pair{&b.qkv, &bt.qkv}, std::pair{&b.proj, &bt.proj}, std::pair{&b.fc1, &bt.fc1}, std::pair{&b.fc2, &bt.fc2}})
+      if (auto e = lin(*dst, *spec)) return e;
+  }
+  if (auto e = vec(t.final_norm_w_, tt.final_norm)) return e;
+  if (auto e = vec(t.merger_norm_w_, tt.merger_norm)) return e;
+  if (auto e = vec(t.merger_norm_b_, tt.merger_norm_bias)) return e;
+  if (auto e = lin(t.merger1_, tt.merger1)) return e;
+  return lin(t.merger2_, tt.merger2);
 }
 
 VPRIM_NAMESPACE_END

@@ -94,6 +94,8 @@ class vision_tower {
   [[nodiscard]] const tower_config& config() const noexcept { return cfg_; }
 
  private:
+  template <class Tower, class Lin, class Vec>
+  friend std::optional<error> load_tower_tensors(Tower&, const tower_tensors&, Lin&&, Vec&&);
   using linear = linear_layer;
   struct block {
     std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;
@@ -207,22 +209,7 @@ result<vision_tower<P, M>> vision_tower<P, M>::load(Arch arch, const weight_sour
     out = std::move(*v);
     return std::nullopt;
   };
-  if (auto e = lin(t.patch_embed_, tt.patch_embed)) return *e;
-  t.blocks_.resize(tt.blocks.size());
-  for (std::size_t l = 0; l < tt.blocks.size(); ++l) {
-    block& b = t.blocks_[l];
-    const tower_block_tensors& bt = tt.blocks[l];
-    for (auto [dst, spec] : {std::pair{&b.norm1_w, std::optional(bt.norm1)}, std::pair{&b.norm1_b, bt.norm1_bias},
-                             std::pair{&b.norm2_w, std::optional(bt.norm2)}, std::pair{&b.norm2_b, bt.norm2_bias}})
-      if (auto e = vec(*dst, spec)) return *e;
-    for (auto [dst, spec] : {std::pair{&b.qkv, &bt.qkv}, std::pair{&b.proj, &bt.proj}, std::pair{&b.fc1, &bt.fc1}, std::pair{&b.fc2, &bt.fc2}})
-      if (auto e = lin(*dst, *spec)) return *e;
-  }
-  for (auto [dst, spec] : {std::pair{&t.final_norm_w_, &tt.final_norm}, std::pair{&t.merger_norm_w_, &tt.merger_norm},
-                           std::pair{&t.merger_norm_b_, &tt.merger_norm_bias}})
-    if (auto e = vec(*dst, *spec)) return *e;
-  if (auto e = lin(t.merger1_, tt.merger1)) return *e;
-  if (auto e = lin(t.merger2_, tt.merger2)) return *e;
+  if (auto e = load_tower_tensors(t, tt, lin, vec)) return *e;
   return result<vision_tower>(std::move(t));
 }
 

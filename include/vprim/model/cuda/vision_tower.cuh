@@ -84,22 +84,7 @@ class vision_tower {
       out = std::move(*d);
       return std::nullopt;
     };
-    if (auto e = lin(t.patch_embed_, tt.patch_embed)) return *e;
-    t.blocks_.resize(tt.blocks.size());
-    for (std::size_t l = 0; l < tt.blocks.size(); ++l) {
-      block& b = t.blocks_[l];
-      const tower_block_tensors& bt = tt.blocks[l];
-      for (auto [dst, spec] : {std::pair{&b.norm1, std::optional(bt.norm1)}, std::pair{&b.norm1_b, bt.norm1_bias},
-                               std::pair{&b.norm2, std::optional(bt.norm2)}, std::pair{&b.norm2_b, bt.norm2_bias}})
-        if (auto e = vec(*dst, spec)) return *e;
-      for (auto [dst, spec] : {std::pair{&b.qkv, &bt.qkv}, std::pair{&b.proj, &bt.proj}, std::pair{&b.fc1, &bt.fc1}, std::pair{&b.fc2, &bt.fc2}})
-        if (auto e = lin(*dst, *spec)) return *e;
-    }
-    for (auto [dst, spec] : {std::pair{&t.final_norm_, &tt.final_norm}, std::pair{&t.merger_norm_, &tt.merger_norm},
-                             std::pair{&t.merger_norm_b_, &tt.merger_norm_bias}})
-      if (auto e = vec(*dst, *spec)) return *e;
-    if (auto e = lin(t.merger1_, tt.merger1)) return *e;
-    if (auto e = lin(t.merger2_, tt.merger2)) return *e;
+    if (auto e = load_tower_tensors(t, tt, lin, vec)) return *e;
     return result<vision_tower>(std::move(t));
   }
 
@@ -163,13 +148,13 @@ class vision_tower {
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     for (std::size_t l = 0; l < blocks_.size(); ++l) {
       const block& b = blocks_[l];
-      status s = norm(b.norm1, b.norm1_b, x, h);
+      status s = norm(b.norm1_w, b.norm1_b, x, h);
       if (s == status::ok) s = run(b.qkv, h, N, qkv, false);
       if (s == status::ok) s = rope_2d({qkv, N, 2 * H, hd, 3 * D, gw, static_cast<double>(cfg_.rope_theta)}, stream);  // q, k adjacent
       const attention_args heads{N, H, hd, qkv, qkv + D, qkv + 2 * D, 3 * D, 3 * D, 3 * D, attn, D, scale};
       if (s == status::ok) s = f32 ? attention_bidirectional(heads, stream) : attention_bidirectional_bf16(heads, stream);
       if (s == status::ok) s = run(b.proj, attn, N, x, true);  // the residual
-      if (s == status::ok) s = norm(b.norm2, b.norm2_b, x, h);
+      if (s == status::ok) s = norm(b.norm2_w, b.norm2_b, x, h);
       if (ds) {
         if (s == status::ok) s = run(b.fc1, h, N, mid, false);
         if (s == status::ok) s = swiglu({mid, mid + I, 2 * I, act, N, I}, stream);
@@ -182,9 +167,9 @@ class vision_tower {
       if (s != status::ok) return s;
     }
     if (ds) {
-      if (const status s = rmsnorm({x, x, final_norm_.data(), nullptr, N, D, cfg_.norm_eps}, stream); s != status::ok) return s;
+      if (const status s = rmsnorm({x, x, final_norm_w_.data(), nullptr, N, D, cfg_.norm_eps}, stream); s != status::ok) return s;
       if (const status s = note("vit_out", x, N, D); s != status::ok) return s;
-    } else if (const status s = layernorm({x, h, merger_norm_.data(), merger_norm_b_.data(), N, D, cfg_.norm_eps}, stream);
+    } else if (const status s = layernorm({x, h, merger_norm_w_.data(), merger_norm_b_.data(), N, D, cfg_.norm_eps}, stream);
                s != status::ok) {
       return s;
     }
@@ -213,6 +198,8 @@ class vision_tower {
   }
 
  private:
+  template <class Tower, class Lin, class Vec>
+  friend std::optional<error> VPRIM_ABI_NAMESPACE::load_tower_tensors(Tower&, const tower_tensors&, Lin&&, Vec&&);
   struct linear {
     device_buffer<__nv_bfloat16> w;  //!< [n, k] (bfloat16 towers)
     device_buffer<float> w32;        //!< [n, k] (float32 towers)
@@ -220,14 +207,14 @@ class vision_tower {
     std::size_t n = 0, k = 0;
   };
   struct block {
-    device_buffer<float> norm1, norm2, norm1_b, norm2_b;  // the biases: Qwen2-VL's LayerNorms only
+    device_buffer<float> norm1_w, norm2_w, norm1_b, norm2_b;  // the biases: Qwen2-VL's LayerNorms only
     linear qkv, proj, fc1, fc2;
   };
   tower_config cfg_;
   linear patch_embed_;
   std::vector<block> blocks_;
-  device_buffer<float> final_norm_;                   // DeepSeek-ViT only
-  device_buffer<float> merger_norm_, merger_norm_b_;  // Qwen2-VL only
+  device_buffer<float> final_norm_w_;                 // DeepSeek-ViT only
+  device_buffer<float> merger_norm_w_, merger_norm_b_;  // Qwen2-VL only
   linear merger1_, merger2_;
 };
 
