@@ -267,7 +267,9 @@ BENCHMARK(BM_dram_read)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMi
 template <std::size_t N, std::size_t K>
 void BM_mxfp4_skinny(benchmark::State& state) {
   const auto rows = static_cast<std::size_t>(state.range(0));
-  constexpr std::size_t count = 128, code_bytes = N * K / 2, scale_bytes = N * K / 32;
+  constexpr std::size_t code_bytes = N * K / 2, scale_bytes = N * K / 32;
+  // Distinct copies of the matrix, 256 MiB in all, so each GEMM streams from DRAM, not cache.
+  constexpr std::size_t count = std::max<std::size_t>(2, (std::size_t{256} << 20) / (code_bytes + scale_bytes));
   std::vector<std::uint8_t> codes(count * code_bytes), scales(count * scale_bytes);
   std::uint64_t x = 0x9E3779B97F4A7C15ull;
   for (auto& c : codes) c = static_cast<std::uint8_t>((x ^= x << 13, x ^= x >> 7, x ^= x << 17) >> 24);
@@ -285,10 +287,15 @@ void BM_mxfp4_skinny(benchmark::State& state) {
       }
   });
   vprim_bench::report_bytes(state, static_cast<double>(count * (code_bytes + scale_bytes)));
+  state.counters["gemms_per_second"] = benchmark::Counter(static_cast<double>(count), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_mxfp4_skinny<2048, 4096>)->Name("BM_mxfp4_skinny_w1_4096_to_2048")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_mxfp4_skinny<4096, 2048>)->Name("BM_mxfp4_skinny_w2_2048_to_4096")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+// ggml's own MUL_MAT perf shape (test-backend-ops: 4096 x 14336 weights, n = 1, 8, 512), to run
+// beside bench/peers/ggml_mul_mat.sh.
+BENCHMARK(BM_mxfp4_skinny<4096, 14336>)->Name("BM_mxfp4_ggml_shape_4096x14336")->ArgName("rows")->Arg(1)->Arg(8)->Arg(512)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // What the bf16 streaming GEMM alone reads: `rows` rows (an expert's share of a prefill) times
