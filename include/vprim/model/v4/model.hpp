@@ -259,8 +259,8 @@ class decoder {
                                std::int64_t first_position = -1, bool last_logits_only = false) const {
     if (S == 0 || embeddings == nullptr) return status::invalid_argument;
     if (first_position >= 0 && first_position != cache.next_position) return status::out_of_range;
-    for (std::size_t i = 0; i < S * static_cast<std::size_t>(cfg_.hidden); ++i)
-      if (!std::isfinite(embeddings[i])) return status::non_finite;
+    for (std::size_t i = 0; i < S * static_cast<std::size_t>(cfg_.hidden); ++i)  // before grow(): a refused call
+      if (!std::isfinite(embeddings[i])) return status::non_finite;               // leaves the cache as it was
     if (auto e = grow(cache, static_cast<std::size_t>(cache.next_position) + S, S, static_cast<bool>(obs),
                       static_cast<std::size_t>(std::max(1, exec.concurrency()))))
       return e->code;
@@ -280,7 +280,7 @@ class decoder {
   //! Makes `c` hold `tokens` positions and the scratch of a call of `rows` rows: more pages
   //! (the old ones kept, block table 0, 1, 2, ...) and more scratch, only when short.
   [[nodiscard]] std::optional<error> grow(sequence_cache& c, std::size_t tokens, std::size_t rows, bool observed = false,
-                                  std::size_t threads = 1) const {
+                                          std::size_t threads = 1) const {
     const std::size_t page = default_page_size();
     const std::size_t pages = std::max<std::size_t>((tokens + page - 1) / page, 1);
     if (c.pool.layout().layers.empty() || c.pool.layout().pages < pages) {
