@@ -20,6 +20,7 @@
 
 #include "bench_common.hpp"
 #include "vprim/cpu/arch.hpp"
+#include "vprim/cpu/gemm_fp8.hpp"
 #include "vprim/cpu/gemm_mxfp4.hpp"
 #include "vprim/model/v4/model.hpp"
 
@@ -260,19 +261,38 @@ void BM_dram_read(benchmark::State& state) {
 }
 BENCHMARK(BM_dram_read)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
-// The MXFP4 GEMM on weights as the release ships them (e2m1 pairs + one E8M0 scale per 32), at
-// the routed experts' shapes (w1/w3: 4096 -> 2048, w2: 2048 -> 4096) for `rows` rows of A:
-// 128 distinct experts (576 MiB) per iteration, far past the caches, two threads splitting each
-// expert's output rows. Bytes are the weights' own (codes + scales): compare with BM_dram_read.
-template <std::size_t N, std::size_t K>
-void BM_mxfp4_skinny(benchmark::State& state) {
+// The low-bit GEMMs on weights as the release ships them, for `rows` rows of A: MXFP4 (e2m1
+// pairs + one E8M0 scale per 32) at the routed experts' shapes (w1/w3: 4096 -> 2048, w2: 2048 ->
+// 4096), FP8 (e4m3 + one E8M0 scale per 128 x 128 block) at the attention's. Distinct copies of
+// the matrix, 256 MiB in all, so each GEMM streams from DRAM, not cache; two threads split each
+// GEMM's output rows. Bytes are the weights' own (codes + scales): compare with BM_dram_read.
+struct mxfp4_format {
+  static constexpr std::size_t code_bytes(std::size_t n, std::size_t k) { return n * k / 2; }
+  static constexpr std::size_t scale_bytes(std::size_t n, std::size_t k) { return n * k / 32; }
+  template <class Arch>
+  static vprim::status run(Arch arch, std::size_t rows, const float* a, const std::uint8_t* codes, const std::uint8_t* scales,
+                           std::size_t n, std::size_t k, float* c, vprim::thread_pool_executor& pool) {
+    return vprim::cpu::gemm_mxfp4(arch, vprim::cpu::gemm_mxfp4_args{rows, a, k, {codes, scales, n, k}, nullptr, c, n, false}, pool);
+  }
+};
+struct fp8_format {
+  static constexpr std::size_t code_bytes(std::size_t n, std::size_t k) { return n * k; }
+  static constexpr std::size_t scale_bytes(std::size_t n, std::size_t k) { return ((n + 127) / 128) * ((k + 127) / 128); }
+  template <class Arch>
+  static vprim::status run(Arch arch, std::size_t rows, const float* a, const std::uint8_t* codes, const std::uint8_t* scales,
+                           std::size_t n, std::size_t k, float* c, vprim::thread_pool_executor& pool) {
+    return vprim::cpu::gemm_fp8(arch, vprim::cpu::gemm_fp8_args{rows, a, k, {codes, scales, n, k}, nullptr, c, n, false}, pool);
+  }
+};
+
+template <class Format, std::size_t N, std::size_t K>
+void BM_lowbit_skinny(benchmark::State& state) {
   const auto rows = static_cast<std::size_t>(state.range(0));
-  constexpr std::size_t code_bytes = N * K / 2, scale_bytes = N * K / 32;
-  // Distinct copies of the matrix, 256 MiB in all, so each GEMM streams from DRAM, not cache.
+  constexpr std::size_t code_bytes = Format::code_bytes(N, K), scale_bytes = Format::scale_bytes(N, K);
   constexpr std::size_t count = std::max<std::size_t>(2, (std::size_t{256} << 20) / (code_bytes + scale_bytes));
   std::vector<std::uint8_t> codes(count * code_bytes), scales(count * scale_bytes);
   std::uint64_t x = 0x9E3779B97F4A7C15ull;
-  for (auto& c : codes) c = static_cast<std::uint8_t>((x ^= x << 13, x ^= x >> 7, x ^= x << 17) >> 24);
+  for (auto& c : codes) c = static_cast<std::uint8_t>((x ^= x << 13, x ^= x >> 7, x ^= x << 17) >> 24) & 0xEFu;  // no e4m3 NaN
   for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = static_cast<std::uint8_t>(118 + i % 8);
   const auto a = vprim_bench::random_floats(rows * K, 7);
   std::vector<float> c(rows * N);
@@ -280,15 +300,29 @@ void BM_mxfp4_skinny(benchmark::State& state) {
   vprim::cpu::dispatch_cpu([&](auto arch) {
     for (auto _ : state)
       for (std::size_t e = 0; e < count; ++e) {
-        const vprim::cpu::gemm_mxfp4_args g{rows, a.data(), K, {codes.data() + e * code_bytes, scales.data() + e * scale_bytes, N, K},
-                                            nullptr, c.data(), N, false};
-        if (vprim::cpu::gemm_mxfp4(arch, g, pool) != vprim::status::ok) return state.SkipWithError("gemm_mxfp4 failed");
+        if (Format::run(arch, rows, a.data(), codes.data() + e * code_bytes, scales.data() + e * scale_bytes, N, K, c.data(), pool) !=
+            vprim::status::ok)
+          return state.SkipWithError("the GEMM failed");
         benchmark::DoNotOptimize(c.data());
       }
   });
   vprim_bench::report_bytes(state, static_cast<double>(count * (code_bytes + scale_bytes)));
   state.counters["gemms_per_second"] = benchmark::Counter(static_cast<double>(count), benchmark::Counter::kIsIterationInvariantRate);
 }
+template <std::size_t N, std::size_t K>
+void BM_mxfp4_skinny(benchmark::State& state) {
+  BM_lowbit_skinny<mxfp4_format, N, K>(state);
+}
+template <std::size_t N, std::size_t K>
+void BM_fp8_skinny(benchmark::State& state) {
+  BM_lowbit_skinny<fp8_format, N, K>(state);
+}
+BENCHMARK(BM_fp8_skinny<1024, 4096>)->Name("BM_fp8_skinny_wq_a_4096_to_1024")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_fp8_skinny<32768, 1024>)->Name("BM_fp8_skinny_wq_b_1024_to_32768")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_fp8_skinny<4096, 8192>)->Name("BM_fp8_skinny_wo_b_8192_to_4096")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_mxfp4_skinny<2048, 4096>)->Name("BM_mxfp4_skinny_w1_4096_to_2048")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_mxfp4_skinny<4096, 2048>)->Name("BM_mxfp4_skinny_w2_2048_to_4096")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
@@ -362,6 +396,48 @@ vprim::result<vprim::v4::moe_layer> flash_moe(Arch arch, const vprim::v4::config
   return vprim::result<vprim::v4::moe_layer>(std::move(m));
 }
 
+// One MoE layer as the release ships it: MXFP4 routed experts and an FP8 shared expert (random
+// codes, E8M0 scales around 2^-7), run in place by the low-bit GEMMs.
+vprim::quantized_tensor random_lowbit(vprim::quantized_tensor::format fmt, std::size_t n, std::size_t k, std::uint64_t seed) {
+  vprim::quantized_tensor t;
+  t.fmt = fmt;
+  t.n = n;
+  t.k = k;
+  const bool fp4 = fmt == vprim::quantized_tensor::format::mxfp4;
+  t.codes.resize(fp4 ? n * k / 2 : n * k);
+  t.scales.resize(fp4 ? n * k / 32 : ((n + 127) / 128) * ((k + 127) / 128));
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& c : t.codes) c = static_cast<std::uint8_t>((x ^= x << 13, x ^= x >> 7, x ^= x << 17) >> 24) & (fp4 ? 0xFFu : 0xEFu);
+  for (std::size_t i = 0; i < t.scales.size(); ++i) t.scales[i] = static_cast<std::uint8_t>(118 + i % 4);
+  return t;
+}
+
+template <class Arch>
+vprim::result<vprim::v4::moe_layer> flash_moe_as_shipped(Arch arch, const vprim::v4::config& c) {
+  using fmt = vprim::quantized_tensor::format;
+  auto m = vprim::v4::moe_layer::describe(c, vprim::v4::mlp_kind::moe);
+  const auto E = static_cast<vprim::index_t>(m.experts), D = static_cast<vprim::index_t>(m.dim);
+  const std::size_t I = m.inter;
+  auto router = vprim::linear_layer::load(arch, vprim_bench::random_weights(), "gate", E, D, false);
+  if (!router) return router.err();
+  m.router = std::move(*router);
+  m.selection_bias.assign(m.experts, 0.0f);
+  for (std::size_t e = 0; e < m.experts; ++e) {
+    auto gu = vprim::linear_layer::from_quantized(random_lowbit(fmt::mxfp4, 2 * I, m.dim, 2 * e));
+    auto dn = vprim::linear_layer::from_quantized(random_lowbit(fmt::mxfp4, m.dim, I, 2 * e + 1));
+    if (!gu || !dn) return vprim::make_error(vprim::status::out_of_memory, "expert allocation failed");
+    m.gate_up.push_back(std::move(*gu));
+    m.down.push_back(std::move(*dn));
+  }
+  for (auto [layer, n, k, seed] : {std::tuple{&m.shared_gate, I, m.dim, 901u}, std::tuple{&m.shared_up, I, m.dim, 902u},
+                                   std::tuple{&m.shared_down, m.dim, I, 903u}}) {
+    auto l = vprim::linear_layer::from_quantized(random_lowbit(fmt::fp8_block128, n, k, seed));
+    if (!l) return l.err();
+    *layer = std::move(*l);
+  }
+  return vprim::result<vprim::v4::moe_layer>(std::move(m));
+}
+
 // The layer is built once per process (12.9 GB, about 40 s) and shared by the MoE benchmarks,
 // after checking that it fits.
 template <class Arch>
@@ -377,9 +453,17 @@ const vprim::result<vprim::v4::moe_layer>& cached_flash_moe(Arch arch) {
   return layer;
 }
 
+template <class Arch>
+const vprim::result<vprim::v4::moe_layer>& cached_flash_moe_as_shipped(Arch arch) {
+  static const auto layer = flash_moe_as_shipped(arch, vprim::v4::flash_config());
+  return layer;
+}
+
 // Times one MoE layer (Routed = false) or its routed experts alone (Routed = true) at
 // `tokens` tokens; the router runs once, outside the timed loop, when only the experts are timed.
-template <bool Routed>
+// Shipped: the release's MXFP4/FP8 experts in place, else bf16 experts. Counters: the layer's
+// resident weight bytes, and the expert weight bytes read per second.
+template <bool Routed, bool Shipped = false>
 void moe_flash_bf16(benchmark::State& state) {
   const auto c = vprim::v4::flash_config();
   const auto tokens = static_cast<std::size_t>(state.range(0));
@@ -389,7 +473,7 @@ void moe_flash_bf16(benchmark::State& state) {
   std::vector<std::int64_t> idx(tokens * K);
   vprim_bench::fill_pattern(x.data(), x.size(), 13, 1.0f);
   vprim::cpu::dispatch_cpu([&](auto arch) {
-    const auto& moe = cached_flash_moe(arch);
+    const auto& moe = Shipped ? cached_flash_moe_as_shipped(arch) : cached_flash_moe(arch);
     if (!moe) return state.SkipWithError(moe.err().describe().c_str());
     std::vector<std::byte> memory(moe->workspace(tokens, 2).bytes);
     vprim::workspace_arena ws(memory);
@@ -404,8 +488,9 @@ void moe_flash_bf16(benchmark::State& state) {
     std::vector<bool> hit(moe->experts, false);
     for (auto e : idx) hit[static_cast<std::size_t>(e)] = true;
     const double experts_read = static_cast<double>(std::count(hit.begin(), hit.end(), true)) + (Routed ? 0 : 1);
-    const double expert_bytes = 3.0 * static_cast<double>(D) * static_cast<double>(c.moe_intermediate) * 2.0;
+    const double expert_bytes = static_cast<double>(moe->gate_up[0].resident_bytes() + moe->down[0].resident_bytes());
     state.counters["experts_read"] = experts_read;
+    state.counters["layer_weight_bytes"] = static_cast<double>(moe->resident_bytes());
     state.counters["weight_bytes_per_second"] =
         benchmark::Counter(experts_read * expert_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::OneK::kIs1024);
   });
@@ -413,17 +498,15 @@ void moe_flash_bf16(benchmark::State& state) {
   vprim_bench::report_flops(state, static_cast<double>(tokens) * rows_per_token * 3.0 * 2.0 * static_cast<double>(D) * c.moe_intermediate);
 }
 void BM_moe_flash_bf16(benchmark::State& state) { moe_flash_bf16<false>(state); }
+void BM_moe_flash_as_shipped(benchmark::State& state) { moe_flash_bf16<false, true>(state); }
 void BM_moe_routed_experts_bf16(benchmark::State& state) { moe_flash_bf16<true>(state); }
 // Warmed up: the first pass over freshly built experts runs about 2x slower (measured 736 ms
 // against 335 ms at 324 tokens), and an engine runs the layer over and over.
-BENCHMARK(BM_moe_flash_bf16)
-    ->Arg(1)
-    ->Arg(324)
-    ->ArgName("tokens")
-    ->Unit(benchmark::kMillisecond)
-    ->MinWarmUpTime(1.0)
-    ->MinTime(2.0)
-    ->UseRealTime();
+void moe_layer_runs(benchmark::internal::Benchmark* b) {
+  b->Arg(1)->Arg(324)->ArgName("tokens")->Unit(benchmark::kMillisecond)->MinWarmUpTime(1.0)->MinTime(2.0)->UseRealTime();
+}
+BENCHMARK(BM_moe_flash_bf16)->Apply(moe_layer_runs);
+BENCHMARK(BM_moe_flash_as_shipped)->Apply(moe_layer_runs);
 BENCHMARK(BM_moe_routed_experts_bf16)->Arg(324)->ArgName("tokens")->Unit(benchmark::kMillisecond)->MinWarmUpTime(1.0)->MinTime(2.0)->UseRealTime();
 
 // The same FLOPs as the 324-token MoE layer (rows_per_token = top-k + 1 shared) or its routed

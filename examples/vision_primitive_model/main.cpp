@@ -6,25 +6,30 @@
 //   prompt -> DeepSeek-V4 decoder with its streaming KV cache -> greedy or top-p decoding ->
 //   streaming primitive parser -> overlay PNG of every box and point -> final answer
 //
-// Default: the bundled model (tests/data: the Qwen2-VL tower of vision_public and the
+// Default: the trained shapes model (shapes_model/, trained by tools/shapes/train.py, written in
+// the release's layout) on the bundled shapes scene with "How many shapes?" (--image FILE and
+// --prompt TEXT change them): it answers in boxes and a count, drawn on the overlay.
+// --golden: the bundled peer model (tests/data: the Qwen2-VL tower of vision_public and the
 // DeepSeek-V4 decoder of deepseek_v4_public, small random weights written by the peers) on the
 // bundled image tensor, checked against the tokens transformers generated (vlm_public). The
-// features replace the prompt's placeholder tokens (the golden's arrangement).
-// --image FILE runs a PNG/JPEG through the same model; the placeholder span grows to fit.
+// features replace the prompt's placeholder tokens (the golden's arrangement). With --image FILE
+// a PNG/JPEG goes through the same model; the placeholder span grows to fit.
 // --checkpoint DIR runs a checkpoint in the release's own layout (config.json with the release's
 // keys, sharded safetensors with DeepSeek's names, FP8/MXFP4 weights, tokenizer.json): the
 // image goes through the checkpoint's own Vision-Exp budget into the release's image block
 // (out-of-vocabulary ids, named sentinels, bias_vl routing); the prompt is --prompt TEXT (the
 // user's turn, after the image, in the release's chat format) or --prompt-ids with the
-// placeholder id <｜deepseek_image｜> where the image goes.
+// placeholder id <｜deepseek_image｜> where the image goes. Checkpoint runs stop at the config's
+// eos_token_id (or after --tokens, 256 by default).
 // --random-weights builds the released dimensions instead (DeepSeek-ViT + aligner, V4-Flash
 // decoder layers with 256 bf16 experts) with invented weights, for timing: the image goes
 // through the Vision-Exp resize rule and into the N-layout image block with sentinels (the
 // DeepSeek arrangement).
 //
-//   vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]
+//   vision_primitive_model [--image FILE] [--prompt TEXT] [--tokens N] [--threads N] [--json]
 //                          [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]
 //                          [--overlay OUT.png] [--colour auto|always|never]
+//                          [--golden [--data DIR]]
 //                          [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]
 //                          [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)]
 #include <sys/resource.h>
@@ -60,16 +65,19 @@ struct options {
   std::string vocab;
   std::string overlay = "vision_primitive_model_overlay.png";
   std::string colour = "auto";
-  int tokens = -1;  // -1: as many as the golden recorded (8 with random weights)
+  int tokens = -1;  // -1: as many as the golden recorded (8 with random weights, 256 or EOS with a checkpoint)
   int threads = 2;
   bool json = false;
   bool random_weights = false;
+  bool golden = false;   // the bundled peer model instead of the trained shapes model
+  bool shapes = false;   // the default: the trained shapes model
   int layers = 1;       // random weights: decoder layers (CSA, HCA, CSA, ...)
   int vit_layers = -1;  // random weights: ViT depth (-1: the preset's)
   std::string preset = "released";  // random weights: released | golden (the tiny test dimensions)
   std::string checkpoint;           // a release-layout directory
   std::string prompt;               // with --checkpoint: the user's text
   std::vector<std::int64_t> prompt_ids;  // with --checkpoint: ids, the image placeholder where the image goes
+  bool dequantize = false;               // with a checkpoint: widen FP8/MXFP4 weights to fp32 at load
   vprim::v4::sampling_params sampling;
 };
 
@@ -133,6 +141,8 @@ options parse_options(int argc, char** argv) {
     else if (a == "--seed") opt.sampling.seed = static_cast<std::uint64_t>(number(to_int));
     else if (a == "--json") opt.json = true;
     else if (a == "--random-weights") opt.random_weights = true;
+    else if (a == "--golden") opt.golden = true;
+    else if (a == "--dequantize") opt.dequantize = true;
     else if (a == "--checkpoint") opt.checkpoint = value();
     else if (a == "--prompt") opt.prompt = value();
     else if (a == "--prompt-ids") {
@@ -151,11 +161,12 @@ options parse_options(int argc, char** argv) {
       }
     } else if (a == "--help" || a == "-h") {
       std::printf(
-          "usage: vision_primitive_model [--data DIR] [--image FILE] [--tokens N] [--threads N] [--json]\n"
+          "usage: vision_primitive_model [--image FILE] [--prompt TEXT] [--tokens N] [--threads N] [--json]\n"
           "                              [--temperature T] [--top-p P] [--seed S] [--vocab tokenizer.json]\n"
           "                              [--overlay OUT.png] [--colour auto|always|never]\n"
+          "                              [--golden [--data DIR]]\n"
           "                              [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]\n"
-          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)]\n");
+          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)] [--dequantize]\n");
       std::exit(0);
     } else {
       fail("unknown option '" + a + "' (see --help)");
@@ -167,9 +178,17 @@ options parse_options(int argc, char** argv) {
   if (opt.colour != "auto" && opt.colour != "always" && opt.colour != "never") fail("--colour must be auto, always or never");
   if (opt.preset != "released" && opt.preset != "golden") fail("--preset must be released or golden");
   if (!opt.checkpoint.empty() && opt.random_weights) fail("--checkpoint and --random-weights exclude each other");
+  if (opt.golden && (opt.random_weights || !opt.checkpoint.empty())) fail("--golden excludes --random-weights and --checkpoint");
   if (!opt.checkpoint.empty() && opt.prompt.empty() == opt.prompt_ids.empty())
     fail("--checkpoint needs one of --prompt TEXT and --prompt-ids");
-  if (opt.checkpoint.empty() && (!opt.prompt.empty() || !opt.prompt_ids.empty())) fail("--prompt and --prompt-ids go with --checkpoint");
+  if ((opt.golden || opt.random_weights) && (!opt.prompt.empty() || !opt.prompt_ids.empty()))
+    fail("--prompt and --prompt-ids go with a checkpoint (the default shapes model or --checkpoint)");
+  if (!opt.golden && !opt.random_weights && opt.checkpoint.empty()) {  // the default: the trained shapes model
+    opt.shapes = true;
+    opt.checkpoint = VPRIM_SHAPES_MODEL_DIR;
+    if (opt.prompt.empty() && opt.prompt_ids.empty()) opt.prompt = "How many shapes?";
+    if (opt.image.empty()) opt.image = VPRIM_SHAPES_SCENE;
+  }
   return opt;
 }
 
@@ -184,6 +203,7 @@ struct run {
   std::vector<std::int64_t> generated, golden;
   std::vector<vprim::v4::layer_held> kv;
   double ms_weights = 0, ms_pixels = 0, ms_tower = 0, ms_prefill = 0, ms_decode = 0;
+  std::size_t decoder_resident = 0, decoder_file = 0;  // checkpoints: the decoder's weight bytes held / as stored
   const char* arch = "";
 };
 
@@ -191,7 +211,8 @@ struct run {
 template <class Model, class Arch, class Exec>
 vprim::v4::generation generate_streaming(Arch arch, const Model& model, const std::vector<float>& embeddings,
                                          const std::vector<std::int64_t>& ids, std::size_t steps, const options& opt,
-                                         examples::transcript& text, vprim::v4::sequence_cache& cache, Exec& pool, run& r) {
+                                         examples::transcript& text, vprim::v4::sequence_cache& cache, Exec& pool, run& r,
+                                         std::int64_t eos = -1) {
   vprim::v4::sampler choose(opt.sampling);
   std::size_t produced = 0;
   const auto t0 = clock_type::now();
@@ -204,7 +225,7 @@ vprim::v4::generation generate_streaming(Arch arch, const Model& model, const st
                                         }
                                         text.feed(id);
                                         if (!opt.json) std::fprintf(stderr, "\rdecoding %zu/%zu", produced, steps);
-                                        return true;
+                                        return id != eos;
                                       }),
                   "generation");
   if (!opt.json) std::fprintf(stderr, "\n");
@@ -424,7 +445,9 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     ids = need(tok.encoder.encode("<｜begin▁of▁sentence｜><｜User｜><｜deepseek_image｜>\n\n" + opt.prompt +
                                   "<｜Assistant｜></think>"),
                "encoding the prompt");
-  const std::size_t steps = opt.tokens > 0 ? static_cast<std::size_t>(opt.tokens) : 8;
+  const std::size_t steps = opt.tokens > 0 ? static_cast<std::size_t>(opt.tokens) : 256;
+  std::int64_t eos = -1;  // generation stops after it
+  if (const vprim::json_value* e = config.find("eos_token_id"); e != nullptr && e->as_int()) eos = *e->as_int();
   r.tower = "DeepSeek-ViT, " + std::to_string(tcfg.layers) + " layers, width " + std::to_string(tcfg.width) + ", " +
             std::to_string(tcfg.heads) + " heads, " + std::to_string(tcfg.merge) + "x" + std::to_string(tcfg.merge) +
             " aligner to " + std::to_string(tcfg.out_dim) + " (vision., aligner.)";
@@ -449,13 +472,20 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     r.arch = decltype(arch)::name();
     auto tw = clock_type::now();
     using model_t = vprim::vision_language_model<vprim::presets::deepseek_vit_patch, vprim::presets::deepseek_vit_merge>;
-    const auto weights = vprim::dequantized_weights_from(ckpt);
+    // FP8/MXFP4 weights stay as shipped and run in place, unless --dequantize widens them.
+    const auto weights = opt.dequantize ? vprim::dequantized_weights_from(ckpt) : vprim::shipped_weights_from(ckpt);
     const vprim::v4::index_source tables = [&](const std::string& name) { return ckpt.to_i64(name); };
     const auto model = need(model_t::load(arch, weights, tcfg, "vision.", "aligner.", vprim::v4::from_official_layout(weights),
                                           vprim::v4::ids_from_official_layout(tables), r.cfg),
                             "loading the checkpoint");
     const auto sentinels = need(vprim::read_image_sentinels(weights, r.cfg.hidden), "the image sentinels");
     r.ms_weights = ms_since(tw);
+    r.decoder_resident = model.decoder().resident_bytes();
+    r.decoder_file = ckpt.tensor_bytes([](const std::string& name) {
+      for (const char* other : {"vision.", "aligner.", "mtp.", "image_"})
+        if (name.rfind(other, 0) == 0) return false;
+      return true;
+    });
     const auto features = image_features(arch, model, patches, pool, r);
     const auto prompt = need(vprim::expand_image_placeholder(ids, tok.image_placeholder, plan.n_llm_h, plan.n_llm_w,
                                                              r.cfg.vocab, r.cfg.csa_ratio),
@@ -465,18 +495,18 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     r.block_begin = prompt.block_begin;
     r.block_size = prompt.block.types.size();
     auto cache = model.decoder().new_cache(prompt.ids.size() + steps);
-    r.generated = generate_streaming(arch, model.decoder(), emb, prompt.ids, steps, opt, text, cache, pool, r).tokens;
+    r.generated = generate_streaming(arch, model.decoder(), emb, prompt.ids, steps, opt, text, cache, pool, r, eos).tokens;
     r.kv = model.decoder().held(cache.next_position);
   });
   return r;
 }
 
 const char* weights_kind(const options& opt) {
-  return opt.random_weights ? "random" : opt.checkpoint.empty() ? "bundled" : "checkpoint";
+  return opt.random_weights ? "random" : opt.golden ? "bundled" : opt.shapes ? "trained" : "checkpoint";
 }
 
 //! The bundled golden run, whose tokens are checked against transformers'.
-bool is_bundled_golden(const options& opt) { return !opt.random_weights && opt.checkpoint.empty() && opt.image.empty(); }
+bool is_bundled_golden(const options& opt) { return opt.golden && opt.image.empty(); }
 
 void print_json(const options& opt, const run& r, const examples::transcript& text, bool overlay_written) {
   const auto& parsed = text.result();
@@ -500,8 +530,9 @@ void print_json(const options& opt, const run& r, const examples::transcript& te
     std::printf("%s{\"layer\":%zu,\"kind\":\"%s\",\"raw\":%zu,\"entries\":%zu,\"indexer_keys\":%zu}", l ? "," : "", l,
                 kind_name(r.cfg.layers[l]), r.kv[l].raw, r.kv[l].entries, r.kv[l].indexer_keys);
   std::printf("],\"ms\":{\"weights\":%.3f,\"pixels\":%.3f,\"tower\":%.3f,\"prefill\":%.3f,\"decode\":%.3f},"
-              "\"peak_rss_gib\":%.3f}\n",
-              r.ms_weights, r.ms_pixels, r.ms_tower, r.ms_prefill, r.ms_decode, peak_rss_gib());
+              "\"decoder_weight_bytes\":{\"resident\":%zu,\"checkpoint\":%zu},\"peak_rss_gib\":%.3f}\n",
+              r.ms_weights, r.ms_pixels, r.ms_tower, r.ms_prefill, r.ms_decode, r.decoder_resident, r.decoder_file,
+              peak_rss_gib());
 }
 
 void print_text(const options& opt, const run& r, const examples::transcript& text, bool overlay_written, bool colour) {
@@ -523,6 +554,11 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
                               : opt.checkpoint.empty() ? "read from tests/data"
                                                        : "as shipped, from " + opt.checkpoint;
   std::printf("  weights                    %-35s %9.1f ms\n", weights.c_str(), r.ms_weights);
+  if (r.decoder_file > 0)
+    std::printf("  decoder weights held       %.2f MiB (%s; its tensors in the checkpoint: %.2f MiB)\n",
+                static_cast<double>(r.decoder_resident) / 1048576.0,
+                opt.dequantize ? "widened to fp32" : "FP8/MXFP4 as shipped, the rest as fp32",
+                static_cast<double>(r.decoder_file) / 1048576.0);
   std::printf("  image                      %d x %d px  %-22s %9.1f ms (decode, resize, normalise)\n", r.src_w, r.src_h,
               "", r.ms_pixels);
   std::printf("  resized                    %d x %d px\n", r.width, r.height);
@@ -597,9 +633,9 @@ int main(int argc, char** argv) {
   const vprim::vocabulary* decode = vocab ? &*vocab : release ? &release->vocab : nullptr;
   examples::transcript text(decode, tags, !opt.json);
   vprim::thread_pool_executor pool(opt.threads);
-  const run r = opt.random_weights          ? run_random(opt, text, pool)
-                : !opt.checkpoint.empty() ? run_checkpoint(opt, *release, text, pool)
-                                          : run_bundled(opt, text, pool);
+  const run r = opt.random_weights ? run_random(opt, text, pool)
+                : opt.golden     ? run_bundled(opt, text, pool)
+                                 : run_checkpoint(opt, *release, text, pool);
   text.finish();
 
   vprim::rgb_image overlay = r.picture;

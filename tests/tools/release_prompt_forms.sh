@@ -8,8 +8,8 @@
 set -euo pipefail
 program=$1 checkpoint=$2
 generated() { sed 's/.*"generated":\[//; s/\].*//'; }
-a=$("$program" --checkpoint "$checkpoint" --prompt 'hello world' --json --overlay '')
-b=$("$program" --checkpoint "$checkpoint" --json --overlay '' \
+a=$("$program" --checkpoint "$checkpoint" --tokens 8 --prompt 'hello world' --json --overlay '')
+b=$("$program" --checkpoint "$checkpoint" --tokens 8 --json --overlay '' \
   --prompt-ids 300,301,303,10,10,259,262,108,100,302,60,47,116,104,105,110,107,62)
 echo "$a"
 echo "$b"

@@ -17,6 +17,7 @@
 #include "vprim/cpu/attention_bf16.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
+#include "vprim/cpu/gemm_fp8.hpp"
 #include "vprim/cpu/gemm_mxfp4.hpp"
 #include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/rope.hpp"
@@ -111,38 +112,32 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
   REQUIRE(vprim::cpu::gemm_bf16(arch{}, missing, pool) == vprim::status::invalid_argument);
 }
 
-TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-first product", "[cpu][gemm][mxfp4]") {
-  if (!usable()) return;
-  vprim::thread_pool_executor pool(2);
-  INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
-                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
-  static const double e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
-  std::mt19937 rng(77);
-  // Skinny rows (decode, a MoE expert's few tokens) and some more; ragged N; K of 1..64 blocks.
+namespace {
+
+//! A low-bit GEMM against the naive product of bf16(A) and its weights widened in double: for
+//! skinny rows (decode, a MoE expert's few tokens) and more, each N and K given, plain, with a
+//! bias, and accumulating with a bias. `make(n, k)` draws the weights and returns their value
+//! at (row j, column x); `run(m, a, lda, bias, c, ldc, accumulate)` runs the kernel.
+template <class Make, class Run>
+void check_lowbit_gemm(std::mt19937& rng, std::initializer_list<std::size_t> ns, std::initializer_list<std::size_t> ks, Make&& make,
+                       Run&& run) {
   for (std::size_t m : {1u, 3u, 8u, 9u, 24u, 37u})
-    for (std::size_t n : {1u, 17u, 64u})
-      for (std::size_t k : {32u, 96u, 2048u})
-        for (int mode = 0; mode < 3; ++mode) {  // plain, bias, accumulate with bias
+    for (std::size_t n : ns)
+      for (std::size_t k : ks)
+        for (int mode = 0; mode < 3; ++mode) {
           CAPTURE(m, n, k, mode);
-          std::vector<std::uint8_t> codes(n * k / 2), scales(n * k / 32);
-          for (auto& c : codes) c = static_cast<std::uint8_t>(rng());
-          for (auto& s : scales) s = static_cast<std::uint8_t>(120 + rng() % 12);  // 2^-7 .. 2^4
+          const auto weight = make(n, k);
           const std::size_t lda = k + 3, ldc = n + 2;
           const auto a = random_vector(m * lda, static_cast<unsigned>(rng()), -2.0f, 2.0f);
           const auto bias = random_vector(n, static_cast<unsigned>(rng()), -1.0f, 1.0f);
           auto c = random_vector(m * ldc, static_cast<unsigned>(rng()), -1.0f, 1.0f);
           const auto c0 = c;
-          const vprim::cpu::gemm_mxfp4_args g{m,     a.data(), lda, {codes.data(), scales.data(), n, k},
-                                              mode > 0 ? bias.data() : nullptr, c.data(), ldc, mode == 2};
-          REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, g, pool) == vprim::status::ok);
+          REQUIRE(run(m, a.data(), lda, mode > 0 ? bias.data() : nullptr, c.data(), ldc, mode == 2) == vprim::status::ok);
           for (std::size_t r = 0; r < m; ++r)
             for (std::size_t j = 0; j < n; ++j) {
-              // Naive: dequantise W, round A to bf16, sum in double.
               double sum = 0.0, mag = 0.0;
               for (std::size_t x = 0; x < k; ++x) {
-                const std::uint8_t byte = codes[j * (k / 2) + x / 2];
-                const double w = e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0, scales[j * (k / 32) + x / 32] - 127);
-                const double p = static_cast<double>(vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(a[r * lda + x]))) * w;
+                const double p = static_cast<double>(vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(a[r * lda + x]))) * weight(j, x);
                 sum += p;
                 mag += std::fabs(p);
               }
@@ -155,9 +150,40 @@ TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-
           for (std::size_t r = 0; r < m; ++r)  // the stride padding is untouched
             for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[r * ldc + j] == c0[r * ldc + j]);
         }
+}
+
+}  // namespace
+
+TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-first product", "[cpu][gemm][mxfp4]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+  static const double e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
+  std::mt19937 rng(77);
+  std::vector<std::uint8_t> codes, scales;
+  std::size_t n = 0, k = 0;
+  // Ragged N; K of 1..64 blocks.
+  check_lowbit_gemm(
+      rng, {1u, 17u, 64u}, {32u, 96u, 2048u},
+      [&](std::size_t n_, std::size_t k_) {
+        n = n_, k = k_;
+        codes.assign(n * k / 2, 0);
+        scales.assign(n * k / 32, 0);
+        for (auto& c : codes) c = static_cast<std::uint8_t>(rng());
+        for (auto& s : scales) s = static_cast<std::uint8_t>(120 + rng() % 12);  // 2^-7 .. 2^4
+        return [&](std::size_t j, std::size_t x) {
+          const std::uint8_t byte = codes[j * (k / 2) + x / 2];
+          return e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0, scales[j * (k / 32) + x / 32] - 127);
+        };
+      },
+      [&](std::size_t m, const float* a, std::size_t lda, const float* bias, float* c, std::size_t ldc, bool accumulate) {
+        return vprim::cpu::gemm_mxfp4(arch{}, {m, a, lda, {codes.data(), scales.data(), n, k}, bias, c, ldc, accumulate}, pool);
+      });
   // Refusals: K not whole blocks, a missing operand, short strides.
-  std::vector<std::uint8_t> codes(16), scales(1);
   std::vector<float> a(33), c(1);
+  codes.assign(16, 0);
+  scales.assign(1, 0);
   vprim::cpu::gemm_mxfp4_args bad{1, a.data(), 33, {codes.data(), scales.data(), 1, 33}, nullptr, c.data(), 1, false};
   REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::shape_mismatch);
   bad.w.k = 32;
@@ -168,6 +194,52 @@ TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-
   REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::shape_mismatch);
   bad.lda = 32;
   REQUIRE(vprim::cpu::gemm_mxfp4(arch{}, bad, pool) == vprim::status::ok);
+}
+
+TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equals the dequantise-first product",
+          "[cpu][gemm][fp8]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+  // e4m3 by its definition (bias 7, exponent 0 subnormal), independently of vprim's decoders.
+  auto e4m3 = [](std::uint8_t c) {
+    const unsigned e = (c >> 3) & 15u, f = c & 7u;
+    const double v = e == 0 ? f * std::ldexp(1.0, -9) : (1.0 + f / 8.0) * std::ldexp(1.0, static_cast<int>(e) - 7);
+    return (c & 0x80u) ? -v : v;
+  };
+  std::mt19937 rng(78);
+  std::vector<std::uint8_t> codes, scales;
+  std::size_t n = 0, k = 0, kb = 0;
+  // N across a 128-row block; K of a partial block, and ragged.
+  check_lowbit_gemm(
+      rng, {1u, 17u, 130u}, {32u, 100u, 300u},
+      [&](std::size_t n_, std::size_t k_) {
+        n = n_, k = k_, kb = (k + 127) / 128;
+        codes.assign(n * k, 0);
+        scales.assign(((n + 127) / 128) * kb, 0);
+        for (auto& c : codes) {
+          c = static_cast<std::uint8_t>(rng());
+          if ((c & 0x7Fu) == 0x7Fu) c = 0x01;  // no NaN codes: the release holds none
+        }
+        for (auto& s : scales) s = static_cast<std::uint8_t>(118 + rng() % 14);  // 2^-9 .. 2^4
+        return [&](std::size_t j, std::size_t x) {
+          return e4m3(codes[j * k + x]) * std::ldexp(1.0, scales[(j / 128) * kb + x / 128] - 127);
+        };
+      },
+      [&](std::size_t m, const float* a, std::size_t lda, const float* bias, float* c, std::size_t ldc, bool accumulate) {
+        return vprim::cpu::gemm_fp8(arch{}, {m, a, lda, {codes.data(), scales.data(), n, k}, bias, c, ldc, accumulate}, pool);
+      });
+  std::vector<float> a(32), c(1);
+  codes.assign(32, 0);
+  scales.assign(1, 0);
+  vprim::cpu::gemm_fp8_args bad{1, a.data(), 32, {codes.data(), nullptr, 1, 32}, nullptr, c.data(), 1, false};
+  REQUIRE(vprim::cpu::gemm_fp8(arch{}, bad, pool) == vprim::status::invalid_argument);
+  bad.w.scales = scales.data();
+  bad.lda = 31;
+  REQUIRE(vprim::cpu::gemm_fp8(arch{}, bad, pool) == vprim::status::shape_mismatch);
+  bad.lda = 32;
+  REQUIRE(vprim::cpu::gemm_fp8(arch{}, bad, pool) == vprim::status::ok);
 }
 
 TEST_CASE("rmsnorm and layernorm equal their definitions", "[cpu][norm]") {

@@ -22,6 +22,7 @@
 #include "vprim/cpu/compressor.hpp"
 #include "vprim/cpu/embedding.hpp"
 #include "vprim/cpu/indexer.hpp"
+#include "vprim/cpu/kv_entry.hpp"
 #include "vprim/cpu/mhc.hpp"
 #include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/moe_permute.hpp"
@@ -496,4 +497,99 @@ TEST_CASE("norm, SwiGLU and the partial RoPE through their shared contracts equa
   vprim_ref::require_close("partial rope", roped, want, same);
   CHECK(vprim::cpu::partial_rope(vprim::kernels::rope_partial_args{roped.data(), pos.data(), inv.data(), rows, 3, 8, 20, 2, false}) ==
         vprim::status::shape_mismatch);  // a row stride shorter than 3 heads of 8
+}
+
+// --- FP8 KV entries (kernels/kv_entry.hpp, cpu/kv_entry.hpp) --------------------------------------
+
+namespace {
+
+//! e4m3's value of a magnitude code 0..126 by its definition: exponent field e, mantissa m,
+//! bias 7; e = 0 is subnormal.
+double e4m3_magnitude(unsigned code) {
+  const unsigned e = code >> 3, m = code & 7u;
+  return e == 0 ? m * std::ldexp(1.0, -9) : (1.0 + m / 8.0) * std::ldexp(1.0, static_cast<int>(e) - 7);
+}
+
+//! The nearest e4m3 code to y by brute force (ties to the even code), |y| <= 448.
+std::uint8_t nearest_e4m3(double y) {
+  unsigned best = 0;
+  for (unsigned c = 1; c <= 126; ++c) {
+    const double d = std::fabs(e4m3_magnitude(c) - std::fabs(y)), db = std::fabs(e4m3_magnitude(best) - std::fabs(y));
+    if (d < db || (d == db && c % 2 == 0 && best % 2 == 1)) best = c;
+  }
+  return static_cast<std::uint8_t>((y < 0 || std::signbit(y) ? 0x80u : 0u) | best);
+}
+
+}  // namespace
+
+TEST_CASE("FP8 KV entries: the reference's quantiser, exact widening, and products without a widened copy",
+          "[cpu][v4][kv_entry]") {
+  if (!usable()) return;
+  using vprim::kernels::fp8_kv_layout;
+  CHECK(vprim::kernels::v4_flash_kv_layout.bytes() == 584);
+  CHECK(fp8_kv_layout{32, 8, 8}.bytes() == 48);  // 24 codes + 16 B of RoPE + 3 scales, padded
+  CHECK(vprim::kernels::fp8_kv_can_implement({32, 8, 0}) == vprim::status::invalid_argument);
+  CHECK(vprim::kernels::fp8_kv_can_implement({32, 8, 7}) == vprim::status::invalid_argument);
+  CHECK(vprim::kernels::fp8_kv_can_implement({32, 7, 5}) == vprim::status::invalid_argument);
+
+  // Every e4m3 code but NaN widens to its value.
+  std::vector<std::byte> codes;
+  for (unsigned c = 0; c < 256; ++c)
+    if ((c & 0x7Fu) != 0x7Fu) codes.push_back(std::byte(c));
+  std::vector<float> widened(codes.size());
+  vprim::cpu::detail::widen_e4m3<arch>(codes.data(), codes.size(), widened.data());
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    const unsigned c = std::to_integer<unsigned>(codes[i]);
+    CAPTURE(c);
+    CHECK(static_cast<double>(widened[i]) == ((c & 0x80u) ? -1.0 : 1.0) * e4m3_magnitude(c & 0x7Fu));
+  }
+
+  for (const fp8_kv_layout l : {vprim::kernels::v4_flash_kv_layout, fp8_kv_layout{32, 8, 8}, fp8_kv_layout{40, 10, 6}}) {
+    CAPTURE(l.head_dim, l.rope_dim, l.tile);
+    const std::size_t rows = 5, ld = l.head_dim + 3;
+    std::vector<float> x = random_vector(rows * ld, static_cast<unsigned>(11 + l.head_dim), -2.0f, 2.0f);
+    for (std::size_t j = 0; j < l.tile; ++j) x[j] = 0.0f;                        // an all-zero tile: the 1e-4 floor
+    for (std::size_t j = 0; j < l.tile; ++j) x[ld + j] *= 1e-3f;                 // small values: subnormal codes
+    x[2 * ld + 1] = 448.0f * 4.0f;                                               // amax an exact power of two times 448
+    std::vector<std::byte> e(rows * l.bytes(), std::byte{0xAB});
+    REQUIRE(vprim::cpu::quantize_kv_entries(l, x.data(), ld, rows, e.data()) == vprim::status::ok);
+    const std::vector<float> q = random_vector(l.head_dim, 5);
+    std::vector<float> out(l.head_dim), acc(l.head_dim, 0.25f), scratch(l.tile);
+    std::vector<double> want_acc(acc.begin(), acc.end());
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::byte* entry = e.data() + r * l.bytes();
+      const float* v = x.data() + r * ld;
+      std::vector<double> want(l.head_dim);
+      for (std::size_t t = 0; t < l.tiles(); ++t) {
+        double amax = 1e-4;
+        for (std::size_t j = 0; j < l.tile; ++j) amax = std::max(amax, std::fabs(static_cast<double>(v[t * l.tile + j])));
+        const int exponent = static_cast<int>(std::ceil(std::log2(static_cast<float>(amax) / 448.0f)));
+        CHECK(std::to_integer<int>(entry[l.scale_offset() + t]) == exponent + 127);
+        const double scale = std::ldexp(1.0, exponent);
+        for (std::size_t j = 0; j < l.tile; ++j) {
+          const std::uint8_t code = nearest_e4m3(static_cast<double>(v[t * l.tile + j]) / scale);
+          CHECK(std::to_integer<unsigned>(entry[t * l.tile + j]) == code);
+          want[t * l.tile + j] = ((code & 0x80u) ? -1.0 : 1.0) * e4m3_magnitude(code & 0x7Fu) * scale;
+        }
+      }
+      for (std::size_t j = 0; j < l.rope_dim; ++j)
+        want[l.nope() + j] = vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(v[l.nope() + j]));
+      for (std::size_t p = l.scale_offset() + l.tiles(); p < l.bytes(); ++p) CHECK(entry[p] == std::byte{0});
+
+      vprim::cpu::dequantize_kv_entry(arch{}, l, entry, out.data());
+      double dot = 0.0;
+      for (std::size_t j = 0; j < l.head_dim; ++j) {
+        CHECK(static_cast<double>(out[j]) == want[j]);
+        dot += static_cast<double>(q[j]) * want[j];
+        want_acc[j] += 0.75 * want[j];
+      }
+      double magnitude = 0.0;
+      for (std::size_t j = 0; j < l.head_dim; ++j) magnitude += std::fabs(static_cast<double>(q[j]) * want[j]);
+      CHECK(std::fabs(vprim::cpu::kv_entry_dot(arch{}, l, q.data(), entry, scratch.data()) - dot) <= 1e-6 * magnitude + 1e-30);
+      vprim::cpu::kv_entry_axpy(arch{}, l, 0.75f, entry, acc.data(), scratch.data());
+    }
+    for (std::size_t j = 0; j < l.head_dim; ++j) CHECK(std::fabs(acc[j] - want_acc[j]) <= 1e-5 * (1.0 + std::fabs(want_acc[j])));
+  }
+  CHECK(vprim::cpu::quantize_kv_entries(vprim::kernels::v4_flash_kv_layout, nullptr, 512, 1, nullptr) ==
+        vprim::status::invalid_argument);
 }

@@ -550,3 +550,62 @@ TEST_CASE("in the miniature, a bias_vl that favours one expert takes every image
           vprim::status::not_supported);
   });
 }
+
+TEST_CASE("the release miniature loaded as shipped keeps its FP8 and MXFP4 weights in their bytes and runs them in place",
+          "[release][miniature][lowbit]") {
+  auto mini = open_mini();
+  const auto shipped_src = vprim::shipped_weights_from(mini.ckpt);
+  const auto file_bytes = [&](const std::string& name) {
+    const auto* e = mini.ckpt.shard_of(name)->find(name);
+    return e->end - e->begin;
+  };
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    // One FP8 Linear and one MXFP4 expert (its w1 rows over its w3 rows): the file's bytes, no more.
+    auto fp8 = vprim::linear_layer::load(arch, shipped_src, "layers.1.attn.wq_b", 128, 32, false);
+    REQUIRE(fp8);
+    CHECK(fp8->is_quantized());
+    CHECK(fp8->resident_bytes() == file_bytes("layers.1.attn.wq_b.weight") + file_bytes("layers.1.attn.wq_b.scale"));
+    const auto official = vprim::v4::from_official_layout(shipped_src);
+    auto gate_up = official.quantized(vprim::slice_name("model.layers.2.mlp.experts.gate_up_proj", 3), {64, 64});
+    REQUIRE(gate_up);
+    REQUIRE(*gate_up);
+    CHECK((*gate_up)->fmt == vprim::quantized_tensor::format::mxfp4);
+    CHECK((*gate_up)->bytes() == file_bytes("layers.2.ffn.experts.3.w1.weight") + file_bytes("layers.2.ffn.experts.3.w1.scale") +
+                                     file_bytes("layers.2.ffn.experts.3.w3.weight") + file_bytes("layers.2.ffn.experts.3.w3.scale"));
+    // A bad shape is refused with the tensor named.
+    auto bad = vprim::linear_layer::load(arch, shipped_src, "layers.1.attn.wq_b", 127, 32, false);
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.err().message, Catch::Contains("layers.1.attn.wq_b") && Catch::Contains("[128,32]") && Catch::Contains("[127,32]"));
+
+    // The whole decoder, as shipped and widened: the same numbers, but the shipped one multiplies
+    // them with A rounded to bf16, so its logits differ by bf16 rounding only.
+    const vprim::v4::index_source ids = vprim::v4::ids_from_official_layout([&](const std::string& n) { return mini.ckpt.to_i64(n); });
+    auto shipped = vprim::v4::decoder::load(arch, official, ids, mini.cfg);
+    auto widened = vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::dequantized_weights_from(mini.ckpt)), ids, mini.cfg);
+    REQUIRE(shipped);
+    REQUIRE(widened);
+    CHECK(shipped->resident_bytes() < widened->resident_bytes());
+    INFO("resident bytes: shipped " << shipped->resident_bytes() << ", widened " << widened->resident_bytes());
+    std::vector<std::int64_t> tokens(23);
+    for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::int64_t>((i * 37 + 11) % 300);
+    vprim::serial_executor exec;
+    auto run = [&](const vprim::v4::decoder& m) {
+      auto cache = m.new_cache();
+      auto emb = m.embed(tokens.data(), tokens.size());
+      REQUIRE(emb);
+      std::vector<float> logits;
+      REQUIRE(m.forward(arch, emb->data(), tokens.data(), tokens.size(), cache, logits, exec) == vprim::status::ok);
+      return logits;
+    };
+    const auto a = run(*shipped), b = run(*widened);
+    REQUIRE(a.size() == b.size());
+    float err = 0.0f, peak = 1.0f;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      err = std::max(err, std::fabs(a[i] - b[i]));
+      peak = std::max(peak, std::fabs(b[i]));
+    }
+    INFO("max |shipped - widened| " << err << " of max |logit| " << peak);
+    CHECK(err > 0.0f);             // the low-bit GEMMs ran (bf16 activations)
+    CHECK(err <= 3e-2f * peak);    // bf16 rounding of activations (2^-9 relative) through 3 layers
+  });
+}

@@ -185,9 +185,17 @@ VPRIM_TARGET_AVX512BF16 inline void gemm_bf16_micro(const std::uint16_t* a, std:
 
 }  // namespace detail
 
-//! C = bf16(A) * W^T (+ bias) (+ C). Arch is the fp32 arch used by the fallback path.
+//! uint16 elements of A as bf16 that gemm_bf16 needs for m rows of K (the skinny path's operand,
+//! m <= 24; 0 for more rows, whose K blocks keep a thread's own scratch).
+[[nodiscard]] constexpr std::size_t gemm_bf16_scratch(std::size_t m, std::size_t k) noexcept {
+  return m <= detail::bf16_tile::skinny_rows ? m * ((k + 1) / 2 * 2) : 0;
+}
+
+//! C = bf16(A) * W^T (+ bias) (+ C). Arch is the fp32 arch used by the fallback path. With
+//! `a_scratch` (gemm_bf16_scratch(m, k) elements, 64-byte aligned) a call of up to 24 rows, as
+//! decoding makes, allocates nothing; without it the call allocates its operand.
 template <class Arch, executor Exec>
-[[nodiscard]] status gemm_bf16(Arch, const gemm_bf16_args& g, Exec& exec) {
+[[nodiscard]] status gemm_bf16(Arch, const gemm_bf16_args& g, Exec& exec, std::uint16_t* a_scratch = nullptr) {
   if (const status s = gemm_bf16_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w->n == 0) return status::ok;
   const std::size_t n = g.w->n, k = g.w->k;
@@ -203,8 +211,9 @@ template <class Arch, executor Exec>
     // streamed whole, front to back, which the prefetchers serve best; weight bandwidth is all
     // that bounds this case. A second row tile reads the panel again from L2.
     const std::size_t kp = (k + 1) / 2 * 2;
-    std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> abf(g.m * kp);
-    detail::convert_rows_bf16(g.a, g.lda, g.m, k, kp, abf.data());
+    std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> owned(a_scratch ? 0 : g.m * kp);
+    std::uint16_t* const abf = a_scratch ? a_scratch : owned.data();
+    detail::convert_rows_bf16(g.a, g.lda, g.m, k, kp, abf);
     exec.parallel_for(static_cast<std::int64_t>((n + NR - 1) / NR), [&](std::int64_t p0, std::int64_t p1) {
       for (auto p = static_cast<std::size_t>(p0); p < static_cast<std::size_t>(p1); ++p) {
         const std::size_t j = p * NR, cols = std::min(NR, n - j);
@@ -213,8 +222,8 @@ template <class Arch, executor Exec>
           float* c = g.c + i * g.ldc + j;
           const float* init = g.accumulate ? c : nullptr;
           const float* bias = g.bias ? g.bias + j : nullptr;
-          if (i == 0) detail::gemm_bf16_micro<true>(abf.data(), kp, g.w->panel(p), kp / 2, c, g.ldc, rows, cols, init, bias);
-          else detail::gemm_bf16_micro(abf.data() + i * kp, kp, g.w->panel(p), kp / 2, c, g.ldc, rows, cols, init, bias);
+          if (i == 0) detail::gemm_bf16_micro<true>(abf, kp, g.w->panel(p), kp / 2, c, g.ldc, rows, cols, init, bias);
+          else detail::gemm_bf16_micro(abf + i * kp, kp, g.w->panel(p), kp / 2, c, g.ldc, rows, cols, init, bias);
           if (g.accumulate && g.bias) detail::add_bias_tile(c, g.ldc, g.bias + j, rows, cols);
         }
       }

@@ -33,6 +33,7 @@
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
+#include "vprim/cpu/gemm_lowbit.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
@@ -78,12 +79,6 @@ inline constexpr std::array<float, 16> e2m1_table = {0.0f,  0.5f,  1.0f,  1.5f, 
   return code == 0 ? std::bit_cast<float>(std::uint32_t{0x00400000u}) : std::bit_cast<float>(std::uint32_t{code} << 23);
 }
 
-//! A's rows rounded to bf16 and back to fp32 (the fallback's operand), row stride k.
-inline void round_rows_bf16(const float* a, std::size_t lda, std::size_t m, std::size_t k, float* out) {
-  for (std::size_t r = 0; r < m; ++r)
-    for (std::size_t j = 0; j < k; ++j) out[r * k + j] = bf16_bits_to_float(float_to_bf16_bits(a[r * lda + j]));
-}
-
 //! Rows [n0, n1) of C on the fp32 vectors of Arch; ab holds A rounded through bf16 [m, k].
 template <class Arch>
 void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, std::size_t n1, float* sums) {
@@ -110,11 +105,7 @@ void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, 
         sums[r] += xsimd::hadd(acc) * scale;
       }
     }
-    for (std::size_t r = 0; r < g.m; ++r) {
-      float& c = g.c[r * g.ldc + n];
-      const float v = sums[r] + (g.bias ? g.bias[n] : 0.0f);
-      c = g.accumulate ? c + v : v;
-    }
+    store_column(g, n, sums);
   }
 }
 
@@ -180,11 +171,7 @@ VPRIM_TARGET_AVX512BF16 inline void mxfp4_rows_bf16(const gemm_mxfp4_args& g, co
       for (std::size_t r = 0; r < rows; ++r)
         sums[r0 + r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3])));
     }
-    for (std::size_t r = 0; r < g.m; ++r) {
-      float& c = g.c[r * g.ldc + n];
-      const float v = sums[r] + (g.bias ? g.bias[n] : 0.0f);
-      c = g.accumulate ? c + v : v;
-    }
+    store_column(g, n, sums);
   }
 }
 #endif
@@ -196,26 +183,17 @@ template <class Arch, executor Exec>
 [[nodiscard]] status gemm_mxfp4(Arch, const gemm_mxfp4_args& g, Exec& exec) {
   if (const status s = gemm_mxfp4_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w.n == 0) return status::ok;
-  const std::size_t k = g.w.k;
+  return detail::run_lowbit_gemm<Arch>(
+      g, g.w.n, g.w.k, g.w.k,
+      [&](const std::uint16_t* abf, std::size_t n0, std::size_t n1, float* sums) {
 #if VPRIM_X86_BF16_KERNELS
-  if (detail::bf16_kernels_for<Arch> && cpu_has_avx512bf16()) {
-    std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> abf(g.m * k);
-    for (std::size_t r = 0; r < g.m; ++r)
-      for (std::size_t j = 0; j < k; ++j) abf[r * k + j] = float_to_bf16_bits(g.a[r * g.lda + j]);
-    exec.parallel_for(static_cast<std::int64_t>(g.w.n), [&](std::int64_t n0, std::int64_t n1) {
-      std::vector<float> sums(g.m);
-      detail::mxfp4_rows_bf16(g, abf.data(), static_cast<std::size_t>(n0), static_cast<std::size_t>(n1), sums.data());
-    });
-    return status::ok;
-  }
+        detail::mxfp4_rows_bf16(g, abf, n0, n1, sums);
+#else
+        (void)abf, (void)n0, (void)n1, (void)sums;
 #endif
-  std::vector<float, xsimd::aligned_allocator<float, 64>> ab(g.m * k);
-  detail::round_rows_bf16(g.a, g.lda, g.m, k, ab.data());
-  exec.parallel_for(static_cast<std::int64_t>(g.w.n), [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<float> sums(g.m);
-    detail::mxfp4_rows_fp32<Arch>(g, ab.data(), static_cast<std::size_t>(n0), static_cast<std::size_t>(n1), sums.data());
-  });
-  return status::ok;
+      },
+      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::mxfp4_rows_fp32<Arch>(g, ab, n0, n1, sums); },
+      exec);
 }
 
 }  // namespace cpu

@@ -12,18 +12,65 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "vprim/core/executor.hpp"
+#include "vprim/core/workspace.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
+#include "vprim/cpu/gemm_fp8.hpp"
+#include "vprim/cpu/gemm_mxfp4.hpp"
 #include "vprim/io/checkpoint.hpp"
 #include "vprim/io/safetensors.hpp"
 #include "vprim/model/precision.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 
-using weight_source = std::function<result<std::vector<float>>(const std::string& name, const std::vector<index_t>& shape)>;
+//! A Linear's weight kept as a release stores it, in its own bytes (copied once, never widened):
+//! FP8 e4m3 [n, k] with E8M0 scales per 128 x 128 block, or MXFP4 e2m1 pairs [n, k/2] with an
+//! E8M0 scale per 32 inputs (research/release_format.md, "Quantised weights").
+struct quantized_tensor {
+  enum class format : std::uint8_t { fp8_block128, mxfp4 };
+  format fmt = format::fp8_block128;
+  std::size_t n = 0, k = 0;
+  std::vector<std::uint8_t> codes, scales;
+  [[nodiscard]] std::size_t bytes() const noexcept { return codes.size() + scales.size(); }
+};
+
+//! Where a model's weights come from: values by name given the shape the config implies
+//! (errors name the tensor), and, from a source that keeps the release's low-bit weights as
+//! shipped, those weights in their own bytes (quantized(): nullopt for a tensor stored otherwise,
+//! and always from a source that widens everything). Any callable returning the values converts
+//! to a source, so adapters and test sources stay plain lambdas.
+class weight_source {
+ public:
+  using values_fn = std::function<result<std::vector<float>>(const std::string& name, const std::vector<index_t>& shape)>;
+  using quantized_fn = std::function<result<std::optional<quantized_tensor>>(const std::string& name, const std::vector<index_t>& shape)>;
+
+  weight_source() = default;
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, weight_source> && std::is_constructible_v<values_fn, F>)
+  weight_source(F&& values) : values_(std::forward<F>(values)) {}  // NOLINT: implicit, as a std::function is
+  weight_source(values_fn values, quantized_fn quantized) : values_(std::move(values)), quantized_(std::move(quantized)) {}
+
+  [[nodiscard]] result<std::vector<float>> operator()(const std::string& name, const std::vector<index_t>& shape) const {
+    return values_(name, shape);
+  }
+  //! `name`'s weight [shape] as shipped when it is stored FP8 or MXFP4 and this source keeps
+  //! such weights; nullopt otherwise (read it with operator()).
+  [[nodiscard]] result<std::optional<quantized_tensor>> quantized(const std::string& name, const std::vector<index_t>& shape) const {
+    if (!quantized_) return std::optional<quantized_tensor>{};
+    return quantized_(name, shape);
+  }
+  [[nodiscard]] bool keeps_quantized() const noexcept { return static_cast<bool>(quantized_); }
+  explicit operator bool() const noexcept { return static_cast<bool>(values_); }
+
+ private:
+  values_fn values_;
+  quantized_fn quantized_;
+};
 
 //! The name of slice k along the first dimension of a stored tensor: "name[k]". Loaders ask
 //! for one expert at a time out of a packed [experts, ...] tensor this way, so a checkpoint is
@@ -106,17 +153,32 @@ namespace detail {
 
 
 //! y[rows, n] = x[rows, k] * W^T (+ bias) (+ y), W packed for one arch at load time.
+//! Bytes held by vectors of weights (a model's norms, biases, tables).
+template <class... V>
+[[nodiscard]] std::size_t vector_bytes(const V&... v) noexcept {
+  return (std::size_t{0} + ... + (v.size() * sizeof(typename V::value_type)));
+}
+
 struct linear_layer {
   cpu::packed_weight w;            //!< fp32 storage
   cpu::packed_weight_bf16 w_bf16;  //!< bf16 storage (used when w is empty)
+  std::optional<quantized_tensor> q;  //!< FP8 / MXFP4 as shipped (used when set)
   std::vector<float> bias;         //!< empty: no bias
 
   //! Loads `<name>.weight` ([n, k], or `stored` when the checkpoint keeps the same numbers in
   //! another shape, like a Conv3d kernel) and, if has_bias, `<name>.bias`.
+  //! A source that keeps low-bit weights as shipped gives an FP8 or MXFP4 `<name>.weight` in its
+  //! own bytes (used in place by the low-bit GEMMs; `precision` does not apply to it).
   template <class Arch>
   [[nodiscard]] static result<linear_layer> load(Arch arch, const weight_source& source, const std::string& name,
                                                  index_t n, index_t k, bool has_bias, std::vector<index_t> stored = {},
                                                  weight_precision precision = weight_precision::float32) {
+    if (stored.empty()) {
+      auto shipped = source.quantized(name + ".weight", {n, k});
+      if (!shipped) return shipped.err();
+      if (*shipped)
+        return from_quantized(std::move(**shipped), has_bias ? source(name + ".bias", {n}) : result<std::vector<float>>(std::vector<float>{}));
+    }
     auto w = source(name + ".weight", stored.empty() ? std::vector<index_t>{n, k} : stored);
     if (!w) return w.err();
     return from_values(arch, *w, n, k, has_bias ? source(name + ".bias", {n}) : result<std::vector<float>>(std::vector<float>{}),
@@ -144,17 +206,59 @@ struct linear_layer {
     return result<linear_layer>(std::move(l));
   }
 
-  [[nodiscard]] bool is_bf16() const noexcept { return w.empty() && w_bf16.n > 0; }
-  [[nodiscard]] std::size_t out_features() const noexcept { return is_bf16() ? w_bf16.n : w.n; }
-  [[nodiscard]] std::size_t in_features() const noexcept { return is_bf16() ? w_bf16.k : w.k; }
+  //! From a low-bit weight as shipped (and a bias result, possibly empty).
+  [[nodiscard]] static result<linear_layer> from_quantized(quantized_tensor t, result<std::vector<float>> bias = std::vector<float>{}) {
+    if (!bias) return bias.err();
+    linear_layer l;
+    l.q = std::move(t);
+    l.bias = std::move(*bias);
+    return result<linear_layer>(std::move(l));
+  }
+
+  [[nodiscard]] bool is_quantized() const noexcept { return q.has_value(); }
+  [[nodiscard]] bool is_bf16() const noexcept { return !q && w.empty() && w_bf16.n > 0; }
+  [[nodiscard]] std::size_t out_features() const noexcept { return q ? q->n : is_bf16() ? w_bf16.n : w.n; }
+  [[nodiscard]] std::size_t in_features() const noexcept { return q ? q->k : is_bf16() ? w_bf16.k : w.k; }
+  //! Bytes the layer holds: its weight in whatever form it keeps, and its bias.
+  [[nodiscard]] std::size_t resident_bytes() const noexcept {
+    const std::size_t weight = q ? q->bytes() : is_bf16() ? w_bf16.data.size() * 2 : w.data.size() * sizeof(float);
+    return weight + bias.size() * sizeof(float);
+  }
+
+  //! Scratch bytes apply() takes from its arena for `rows` rows (a bf16 weight's skinny operand).
+  [[nodiscard]] std::size_t scratch_bytes(std::size_t rows) const noexcept {
+    return is_bf16() ? workspace_size{}.add<std::uint16_t>(cpu::gemm_bf16_scratch(rows, w_bf16.k)).bytes : 0;
+  }
 
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec,
                              bool accumulate = false) const {
+    return apply(arch, x, rows, y, exec, nullptr, accumulate);
+  }
+  //! The same with its scratch (scratch_bytes) from `ws`: a decode-sized call allocates nothing.
+  template <class Arch, executor Exec>
+  [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec, workspace_arena& ws,
+                             bool accumulate = false) const {
+    return apply(arch, x, rows, y, exec, &ws, accumulate);
+  }
+
+ private:
+  template <class Arch, executor Exec>
+  [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec, workspace_arena* ws,
+                             bool accumulate) const {
     const float* b = bias.empty() ? nullptr : bias.data();
+    if (q && q->fmt == quantized_tensor::format::fp8_block128)
+      return cpu::gemm_fp8(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec);
+    if (q)
+      return cpu::gemm_mxfp4(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec);
     if (is_bf16()) {
       const cpu::gemm_bf16_args g{rows, x, w_bf16.k, &w_bf16, b, y, w_bf16.n, accumulate};
-      return cpu::gemm_bf16(arch, g, exec);
+      if (ws == nullptr) return cpu::gemm_bf16(arch, g, exec);
+      workspace_arena::frame frame(*ws);
+      const std::size_t need = cpu::gemm_bf16_scratch(rows, w_bf16.k);
+      std::uint16_t* scratch = need ? ws->take<std::uint16_t>(need) : nullptr;
+      if (need && scratch == nullptr) return status::out_of_memory;
+      return cpu::gemm_bf16(arch, g, exec, scratch);
     }
     const cpu::gemm_args g{rows, x, w.k, &w, b, y, w.n, accumulate};
     return cpu::gemm(arch, g, exec);

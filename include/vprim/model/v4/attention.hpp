@@ -49,6 +49,14 @@ struct attention_layer {
   std::optional<compressor> comp;
   std::optional<indexer> index;
 
+  //! Bytes of weights the layer holds (its Linears in whatever form they keep).
+  [[nodiscard]] std::size_t resident_bytes() const noexcept {
+    std::size_t b = q_a.resident_bytes() + q_b.resident_bytes() + kv_proj.resident_bytes() + o_b.resident_bytes() +
+                    vector_bytes(q_a_norm, kv_norm, sinks);
+    for (const auto& g : o_a) b += g.resident_bytes();
+    return b + (comp ? comp->resident_bytes() : 0) + (index ? index->resident_bytes() : 0);
+  }
+
   template <class Arch>
   [[nodiscard]] static result<attention_layer> load(Arch arch, const weight_source& src, const std::string& p,
                                                     const config& c, attention_kind kind) {
@@ -151,7 +159,14 @@ struct attention_layer {
                  .add<std::byte>(lim.threads * per_thread));
     const std::size_t per_group = HD / groups;
     at_least(workspace_size{}.add<float>(N * per_group).add<float>(N * o_rank).add<float>(N * groups * o_rank));
-    return w.add(selection).add(step);
+    // A bf16 Linear's operand is taken on top of whatever step is running.
+    std::size_t linear = std::max({q_a.scratch_bytes(N), q_b.scratch_bytes(N), kv_proj.scratch_bytes(N), o_b.scratch_bytes(N)});
+    for (const auto& g : o_a) linear = std::max(linear, g.scratch_bytes(N));
+    if (comp) linear = std::max({linear, comp->kv_proj.scratch_bytes(N), comp->gate_proj.scratch_bytes(N)});
+    if (index)
+      linear = std::max({linear, index->keys.kv_proj.scratch_bytes(N), index->keys.gate_proj.scratch_bytes(N),
+                         index->q_b.scratch_bytes(N), index->weights_proj.scratch_bytes(N)});
+    return w.add(selection).add(step).add(workspace_size{linear});
   }
 
   //! One call over a batch: x [rows, dim] normed inputs, rows of sequence s at positions
@@ -182,11 +197,11 @@ struct attention_layer {
         seq_of[r] = static_cast<std::uint32_t>(s);
       }
     serial_executor serial;
-    if (status s = q_a.apply(arch, x, N, q_res, exec); s != status::ok) return s;
+    if (status s = q_a.apply(arch, x, N, q_res, exec, ws); s != status::ok) return s;
     cpu::rmsnorm(arch, q_res, q_res, q_a_norm.data(), N, q_rank, eps, serial);
-    if (status s = q_b.apply(arch, q_res, N, q, exec); s != status::ok) return s;
+    if (status s = q_b.apply(arch, q_res, N, q, exec, ws); s != status::ok) return s;
     cpu::rmsnorm(arch, q, q, nullptr, N * heads, head_dim, eps, serial);  // unweighted, per head
-    if (status s = kv_proj.apply(arch, x, N, kv, exec); s != status::ok) return s;
+    if (status s = kv_proj.apply(arch, x, N, kv, exec, ws); s != status::ok) return s;
     cpu::rmsnorm(arch, kv, kv, kv_norm.data(), N, head_dim, eps, serial);
     for (std::size_t t = 0; t < N; ++t) {
       apply_rope(q + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]));
@@ -380,10 +395,10 @@ struct attention_layer {
     if (og == nullptr || zg == nullptr || z == nullptr) return status::out_of_memory;
     for (std::size_t g = 0; g < groups; ++g) {
       for (std::size_t t = 0; t < N; ++t) std::copy_n(o + t * HD + g * per_group, per_group, og + t * per_group);
-      if (status s = o_a[g].apply(arch, og, N, zg, exec); s != status::ok) return s;
+      if (status s = o_a[g].apply(arch, og, N, zg, exec, ws); s != status::ok) return s;
       for (std::size_t t = 0; t < N; ++t) std::copy_n(zg + t * o_rank, o_rank, z + t * groups * o_rank + g * o_rank);
     }
-    return o_b.apply(arch, z, N, out, exec);
+    return o_b.apply(arch, z, N, out, exec, ws);
   }
 };
 

@@ -97,10 +97,45 @@ inline std::optional<std::pair<std::string, std::string_view>> split_layer(std::
   return std::nullopt;
 }
 
+namespace detail {
+//! Two low-bit weights of one format stacked by rows (an expert's gate rows over its up rows):
+//! per-row scales (MXFP4) stack with them; FP8's 128-row scale blocks only when the first
+//! matrix is whole blocks of rows (nullopt otherwise: the caller reads the values instead).
+[[nodiscard]] inline std::optional<quantized_tensor> stack_rows(quantized_tensor top, const quantized_tensor& bottom) {
+  if (top.fmt != bottom.fmt || top.k != bottom.k) return std::nullopt;
+  if (top.fmt == quantized_tensor::format::fp8_block128 && top.n % 128 != 0) return std::nullopt;
+  top.codes.insert(top.codes.end(), bottom.codes.begin(), bottom.codes.end());
+  top.scales.insert(top.scales.end(), bottom.scales.begin(), bottom.scales.end());
+  top.n += bottom.n;
+  return top;
+}
+}  // namespace detail
+
 //! A weight source answering the decoder's (transformers) names from a source holding
-//! DeepSeek's layout. Errors name both spellings.
+//! DeepSeek's layout. Errors name both spellings. Weights the official source keeps as shipped
+//! stay so (an expert's gate_up_proj is its w1 rows over its w3 rows).
 [[nodiscard]] inline weight_source from_official_layout(weight_source official) {
-  return [official = std::move(official)](const std::string& name, const std::vector<index_t>& shape) -> result<std::vector<float>> {
+  weight_source::quantized_fn shipped;
+  if (official.keeps_quantized())
+    shipped = [official](const std::string& name, const std::vector<index_t>& shape) -> result<std::optional<quantized_tensor>> {
+      const auto [base, expert] = vprim::detail::split_slice(name);
+      if (expert < 0) {
+        const auto mapped = official_name(name);
+        return mapped ? official.quantized(*mapped, shape) : std::optional<quantized_tensor>{};
+      }
+      const auto layer = detail::split_layer(base);
+      if (!layer || shape.size() != 2) return std::optional<quantized_tensor>{};
+      const std::string p = "layers." + layer->first + ".ffn.experts." + std::to_string(expert) + ".";
+      if (layer->second == "mlp.experts.down_proj") return official.quantized(p + "w2.weight", shape);
+      if (layer->second != "mlp.experts.gate_up_proj" || shape[0] % 2 != 0) return std::optional<quantized_tensor>{};
+      const std::vector<index_t> half = {shape[0] / 2, shape[1]};
+      auto gate = official.quantized(p + "w1.weight", half);
+      if (!gate || !*gate) return gate;
+      auto up = official.quantized(p + "w3.weight", half);
+      if (!up || !*up) return up;
+      return detail::stack_rows(std::move(**gate), **up);
+    };
+  auto values = [official](const std::string& name, const std::vector<index_t>& shape) -> result<std::vector<float>> {
     const auto [base, expert] = vprim::detail::split_slice(name);
     if (expert >= 0) {
       const auto layer = detail::split_layer(base);
@@ -128,6 +163,7 @@ inline std::optional<std::pair<std::string, std::string_view>> split_layer(std::
     }
     return make_error(status::not_found, "no DeepSeek checkpoint name is known for '" + name + "'");
   };
+  return weight_source(std::move(values), std::move(shipped));
 }
 
 //! The same for integer tensors (the hash layers' token -> expert tables).

@@ -51,6 +51,9 @@ struct compressor {
   float eps = 1e-6f;
 
   [[nodiscard]] std::size_t proj() const noexcept { return overlap ? 2 * width : width; }
+  [[nodiscard]] std::size_t resident_bytes() const noexcept {
+    return kv_proj.resident_bytes() + gate_proj.resident_bytes() + vector_bytes(position_bias, norm_w);
+  }
 
   template <class Arch>
   [[nodiscard]] static result<compressor> load(Arch arch, const weight_source& src, const compressor_tensors& t, const config& c) {
@@ -94,8 +97,8 @@ struct compressor {
     float* kv = ws.take<float>(N * P);
     float* gate = ws.take<float>(N * P);
     if (kv == nullptr || gate == nullptr) return status::out_of_memory;
-    if (status s = kv_proj.apply(arch, x, N, kv, exec); s != status::ok) return s;
-    if (status s = gate_proj.apply(arch, x, N, gate, exec); s != status::ok) return s;
+    if (status s = kv_proj.apply(arch, x, N, kv, exec, ws); s != status::ok) return s;
+    if (status s = gate_proj.apply(arch, x, N, gate, exec, ws); s != status::ok) return s;
     for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
       const sequence_ref& seq = batch.sequences[s];
       kernels::compressor_update_args a{};
@@ -125,6 +128,10 @@ struct indexer {
   linear_layer q_b, weights_proj;
   std::size_t heads = 0, head_dim = 0, top_k = 0, ratio = 0;
   std::vector<float> inv_freq;
+
+  [[nodiscard]] std::size_t resident_bytes() const noexcept {
+    return keys.resident_bytes() + q_b.resident_bytes() + weights_proj.resident_bytes();
+  }
 
   template <class Arch>
   [[nodiscard]] static result<indexer> load(Arch arch, const weight_source& src, const indexer_tensors& t, const config& c) {
@@ -171,8 +178,8 @@ struct indexer {
     float* w = ws.take<float>(N * heads);
     float* scores = ws.take<float>(most);
     if (q == nullptr || w == nullptr || scores == nullptr) return status::out_of_memory;
-    if (status s = q_b.apply(arch, q_residual, N, q, exec); s != status::ok) return s;
-    if (status s = weights_proj.apply(arch, x, N, w, exec); s != status::ok) return s;
+    if (status s = q_b.apply(arch, q_residual, N, q, exec, ws); s != status::ok) return s;
+    if (status s = weights_proj.apply(arch, x, N, w, exec, ws); s != status::ok) return s;
     const float softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
     for (std::size_t t = 0; t < N; ++t) {

@@ -32,6 +32,8 @@ struct hc_weights {
   std::size_t n = 0, dim = 0;
   std::vector<float> fn, base, scale;
 
+  [[nodiscard]] std::size_t resident_bytes() const noexcept { return vector_bytes(fn, base, scale); }
+
   [[nodiscard]] static result<hc_weights> read(const weight_source& src, const hc_tensors& t, std::size_t n, std::size_t dim) {
     if (n == 0 || n > max_streams)
       return make_error(status::not_supported, "'" + t.fn.name + "': hc_mult " + std::to_string(n) + " is outside 1.." +

@@ -135,10 +135,23 @@ class decoder {
     }
     w.add(workspace_size{per_layer});
     w.add<float>((last_logits_only ? lim.sequences : N) * D);
+    w.bytes += lm_head_.scratch_bytes(last_logits_only ? lim.sequences : N);
     return w;
   }
 
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+
+  //! Bytes of weights held, per layer and in all (embedding, head and final norms included).
+  [[nodiscard]] std::size_t layer_resident_bytes(std::size_t l) const noexcept {
+    const layer& L = layers_[l];
+    return L.attn.resident_bytes() + L.moe.resident_bytes() + L.attn_hc.resident_bytes() + L.ffn_hc.resident_bytes() +
+           vector_bytes(L.attn_norm, L.ffn_norm);
+  }
+  [[nodiscard]] std::size_t resident_bytes() const noexcept {
+    std::size_t b = vector_bytes(embed_, norm_) + lm_head_.resident_bytes() + hc_head_.resident_bytes();
+    for (std::size_t l = 0; l < layers_.size(); ++l) b += layer_resident_bytes(l);
+    return b;
+  }
 
   //! Token ids -> embeddings out[S, hidden]; errors name the offending token index.
   [[nodiscard]] std::optional<error> embed_into(const std::int64_t* ids, std::size_t S, float* out) const {
@@ -243,7 +256,7 @@ class decoder {
       head_in = last;
       rows = B;
     }
-    if (status s = lm_head_.apply(arch, head_in, rows, logits, exec); s != status::ok) return failed(s, "the head", layers_.size());
+    if (status s = lm_head_.apply(arch, head_in, rows, logits, exec, ws); s != status::ok) return failed(s, "the head", layers_.size());
     return std::nullopt;
   }
 

@@ -56,6 +56,15 @@ struct moe_layer {
   std::vector<linear_layer> down;       //!< per expert [dim, inter]
   linear_layer shared_gate, shared_up, shared_down;
 
+  //! Bytes of weights the layer holds: router, experts (as shipped or widened), shared expert.
+  [[nodiscard]] std::size_t resident_bytes() const noexcept {
+    std::size_t b = router.resident_bytes() + shared_gate.resident_bytes() + shared_up.resident_bytes() +
+                    shared_down.resident_bytes() + vector_bytes(selection_bias, tid2eid, vision_bias);
+    for (const auto& l : gate_up) b += l.resident_bytes();
+    for (const auto& l : down) b += l.resident_bytes();
+    return b;
+  }
+
   //! A layer with the config's sizes and routing rule and no weights yet (loaders fill them).
   [[nodiscard]] static moe_layer describe(const config& c, mlp_kind kind) {
     moe_layer m;
@@ -97,15 +106,20 @@ struct moe_layer {
     // One expert at a time (slices of the packed tensors), so loading never holds all of them.
     const auto& gu = t.expert_gate_up_shape;
     const auto& dn = t.expert_down_shape;
+    // A source that keeps the release's MXFP4 experts gives them as shipped.
+    auto expert = [&](const std::string& name, const std::vector<index_t>& shape) -> result<linear_layer> {
+      auto shipped = src.quantized(name, shape);
+      if (!shipped) return shipped.err();
+      if (*shipped) return linear_layer::from_quantized(std::move(**shipped));
+      auto v = src(name, shape);
+      if (!v) return v.err();
+      return linear_layer::from_values(arch, *v, shape[0], shape[1], std::vector<float>{}, c.expert_precision);
+    };
     for (index_t e = 0; e < static_cast<index_t>(m.experts); ++e) {
-      auto a = src(slice_name(t.experts_gate_up, e), gu);
-      if (!a) return a.err();
-      auto l1 = linear_layer::from_values(arch, *a, gu[0], gu[1], std::vector<float>{}, c.expert_precision);
+      auto l1 = expert(slice_name(t.experts_gate_up, e), gu);
       if (!l1) return l1.err();
       m.gate_up.push_back(std::move(*l1));
-      auto b = src(slice_name(t.experts_down, e), dn);
-      if (!b) return b.err();
-      auto l2 = linear_layer::from_values(arch, *b, dn[0], dn[1], std::vector<float>{}, c.expert_precision);
+      auto l2 = expert(slice_name(t.experts_down, e), dn);
       if (!l2) return l2.err();
       m.down.push_back(std::move(*l2));
     }
@@ -123,7 +137,7 @@ struct moe_layer {
     kernels::router_args r{};
     r.experts = experts;
     r.top_k = top_k;
-    const workspace_size route_ws = kernels::router_workspace(r);
+    const workspace_size route_ws{kernels::router_workspace(r).bytes + router.scratch_bytes(rows)};
     const std::size_t si = shared_gate.out_features();
     workspace_size routed_ws;
     routed_ws.add<std::int32_t>(experts + 1).add<std::int32_t>(rows * top_k).add<std::size_t>(experts);
@@ -132,6 +146,7 @@ struct moe_layer {
     routed_ws.add<float>(rows * top_k * dim).add<status>(threads).add<std::byte>(threads * expert_scratch_bytes(expert_rows));
     workspace_size shared_ws;
     shared_ws.add<float>(3 * rows * si).add<float>(rows * dim);
+    shared_ws.bytes += std::max({shared_gate.scratch_bytes(rows), shared_up.scratch_bytes(rows), shared_down.scratch_bytes(rows)});
     return workspace_size{std::max({route_ws.bytes, routed_ws.bytes, shared_ws.bytes})};
   }
 
@@ -139,7 +154,7 @@ struct moe_layer {
   template <class Arch, executor Exec>
   [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
                              float* weights, std::int64_t* indices, Exec& exec, workspace_arena& ws) const {
-    if (status s = router.apply(arch, x, S, logits, exec); s != status::ok) return s;
+    if (status s = router.apply(arch, x, S, logits, exec, ws); s != status::ok) return s;
     kernels::router_args a{};
     a.logits = logits;
     a.selection_bias = hash ? nullptr : selection_bias.data();
@@ -256,10 +271,10 @@ struct moe_layer {
     float* a = ws.take<float>(S * si);
     float* o = ws.take<float>(S * dim);
     if (o == nullptr) return status::out_of_memory;
-    if (status s = shared_gate.apply(arch, x, S, g, exec); s != status::ok) return s;
-    if (status s = shared_up.apply(arch, x, S, u, exec); s != status::ok) return s;
+    if (status s = shared_gate.apply(arch, x, S, g, exec, ws); s != status::ok) return s;
+    if (status s = shared_up.apply(arch, x, S, u, exec, ws); s != status::ok) return s;
     cpu::swiglu_clamped(arch, g, u, si, a, S, si, limit, exec);
-    if (status s = shared_down.apply(arch, a, S, o, exec); s != status::ok) return s;
+    if (status s = shared_down.apply(arch, a, S, o, exec, ws); s != status::ok) return s;
     for (std::size_t i = 0; i < S * dim; ++i) y[i] += o[i];
     return status::ok;
   }
@@ -267,7 +282,8 @@ struct moe_layer {
  private:
   //! One thread's scratch for an expert of up to `rows` rows: gathered rows, gate|up, activation, output.
   [[nodiscard]] std::size_t expert_scratch_bytes(std::size_t rows) const noexcept {
-    return workspace_size{}.add<float>(rows * dim).add<float>(rows * 2 * inter).add<float>(rows * inter).add<float>(rows * dim).bytes;
+    const std::size_t linear = gate_up.empty() ? 0 : std::max(gate_up[0].scratch_bytes(rows), down[0].scratch_bytes(rows));
+    return workspace_size{}.add<float>(rows * dim).add<float>(rows * 2 * inter).add<float>(rows * inter).add<float>(rows * dim).bytes + linear;
   }
 
   //! Expert e over the n rows of x named by `slots` (token * top_k + k); row r's output goes to
@@ -284,9 +300,9 @@ struct moe_layer {
       const std::size_t t = static_cast<std::size_t>(slots[r]) / top_k;
       std::copy(x + t * dim, x + (t + 1) * dim, rows + r * dim);
     }
-    if (status s = gate_up[e].apply(arch, rows, n, hidden, exec); s != status::ok) return s;
+    if (status s = gate_up[e].apply(arch, rows, n, hidden, exec, b); s != status::ok) return s;
     cpu::swiglu_clamped(arch, hidden, hidden + inter, 2 * inter, act, n, inter, limit, exec);
-    if (status s = down[e].apply(arch, act, n, out, exec); s != status::ok) return s;
+    if (status s = down[e].apply(arch, act, n, out, exec, b); s != status::ok) return s;
     for (std::size_t r = 0; r < n; ++r) std::copy(out + r * dim, out + (r + 1) * dim, slot_out + static_cast<std::size_t>(slots[r]) * dim);
     return status::ok;
   }

@@ -1,0 +1,119 @@
+# SPDX-FileCopyrightText: 2026 vprim developers
+# SPDX-License-Identifier: Apache-2.0
+"""Scores the shapes model on fresh scenes: exact count, and the share of the true shapes matched
+one-to-one by a predicted box with IoU >= 0.5 (label ignored; a box with the wrong label still has
+to be a box of a shape that was asked for, since only those are true).
+
+  evaluate.py --cpp BINARY [--model DIR]   vprim's C++ (the example), one process per scene
+  evaluate.py --twin STATE.pt              the trainer's torch model
+  common: [--scenes 500] [--seed 7001] [--show 5] [--sides 168 336] [--counts 1 6]
+
+The seed 7001 is not used in training (train.py draws from default_rng([seed, step]))."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from vprim_shapes import scenes
+
+
+def iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def matched(truth, predicted, threshold=0.5):
+    """Greedy one-to-one matching by IoU, best pairs first: how many true boxes found a match."""
+    pairs = sorted(((iou(t, p), i, j) for i, t in enumerate(truth) for j, p in enumerate(predicted)), reverse=True)
+    used_t, used_p, n = set(), set(), 0
+    for v, i, j in pairs:
+        if v < threshold:
+            break
+        if i not in used_t and j not in used_p:
+            used_t.add(i)
+            used_p.add(j)
+            n += 1
+    return n
+
+
+def cpp_runner(binary, model, workdir):
+    def run(k, scene, question):
+        png = os.path.join(workdir, f"scene{k}.png")
+        scenes.write_png(png, scene.pixels)
+        args = [binary, "--image", png, "--prompt", question, "--json", "--overlay", "", "--threads", "2"]
+        if model:
+            args += ["--checkpoint", model]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        report = json.loads(out)
+        p = report["primitives"]
+        return report["transcript"], [b for r in p["refs"] for b in r["boxes"]], p["answer"]
+    return run
+
+
+def twin_runner(state):
+    import torch
+
+    import export
+    from vprim_shapes.vocab import Vocab
+    torch.set_num_threads(2)
+    model, vocab = export.load_model(state), Vocab()
+
+    def run(k, scene, question):
+        gen = export.greedy(model, vocab, scene.pixels, question)[5]
+        text = vocab.decode([t for t in gen if t != 1])
+        boxes, answer = [], None
+        for part in text.split("<｜box｜>")[1:]:
+            try:
+                boxes.append([int(v) for v in part.split("]]")[0].strip("[").split(",")])
+            except ValueError:
+                pass
+        if "\\boxed{" in text:
+            answer = text.split("\\boxed{")[1].split("}")[0]
+        return text, boxes, answer
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cpp")
+    ap.add_argument("--model")
+    ap.add_argument("--twin")
+    ap.add_argument("--scenes", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=7001)
+    ap.add_argument("--show", type=int, default=5)
+    ap.add_argument("--sides", type=int, nargs=2, default=(scenes.MIN_SIDE, scenes.MAX_SIDE), help="image sides (a diagnostic)")
+    ap.add_argument("--counts", type=int, nargs=2, default=(1, 6), help="shapes per scene (a diagnostic)")
+    a = ap.parse_args()
+    if bool(a.cpp) == bool(a.twin):
+        sys.exit("evaluate.py: give one of --cpp BINARY and --twin STATE.pt")
+    rng = np.random.default_rng(a.seed)
+    with tempfile.TemporaryDirectory() as work:
+        run = cpp_runner(a.cpp, a.model, work) if a.cpp else twin_runner(a.twin)
+        exact = true_boxes = found = 0
+        for k in range(a.scenes):
+            sc = scenes.make_scene(rng, *(int(rng.integers(a.sides[0], a.sides[1] + 1)) for _ in range(2)),
+                                   count=int(rng.integers(a.counts[0], a.counts[1] + 1)))
+            question, match = scenes.make_question(rng, sc)
+            text, boxes, answer = run(k, sc, question)
+            truth = [sc.normalised_box(s) for s in match]
+            ok = answer == str(len(match))
+            exact += ok
+            true_boxes += len(truth)
+            m = matched(truth, boxes)
+            found += m
+            if k < a.show:
+                print(f"scene {k}: {sc.width}x{sc.height}, {question} truth {len(match)} {truth}\n  -> {text}  [{'ok' if ok else 'WRONG'}, {m}/{len(truth)} boxes]")
+    print(f"{a.scenes} scenes (seed {a.seed}): exact count {exact / a.scenes:.1%} ({exact}/{a.scenes}); "
+          f"true shapes matched by a box with IoU >= 0.5: {found / max(1, true_boxes):.1%} ({found}/{true_boxes})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+# SPDX-FileCopyrightText: 2026 vprim developers
+# SPDX-License-Identifier: Apache-2.0
+"""Training batches: scenes of one size per batch (so the tower runs batched), their prompts in the
+release's chat format with the image block expanded as vprim expands it, and the answers."""
+
+import numpy as np
+import torch
+
+from vprim_shapes import scenes, twin
+from vprim_shapes.vocab import EOS
+
+PROMPT = "<｜begin▁of▁sentence｜><｜User｜><｜deepseek_image｜>\n\n{q}<｜Assistant｜></think>"
+
+
+def prompt_ids(vocab, question, n_llm_h, n_llm_w, vocab_size):
+    """Text ids with the image placeholder replaced by the block's ids (vocab_size + type);
+    -> (ids, block_begin, perm)."""
+    ids = vocab.encode(PROMPT.format(q=question))
+    at = ids.index(vocab.id["<｜deepseek_image｜>"])
+    types, perm = twin.image_block(n_llm_h, n_llm_w, at)
+    return ids[:at] + [vocab_size + t for t in types] + ids[at + 1:], at, perm
+
+
+class Batch:
+    pass
+
+
+NO_OBJECT = len(scenes.COLOURS) * len(scenes.SHAPES)  # the class of a cell with no shape's centre
+
+
+def cell_targets(scene, plan, cell=42):
+    """Training-only dense targets per merged token (row-major): the class (colour x shape, or
+    NO_OBJECT) and 0..1 box of the shape whose centre falls in the token's 42 x 42 px cell, and the
+    cell centre's position in the image (0..1, may fall outside on padding)."""
+    tw, th, _, _, nh, nw = plan
+    fw, fh, x0, y0 = scenes.letterbox_fit(scene.width, scene.height, tw, th)
+    cls = np.full(nh * nw, NO_OBJECT, dtype=np.int64)
+    box = np.zeros((nh * nw, 4), dtype=np.float32)
+    for s in scene.shapes:
+        cx = x0 + (s.x0 + s.size / 2) * fw / scene.width
+        cy = y0 + (s.y0 + s.size / 2) * fh / scene.height
+        k = min(nh - 1, int(cy // cell)) * nw + min(nw - 1, int(cx // cell))
+        cls[k] = list(scenes.COLOURS).index(s.colour) * len(scenes.SHAPES) + scenes.SHAPES.index(s.kind)
+        box[k] = np.array(scene.normalised_box(s), dtype=np.float32) / 999
+    r, c = np.divmod(np.arange(nh * nw), nw)
+    pos = np.stack([((c + 0.5) * cell - x0) / fw, ((r + 0.5) * cell - y0) / fh], axis=1).astype(np.float32)
+    return cls, box, pos
+
+
+def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6)):
+    """`size` scenes of one random image size. Targets: next-token ids over the answer (and EOS),
+    -100 elsewhere; `coord` holds the 0..999 value a target number stands for (-1 if none)."""
+    W, H = (int(rng.integers(sides[0], sides[1] + 1)) for _ in range(2))
+    V = cfg["vocab_size"]
+    rows, patches, truth, cells = [], [], [], []
+    for _ in range(size):
+        sc = scenes.make_scene(rng, W, H, count=int(rng.integers(counts[0], counts[1] + 1)))
+        q, match = scenes.make_question(rng, sc)
+        px, p = scenes.patches_of(sc.pixels, max_tokens=cfg["vision_max_n_token"])
+        ids, begin, perm = prompt_ids(vocab, q, p[4], p[5], V)
+        ans = vocab.encode(scenes.answer_text(sc, match)) + [EOS]
+        rows.append((ids, ans))
+        patches.append(px)
+        truth.append((sc, q, match))
+        cells.append(cell_targets(sc, p))
+    L = max(len(i) + len(a) for i, a in rows)
+    b = Batch()
+    b.gh, b.gw, b.block_begin, b.perm = p[2], p[3], begin, perm
+    b.patches = torch.from_numpy(np.stack(patches))
+    b.ids = torch.full((size, L), EOS, dtype=torch.long)
+    b.targets = torch.full((size, L), -100, dtype=torch.long)
+    b.coord = torch.full((size, L), -1, dtype=torch.long)
+    for r, (ids, ans) in enumerate(rows):
+        seq = ids + ans
+        b.ids[r, :len(seq)] = torch.tensor(seq)
+        b.targets[r, len(ids) - 1:len(seq) - 1] = torch.tensor(ans)
+        for k, tok in enumerate(ans):
+            text = vocab.tokens[tok]
+            if text.isdigit() and ans[k - 1] in (vocab.id["[["], vocab.id[","]):
+                b.coord[r, len(ids) - 1 + k] = int(text)
+    b.cell_cls = torch.tensor(np.stack([c[0] for c in cells]))
+    b.cell_box = torch.tensor(np.stack([c[1] for c in cells]))
+    b.cell_pos = torch.tensor(np.stack([c[2] for c in cells]))
+    b.prompt_len = [len(i) for i, _ in rows]
+    b.truth = truth
+    return b
