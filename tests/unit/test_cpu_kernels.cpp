@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "../reference/compare.hpp"
+#include "../reference/dtype_reference.hpp"
 #include "../reference/kernels_reference.hpp"
 #include "../reference/test_inputs.hpp"
 #include "vprim/cpu/activation.hpp"
@@ -202,12 +203,8 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   vprim::thread_pool_executor pool(2);
   INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
                                              << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
-  // e4m3 by its definition (bias 7, exponent 0 subnormal), independently of vprim's decoders.
-  auto e4m3 = [](std::uint8_t c) {
-    const unsigned e = (c >> 3) & 15u, f = c & 7u;
-    const double v = e == 0 ? f * std::ldexp(1.0, -9) : (1.0 + f / 8.0) * std::ldexp(1.0, static_cast<int>(e) - 7);
-    return (c & 0x80u) ? -v : v;
-  };
+  // e4m3 by the naive reference (dtype_reference.hpp), independently of vprim's decoders.
+  auto e4m3 = [](std::uint8_t c) { return ((c & 0x80u) ? -1.0 : 1.0) * vprim_ref::decode(vprim_ref::e4m3_fmt, c & 0x7Fu); };
   std::mt19937 rng(78);
   std::vector<std::uint8_t> codes, scales;
   std::size_t n = 0, k = 0, kb = 0;

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "../reference/compare.hpp"
+#include "../reference/dtype_reference.hpp"
 #include "../reference/test_inputs.hpp"
 #include "../reference/v4_reference.hpp"
 #include "vprim/cpu/arch.hpp"
@@ -503,21 +504,9 @@ TEST_CASE("norm, SwiGLU and the partial RoPE through their shared contracts equa
 
 namespace {
 
-//! e4m3's value of a magnitude code 0..126 by its definition: exponent field e, mantissa m,
-//! bias 7; e = 0 is subnormal.
-double e4m3_magnitude(unsigned code) {
-  const unsigned e = code >> 3, m = code & 7u;
-  return e == 0 ? m * std::ldexp(1.0, -9) : (1.0 + m / 8.0) * std::ldexp(1.0, static_cast<int>(e) - 7);
-}
-
-//! The nearest e4m3 code to y by brute force (ties to the even code), |y| <= 448.
-std::uint8_t nearest_e4m3(double y) {
-  unsigned best = 0;
-  for (unsigned c = 1; c <= 126; ++c) {
-    const double d = std::fabs(e4m3_magnitude(c) - std::fabs(y)), db = std::fabs(e4m3_magnitude(best) - std::fabs(y));
-    if (d < db || (d == db && c % 2 == 0 && best % 2 == 1)) best = c;
-  }
-  return static_cast<std::uint8_t>((y < 0 || std::signbit(y) ? 0x80u : 0u) | best);
+//! e4m3's value of a code by the naive reference (dtype_reference.hpp: ldexp, sign bit 0x80).
+double e4m3_value(unsigned code) {
+  return ((code & 0x80u) ? -1.0 : 1.0) * vprim_ref::decode(vprim_ref::e4m3_fmt, code & 0x7Fu);
 }
 
 }  // namespace
@@ -541,7 +530,7 @@ TEST_CASE("FP8 KV entries: the reference's quantiser, exact widening, and produc
   for (std::size_t i = 0; i < codes.size(); ++i) {
     const unsigned c = std::to_integer<unsigned>(codes[i]);
     CAPTURE(c);
-    CHECK(static_cast<double>(widened[i]) == ((c & 0x80u) ? -1.0 : 1.0) * e4m3_magnitude(c & 0x7Fu));
+    CHECK(static_cast<double>(widened[i]) == e4m3_value(c));
   }
 
   for (const fp8_kv_layout l : {vprim::kernels::v4_flash_kv_layout, fp8_kv_layout{32, 8, 8}, fp8_kv_layout{40, 10, 6}}) {
@@ -567,9 +556,9 @@ TEST_CASE("FP8 KV entries: the reference's quantiser, exact widening, and produc
         CHECK(std::to_integer<int>(entry[l.scale_offset() + t]) == exponent + 127);
         const double scale = std::ldexp(1.0, exponent);
         for (std::size_t j = 0; j < l.tile; ++j) {
-          const std::uint8_t code = nearest_e4m3(static_cast<double>(v[t * l.tile + j]) / scale);
+          const std::uint32_t code = vprim_ref::encode(vprim_ref::e4m3_fmt, static_cast<double>(v[t * l.tile + j]) / scale);
           CHECK(std::to_integer<unsigned>(entry[t * l.tile + j]) == code);
-          want[t * l.tile + j] = ((code & 0x80u) ? -1.0 : 1.0) * e4m3_magnitude(code & 0x7Fu) * scale;
+          want[t * l.tile + j] = e4m3_value(code) * scale;
         }
       }
       for (std::size_t j = 0; j < l.rope_dim; ++j)

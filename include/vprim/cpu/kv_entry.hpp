@@ -25,6 +25,13 @@ namespace cpu {
 
 namespace detail {
 
+//! RoPE value j of an entry (bf16, read byte-wise: entries need not be 2-byte aligned).
+[[nodiscard]] inline float kv_entry_rope(const std::byte* entry, const kernels::fp8_kv_layout& l, std::size_t j) noexcept {
+  std::uint16_t b;
+  std::memcpy(&b, entry + l.rope_offset() + 2 * j, 2);
+  return bf16_bits_to_float(b);
+}
+
 [[nodiscard]] inline float kv_entry_tile_scale(const std::byte* entry, const kernels::fp8_kv_layout& l, std::size_t t) noexcept {
   return e8m0_bits_to_float(std::to_integer<std::uint8_t>(entry[l.scale_offset() + t]));
 }
@@ -70,11 +77,7 @@ void dequantize_kv_entry(Arch, const kernels::fp8_kv_layout& l, const std::byte*
     for (; j + B::size <= l.tile; j += B::size) (B::load_unaligned(o + j) * B(f)).store_unaligned(o + j);
     for (; j < l.tile; ++j) o[j] *= f;
   }
-  for (std::size_t j = 0; j < l.rope_dim; ++j) {
-    std::uint16_t b;
-    std::memcpy(&b, entry + l.rope_offset() + 2 * j, 2);
-    out[l.nope() + j] = bf16_bits_to_float(b);
-  }
+  for (std::size_t j = 0; j < l.rope_dim; ++j) out[l.nope() + j] = detail::kv_entry_rope(entry, l, j);
 }
 
 //! q . entry for q [head_dim] fp32: per tile the dot product of q with the widened codes, times
@@ -94,11 +97,7 @@ template <class Arch>
     for (; j < l.tile; ++j) tile_sum += qt[j] * scratch[j];
     sum += tile_sum * detail::kv_entry_tile_scale(entry, l, t);
   }
-  for (std::size_t j = 0; j < l.rope_dim; ++j) {
-    std::uint16_t b;
-    std::memcpy(&b, entry + l.rope_offset() + 2 * j, 2);
-    sum += q[l.nope() + j] * bf16_bits_to_float(b);
-  }
+  for (std::size_t j = 0; j < l.rope_dim; ++j) sum += q[l.nope() + j] * detail::kv_entry_rope(entry, l, j);
   return sum;
 }
 
@@ -115,11 +114,7 @@ void kv_entry_axpy(Arch, const kernels::fp8_kv_layout& l, float p, const std::by
       xsimd::fma(B(f), B::load_unaligned(scratch + j), B::load_unaligned(o + j)).store_unaligned(o + j);
     for (; j < l.tile; ++j) o[j] += f * scratch[j];
   }
-  for (std::size_t j = 0; j < l.rope_dim; ++j) {
-    std::uint16_t b;
-    std::memcpy(&b, entry + l.rope_offset() + 2 * j, 2);
-    out[l.nope() + j] += p * bf16_bits_to_float(b);
-  }
+  for (std::size_t j = 0; j < l.rope_dim; ++j) out[l.nope() + j] += p * detail::kv_entry_rope(entry, l, j);
 }
 
 }  // namespace cpu
