@@ -22,6 +22,7 @@
 #include "vprim/cpu/arch.hpp"
 #include "vprim/cpu/gemm_fp8.hpp"
 #include "vprim/cpu/gemm_mxfp4.hpp"
+#include "vprim/cpu/kv_entry.hpp"
 #include "vprim/model/v4/model.hpp"
 
 namespace {
@@ -44,8 +45,9 @@ double attention_weight_bytes(const vprim::v4::attention_layer& a) {
 
 // One attention layer of kind Kind at V4-Flash dimensions (the config cut to that layer), and a
 // pool holding `lengths.size()` sequences as if each had processed its length: window rings,
-// compressor state, entries and indexer keys filled with a pattern, pages handed out in order.
-template <attention_kind Kind>
+// compressor state, entries and indexer keys filled with a pattern (stored in the pool's row
+// formats), pages handed out in order.
+template <attention_kind Kind, vprim::v4::kv_cache_dtype Dtype = vprim::v4::kv_cache_dtype::fp32>
 struct decode_setup {
   vprim::v4::config cfg = [] {
     auto c = vprim::v4::flash_config();
@@ -60,12 +62,13 @@ struct decode_setup {
   std::optional<vprim::error> fill(const std::vector<std::size_t>& lengths, std::size_t room) {
     std::size_t pages = 0;
     for (std::size_t n : lengths) pages += (n + room + 255) / 256;
-    auto layout = vprim::v4::kv_pool_layout::make(cfg, 256, pages, lengths.size());
+    auto layout = vprim::v4::kv_pool_layout::make(cfg, 256, pages, lengths.size(), Dtype);
     if (!layout) return layout.err();
     auto p = vprim::v4::kv_pool::allocate(std::move(*layout));
     if (!p) return p.err();
     pool = std::move(*p);
     vprim_bench::fill_pattern(pool.view().memory, pool.layout().floats(), 7, 1.0f);
+    if constexpr (Dtype != vprim::v4::kv_cache_dtype::fp32) store_rows();
     std::int32_t next = 0;
     for (std::size_t s = 0; s < lengths.size(); ++s) {
       tables.emplace_back((lengths[s] + room + 255) / 256);
@@ -74,22 +77,44 @@ struct decode_setup {
     }
     return std::nullopt;
   }
+
+  // Every ring row, entry and indexer key rewritten as a stored row of pattern values.
+  void store_rows() {
+    const auto& L = pool.layout();
+    float* base = pool.view().memory;
+    std::vector<float> values(std::max(L.row_format.width, L.key_format.width));
+    vprim_bench::fill_pattern(values.data(), values.size(), 5, 1.0f);
+    auto store = [&](const vprim::kernels::kv_row_format& f, float* row) { vprim::cpu::store_kv_row(xsimd::default_arch{}, f, values.data(), row); };
+    for (const auto& y : L.layers) {
+      for (std::size_t s = 0; s < L.slots; ++s)
+        for (std::size_t i = 0; i < L.window; ++i) store(L.row_format, base + s * L.slot_floats + y.ring + i * L.row_floats());
+      for (std::size_t page = 0; page < L.pages; ++page) {
+        float* p = base + L.slots * L.slot_floats + page * L.page_floats;
+        if (y.main)
+          for (std::size_t i = 0; i < L.page_size / y.main->ratio; ++i) store(L.row_format, p + y.entries + i * L.row_floats());
+        if (y.index)
+          for (std::size_t i = 0; i < L.page_size / y.index->ratio; ++i) store(L.key_format, p + y.index_keys + i * L.key_floats());
+      }
+    }
+  }
 };
 
-// Bytes a decode step of one sequence of `context` positions reads besides the weights.
+// Bytes a decode step of one sequence of `context` positions reads besides the weights, with
+// rows as the pool stores them.
 template <attention_kind Kind>
-double kv_bytes_read(const vprim::v4::config& c, std::size_t context) {
+double kv_bytes_read(const vprim::v4::config& c, const vprim::v4::kv_pool_layout& L, std::size_t context) {
   const double entries = Kind == attention_kind::sliding ? 0.0 : static_cast<double>(context / static_cast<std::size_t>(c.ratio(Kind)));
   const double attended = Kind == attention_kind::csa ? std::min(entries, static_cast<double>(c.index_topk)) : entries;
-  const double index = Kind == attention_kind::csa ? entries * c.index_head_dim * 4.0 : 0.0;
-  return index + attended * c.head_dim * 4.0 + (c.sliding_window - 1) * c.head_dim * 4.0;
+  const double index = Kind == attention_kind::csa ? entries * static_cast<double>(L.key_format.bytes()) : 0.0;
+  const double row = static_cast<double>(L.row_format.bytes());
+  return index + attended * row + (c.sliding_window - 1) * row;
 }
 
-template <attention_kind Kind>
+template <attention_kind Kind, vprim::v4::kv_cache_dtype Dtype>
 void BM_decode_step(benchmark::State& state) {
   const auto context = static_cast<std::size_t>(state.range(0));
   vprim::thread_pool_executor pool(static_cast<int>(state.range(1)));
-  decode_setup<Kind> setup;
+  decode_setup<Kind, Dtype> setup;
   const auto& c = setup.cfg;
   std::vector<float> x(static_cast<std::size_t>(c.hidden)), out(x.size());
   vprim_bench::fill_pattern(x.data(), x.size(), 3, 1.0f);
@@ -97,7 +122,7 @@ void BM_decode_step(benchmark::State& state) {
     auto layer = vprim::v4::attention_layer::load(arch, vprim_bench::random_weights(), "", c, Kind);
     if (!layer) return state.SkipWithError(layer.err().describe().c_str());
     if (auto e = setup.fill({context}, 65536)) return state.SkipWithError(e->describe().c_str());
-    const vprim::v4::call_limits lim{1, 1, context + 65536, static_cast<std::size_t>(pool.concurrency())};
+    const vprim::v4::call_limits lim{1, 1, context + 65536, static_cast<std::size_t>(pool.concurrency()), false, Dtype};
     std::vector<std::byte> memory(layer->workspace(lim).bytes);
     vprim::workspace_arena ws(memory);
     const std::size_t cu[2] = {0, 1};
@@ -107,24 +132,40 @@ void BM_decode_step(benchmark::State& state) {
         state.SkipWithError("decode failed");
       ++setup.seqs[0].length;
     }
-    const double kv = kv_bytes_read<Kind>(c, context);
+    const double kv = kv_bytes_read<Kind>(c, setup.pool.layout(), context);
     const double bytes = attention_weight_bytes(*layer) + kv;
     vprim_bench::report_bytes(state, bytes);
     state.counters["weights_MB"] = attention_weight_bytes(*layer) / 1e6;
     state.counters["kv_MB"] = kv / 1e6;
+    state.counters["pool_MB_held"] = static_cast<double>(setup.pool.layout().bytes()) / 1e6;
     state.SetLabel(decltype(arch)::name());
   });
 }
-BENCHMARK(BM_decode_step<attention_kind::csa>)
+// fp32 rows, and FP8 rows as the release's engines keep them (584-byte entries, 132-byte keys).
+BENCHMARK(BM_decode_step<attention_kind::csa, vprim::v4::kv_cache_dtype::fp32>)
     ->Name("BM_csa_decode_step")
     ->ArgsProduct({{4096, 65536, 1 << 20}, {1, 2}})
     ->ArgNames({"context", "threads"})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(0.5)
     ->UseRealTime();
-BENCHMARK(BM_decode_step<attention_kind::hca>)
+BENCHMARK(BM_decode_step<attention_kind::hca, vprim::v4::kv_cache_dtype::fp32>)
     ->Name("BM_hca_decode_step")
     ->ArgsProduct({{4096, 65536, 1 << 20}, {1, 2}})
+    ->ArgNames({"context", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->UseRealTime();
+BENCHMARK(BM_decode_step<attention_kind::csa, vprim::v4::kv_cache_dtype::fp8>)
+    ->Name("BM_csa_decode_step_fp8_kv")
+    ->ArgsProduct({{65536, 1 << 20}, {2}})
+    ->ArgNames({"context", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->UseRealTime();
+BENCHMARK(BM_decode_step<attention_kind::hca, vprim::v4::kv_cache_dtype::fp8>)
+    ->Name("BM_hca_decode_step_fp8_kv")
+    ->ArgsProduct({{65536, 1 << 20}, {2}})
     ->ArgNames({"context", "threads"})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(0.5)
@@ -260,6 +301,44 @@ void BM_dram_read(benchmark::State& state) {
   vprim_bench::report_bytes(state, static_cast<double>(count * sizeof(float)));
 }
 BENCHMARK(BM_dram_read)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+
+#if VPRIM_X86_BF16_KERNELS
+// The compute ceiling of every bf16-dot kernel here: threads issuing independent vdpbf16ps (24
+// chains, enough to hide the latency), 32 multiply-adds each. A low-bit GEMM of m rows needs
+// m * n * k of them, so no kernel built on vdpbf16ps can beat m * n * k / this rate.
+VPRIM_TARGET_AVX512BF16 float dpbf16_chains(std::size_t iterations) {
+  __m512 acc[28];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80);
+  const __m512bh y = (__m512bh)_mm512_set1_epi16(0x3000);
+  for (std::size_t i = 0; i < iterations; ++i) {
+    for (auto& a : acc) a = _mm512_dpbf16_ps(a, x, y);
+    __asm__ volatile("" : "+v"(x));  // keeps the loop from being folded
+  }
+  __m512 t = acc[0];
+  for (std::size_t j = 1; j < 28; ++j) t = _mm512_add_ps(t, acc[j]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, t);
+  return lanes[0];
+}
+
+void BM_dpbf16_peak(benchmark::State& state) {
+  if (!vprim::cpu::cpu_has_avx512bf16()) return state.SkipWithError("no AVX512-BF16 on this CPU");
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t iterations = 1 << 22;
+  vprim::thread_pool_executor pool(static_cast<int>(threads));
+  std::vector<float> sink(threads);
+  for (auto _ : state) {
+    pool.parallel_for(static_cast<std::int64_t>(threads), [&](std::int64_t t0, std::int64_t t1) {
+      for (auto t = t0; t < t1; ++t) sink[static_cast<std::size_t>(t)] = dpbf16_chains(iterations);
+    });
+    benchmark::DoNotOptimize(sink.data());
+  }
+  const double macs = static_cast<double>(threads * iterations) * 28.0 * 32.0;
+  state.counters["GMAC_per_second"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_dpbf16_peak)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
 
 // The low-bit GEMMs on weights as the release ships them, for `rows` rows of A: MXFP4 (e2m1
 // pairs + one E8M0 scale per 32) at the routed experts' shapes (w1/w3: 4096 -> 2048, w2: 2048 ->

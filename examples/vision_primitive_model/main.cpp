@@ -78,6 +78,7 @@ struct options {
   std::string prompt;               // with --checkpoint: the user's text
   std::vector<std::int64_t> prompt_ids;  // with --checkpoint: ids, the image placeholder where the image goes
   bool dequantize = false;               // with a checkpoint: widen FP8/MXFP4 weights to fp32 at load
+  vprim::v4::kv_cache_dtype kv_cache = vprim::v4::kv_cache_dtype::fp32;  // --kv-cache fp8: the release's FP8 entries
   vprim::v4::sampling_params sampling;
 };
 
@@ -143,6 +144,11 @@ options parse_options(int argc, char** argv) {
     else if (a == "--random-weights") opt.random_weights = true;
     else if (a == "--golden") opt.golden = true;
     else if (a == "--dequantize") opt.dequantize = true;
+    else if (a == "--kv-cache") {
+      const std::string v = value();
+      if (v != "fp32" && v != "fp8") fail("--kv-cache expects fp32 or fp8, got '" + v + "'");
+      opt.kv_cache = v == "fp8" ? vprim::v4::kv_cache_dtype::fp8 : vprim::v4::kv_cache_dtype::fp32;
+    }
     else if (a == "--checkpoint") opt.checkpoint = value();
     else if (a == "--prompt") opt.prompt = value();
     else if (a == "--prompt-ids") {
@@ -166,7 +172,8 @@ options parse_options(int argc, char** argv) {
           "                              [--overlay OUT.png] [--colour auto|always|never]\n"
           "                              [--golden [--data DIR]]\n"
           "                              [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]\n"
-          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)] [--dequantize]\n");
+          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)] [--dequantize]\n"
+          "                              [--kv-cache fp32|fp8]\n");
       std::exit(0);
     } else {
       fail("unknown option '" + a + "' (see --help)");
@@ -202,10 +209,22 @@ struct run {
   vprim::v4::config cfg;
   std::vector<std::int64_t> generated, golden;
   std::vector<vprim::v4::layer_held> kv;
+  std::size_t kv_row_bytes = 0, kv_key_bytes = 0, kv_pool_bytes = 0;  // as the cache stores them
+  const char* kv_dtype = "fp32";
   double ms_weights = 0, ms_pixels = 0, ms_tower = 0, ms_prefill = 0, ms_decode = 0;
   std::size_t decoder_resident = 0, decoder_file = 0;  // checkpoints: the decoder's weight bytes held / as stored
   const char* arch = "";
 };
+
+//! What the cache holds after a run: rows per layer, and the bytes of a row as its pool stores them.
+void record_kv(run& r, const vprim::v4::decoder& d, const vprim::v4::sequence_cache& cache) {
+  r.kv = d.held(cache.next_position);
+  const auto& L = cache.pool.layout();
+  r.kv_row_bytes = L.row_format.bytes();
+  r.kv_key_bytes = L.key_format.bytes();
+  r.kv_pool_bytes = L.bytes();
+  r.kv_dtype = L.dtype == vprim::v4::kv_cache_dtype::fp8 ? "fp8" : "fp32";
+}
 
 //! Generation with the streaming parser attached and a progress line.
 template <class Model, class Arch, class Exec>
@@ -320,9 +339,9 @@ run run_bundled(const options& opt, examples::transcript& text, vprim::thread_po
     if (vprim::v4::splice_features(emb, ids.data(), ids.size(), model.hidden(), placeholder, features.data(),
                                    static_cast<std::size_t>(r.merged), &why) != vprim::status::ok)
       fail(why.describe());
-    auto cache = model.decoder().new_cache(ids.size() + steps);
+    auto cache = model.decoder().new_cache(ids.size() + steps, opt.kv_cache);
     r.generated = generate_streaming(arch, model.decoder(), emb, ids, steps, opt, text, cache, pool, r).tokens;
-    r.kv = model.decoder().held(cache.next_position);
+    record_kv(r, model.decoder(), cache);
   });
   return r;
 }
@@ -392,9 +411,9 @@ run run_random(const options& opt, examples::transcript& text, vprim::thread_poo
     vprim::error why;
     if (vprim::splice_image_block(emb, model.hidden(), 1, block, features, sentinels, &why) != vprim::status::ok)
       fail(why.describe());
-    auto cache = model.decoder().new_cache(ids.size() + steps);
+    auto cache = model.decoder().new_cache(ids.size() + steps, opt.kv_cache);
     r.generated = generate_streaming(arch, model.decoder(), emb, ids, steps, opt, text, cache, pool, r).tokens;
-    r.kv = model.decoder().held(cache.next_position);
+    record_kv(r, model.decoder(), cache);
   });
   return r;
 }
@@ -494,9 +513,9 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     r.prompt = prompt.ids.size();
     r.block_begin = prompt.block_begin;
     r.block_size = prompt.block.types.size();
-    auto cache = model.decoder().new_cache(prompt.ids.size() + steps);
+    auto cache = model.decoder().new_cache(prompt.ids.size() + steps, opt.kv_cache);
     r.generated = generate_streaming(arch, model.decoder(), emb, prompt.ids, steps, opt, text, cache, pool, r, eos).tokens;
-    r.kv = model.decoder().held(cache.next_position);
+    record_kv(r, model.decoder(), cache);
   });
   return r;
 }
@@ -585,6 +604,11 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
   }
   std::printf("    (a dense cache would hold all %zu tokens in every layer; the window keeps the last %d)\n", total,
               c.sliding_window);
+  std::size_t held = 0;
+  for (const auto& h : r.kv) held += (h.raw + h.entries) * r.kv_row_bytes + h.indexer_keys * r.kv_key_bytes;
+  std::printf("    rows stored as %s: %zu B per window row or entry, %zu B per indexer key; %zu B held in rows,\n"
+              "    %zu B in the cache's pool (its pages, window rings and fp32 compressor state)\n",
+              r.kv_dtype, r.kv_row_bytes, r.kv_key_bytes, held, r.kv_pool_bytes);
 
   std::printf("\n  transcript (%zu tokens%s):\n  ", r.generated.size(),
               text.undecoded() ? ", ids in <> for want of a tokenizer: pass --vocab tokenizer.json" : "");

@@ -164,15 +164,16 @@ TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-
   std::mt19937 rng(77);
   std::vector<std::uint8_t> codes, scales;
   std::size_t n = 0, k = 0;
-  // Ragged N; K of 1..64 blocks.
+  // Ragged N; K of 1..64 blocks (a group of four ragged by 1 and 3).
   check_lowbit_gemm(
-      rng, {1u, 17u, 64u}, {32u, 96u, 2048u},
+      rng, {1u, 17u, 64u}, {32u, 96u, 160u, 2048u},
       [&](std::size_t n_, std::size_t k_) {
         n = n_, k = k_;
         codes.assign(n * k / 2, 0);
         scales.assign(n * k / 32, 0);
         for (auto& c : codes) c = static_cast<std::uint8_t>(rng());
-        for (auto& s : scales) s = static_cast<std::uint8_t>(120 + rng() % 12);  // 2^-7 .. 2^4
+        for (auto& s : scales)  // 2^-7 .. 2^4, and a few of the smallest (2^-127 is E8M0's subnormal)
+          s = static_cast<std::uint8_t>(rng() % 16 == 0 ? rng() % 3 : 120 + rng() % 12);
         return [&](std::size_t j, std::size_t x) {
           const std::uint8_t byte = codes[j * (k / 2) + x / 2];
           return e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0, scales[j * (k / 32) + x / 32] - 127);
@@ -210,7 +211,7 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   std::size_t n = 0, k = 0, kb = 0;
   // N across a 128-row block; K of a partial block, and ragged.
   check_lowbit_gemm(
-      rng, {1u, 17u, 130u}, {32u, 100u, 300u},
+      rng, {1u, 17u, 130u}, {32u, 100u, 200u, 300u},
       [&](std::size_t n_, std::size_t k_) {
         n = n_, k = k_, kb = (k + 127) / 128;
         codes.assign(n * k, 0);

@@ -511,8 +511,7 @@ double e4m3_value(unsigned code) {
 
 }  // namespace
 
-TEST_CASE("FP8 KV entries: the reference's quantiser, exact widening, and products without a widened copy",
-          "[cpu][v4][kv_entry]") {
+TEST_CASE("FP8 KV entries: the reference's quantiser and exact widening", "[cpu][v4][kv_entry]") {
   if (!usable()) return;
   using vprim::kernels::fp8_kv_layout;
   CHECK(vprim::kernels::v4_flash_kv_layout.bytes() == 584);
@@ -542,9 +541,7 @@ TEST_CASE("FP8 KV entries: the reference's quantiser, exact widening, and produc
     x[2 * ld + 1] = 448.0f * 4.0f;                                               // amax an exact power of two times 448
     std::vector<std::byte> e(rows * l.bytes(), std::byte{0xAB});
     REQUIRE(vprim::cpu::quantize_kv_entries(l, x.data(), ld, rows, e.data()) == vprim::status::ok);
-    const std::vector<float> q = random_vector(l.head_dim, 5);
-    std::vector<float> out(l.head_dim), acc(l.head_dim, 0.25f), scratch(l.tile);
-    std::vector<double> want_acc(acc.begin(), acc.end());
+    std::vector<float> out(l.head_dim);
     for (std::size_t r = 0; r < rows; ++r) {
       const std::byte* entry = e.data() + r * l.bytes();
       const float* v = x.data() + r * ld;
@@ -566,19 +563,159 @@ TEST_CASE("FP8 KV entries: the reference's quantiser, exact widening, and produc
       for (std::size_t p = l.scale_offset() + l.tiles(); p < l.bytes(); ++p) CHECK(entry[p] == std::byte{0});
 
       vprim::cpu::dequantize_kv_entry(arch{}, l, entry, out.data());
-      double dot = 0.0;
-      for (std::size_t j = 0; j < l.head_dim; ++j) {
-        CHECK(static_cast<double>(out[j]) == want[j]);
-        dot += static_cast<double>(q[j]) * want[j];
-        want_acc[j] += 0.75 * want[j];
-      }
-      double magnitude = 0.0;
-      for (std::size_t j = 0; j < l.head_dim; ++j) magnitude += std::fabs(static_cast<double>(q[j]) * want[j]);
-      CHECK(std::fabs(vprim::cpu::kv_entry_dot(arch{}, l, q.data(), entry, scratch.data()) - dot) <= 1e-6 * magnitude + 1e-30);
-      vprim::cpu::kv_entry_axpy(arch{}, l, 0.75f, entry, acc.data(), scratch.data());
+      for (std::size_t j = 0; j < l.head_dim; ++j) CHECK(static_cast<double>(out[j]) == want[j]);
     }
-    for (std::size_t j = 0; j < l.head_dim; ++j) CHECK(std::fabs(acc[j] - want_acc[j]) <= 1e-5 * (1.0 + std::fabs(want_acc[j])));
   }
   CHECK(vprim::cpu::quantize_kv_entries(vprim::kernels::v4_flash_kv_layout, nullptr, 512, 1, nullptr) ==
         vprim::status::invalid_argument);
+}
+
+TEST_CASE("FP8 KV rows: keys with an fp32 scale, and attention, the indexer and the compressor on FP8 rows", "[cpu][v4][kv_entry]") {
+  if (!usable()) return;
+  using vprim::kernels::kv_row_format;
+  CHECK(kv_row_format::fp8_entries(vprim::kernels::v4_flash_kv_layout).bytes() == 584);
+  CHECK(kv_row_format::fp8_keys(128).bytes() == 132);  // vLLM's V4 indexer key
+  CHECK(kv_row_format::fp32_rows(512).bytes() == 2048);
+  CHECK(vprim::kernels::fp8_kv_layout_for(512, 64).tile == 64);
+  CHECK(vprim::kernels::fp8_kv_layout_for(64, 16).tile == 16);
+
+  // An FP8 key: codes of x / scale, scale the power of two at or above max(amax, 1e-4) / 448.
+  for (std::size_t width : {5u, 16u, 128u}) {
+    CAPTURE(width);
+    const kv_row_format f = kv_row_format::fp8_keys(width);
+    auto x = random_vector(width, static_cast<unsigned>(40 + width), -3.0f, 3.0f);
+    x[0] *= 1e-4f;
+    std::vector<float> row(f.stored_floats(), -1.0f), back(width);
+    vprim::cpu::store_kv_row(arch{}, f, x.data(), row.data());
+    vprim::cpu::widen_kv_row(arch{}, f, row.data(), back.data());
+    double amax = 1e-4;
+    for (float v : x) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+    const double scale = std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(static_cast<float>(amax) / 448.0f))));
+    const auto* bytes = reinterpret_cast<const std::byte*>(row.data());
+    for (std::size_t j = 0; j < width; ++j) {
+      const std::uint32_t code = vprim_ref::encode(vprim_ref::e4m3_fmt, static_cast<double>(x[j]) / scale);
+      CHECK(std::to_integer<unsigned>(bytes[j]) == code);
+      CHECK(static_cast<double>(back[j]) == e4m3_value(code) * scale);
+    }
+  }
+
+  // The kernels on FP8 rows equal the same kernels on the rows' widened values, bit for bit: an
+  // FP8 row is read as exactly its widened values.
+  const vprim::kernels::fp8_kv_layout layout = vprim::kernels::fp8_kv_layout_for(64, 16);
+  const kv_row_format entry = kv_row_format::fp8_entries(layout);
+  const std::size_t D = 64, heads = 5, raw_n = 7, entries_n = 30;
+  const std::int64_t position = 100;
+  auto stored_and_widened = [&](std::size_t n, unsigned seed, const kv_row_format& f, paged_store& fp8, paged_store& fp32) {
+    const auto v = random_vector(n * f.width, seed, -4.0f, 4.0f);
+    for (std::size_t i = 0; i < n; ++i) {
+      vprim::cpu::store_kv_row(arch{}, f, v.data() + i * f.width, fp8.rows().row(i));
+      vprim::cpu::widen_kv_row(arch{}, f, fp8.rows().row(i), fp32.rows().row(i));
+    }
+  };
+  paged_store raw8(raw_n, raw_n, entry.stored_floats()), raw32(raw_n, raw_n, D);
+  paged_store ent8(entries_n, 4, entry.stored_floats()), ent32(entries_n, 4, D);
+  stored_and_widened(raw_n, 61, entry, raw8, raw32);
+  stored_and_widened(entries_n, 62, entry, ent8, ent32);
+  const auto q = random_vector(heads * D, 63), sinks = random_vector(heads, 64);
+  const std::vector<std::int64_t> picks = {3, 20, -1, 7, 24};
+  for (const bool csa : {true, false}) {
+    CAPTURE(csa);
+    std::vector<float> out8(heads * D), out32(heads * D);
+    for (const bool fp8 : {true, false}) {
+      std::vector<const float*> rows;
+      std::vector<std::int64_t> pos;
+      for (std::size_t r = 0; r < raw_n; ++r) {
+        rows.push_back(fp8 ? raw8.rows().row(r) : raw32.rows().row(r));
+        pos.push_back(position - static_cast<std::int64_t>(raw_n - 1 - r));
+      }
+      vprim::kernels::sparse_attention_args a{};
+      a.heads = heads;
+      a.head_dim = D;
+      a.q = q.data();
+      a.position = position;
+      a.raw_count = raw_n;
+      a.raw_rows = rows.data();
+      a.raw_positions = pos.data();
+      a.window = 8;
+      a.entries = (fp8 ? ent8 : ent32).rows().as_const();
+      a.entry_count = entries_n;
+      a.ratio = 4;
+      if (csa) {
+        a.selected = picks.data();
+        a.selected_count = picks.size();
+      }
+      a.sinks = sinks.data();
+      a.scale = 0.125f;
+      a.out = fp8 ? out8.data() : out32.data();
+      if (fp8) a.format = entry;
+      auto memory = scratch(vprim::kernels::sparse_attention_workspace(a).bytes);
+      vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(memory.data()), memory.size()));
+      REQUIRE(vprim::cpu::sparse_attention(arch{}, a, ws) == vprim::status::ok);
+    }
+    for (std::size_t i = 0; i < out8.size(); ++i) REQUIRE(out8[i] == out32[i]);
+  }
+  {  // a format of another width, or entries of the wrong stride, are refused
+    vprim::kernels::sparse_attention_args a{};
+    a.heads = 1;
+    a.head_dim = 32;
+    a.q = q.data();
+    a.sinks = sinks.data();
+    std::vector<float> out(32);
+    a.out = out.data();
+    a.format = entry;
+    CHECK(vprim::kernels::sparse_attention_can_implement(a) == vprim::status::shape_mismatch);
+    a.head_dim = D;
+    a.entries = ent32.rows().as_const();
+    a.entry_count = 1;
+    CHECK(vprim::kernels::sparse_attention_can_implement(a) == vprim::status::shape_mismatch);
+  }
+
+  const kv_row_format key = kv_row_format::fp8_keys(32);
+  paged_store key8(entries_n, 4, key.stored_floats()), key32(entries_n, 4, 32);
+  stored_and_widened(entries_n, 65, key, key8, key32);
+  const auto iq = random_vector(3 * 32, 66), iw = random_vector(3, 67);
+  std::vector<float> s8(entries_n), s32(entries_n);
+  vprim::kernels::indexer_scores_args ia{3, 32, iq.data(), iw.data(), key8.rows().as_const(), entries_n, s8.data(), key};
+  REQUIRE(vprim::cpu::indexer_scores(arch{}, ia) == vprim::status::ok);
+  ia.keys = key32.rows().as_const();
+  ia.scores = s32.data();
+  ia.format = kv_row_format{};
+  REQUIRE(vprim::cpu::indexer_scores(arch{}, ia) == vprim::status::ok);
+  for (std::size_t i = 0; i < entries_n; ++i) REQUIRE(s8[i] == s32[i]);
+  ia.format = key;  // FP8 keys through fp32-wide rows
+  CHECK(vprim::cpu::indexer_scores(arch{}, ia) == vprim::status::shape_mismatch);
+
+  // The compressor stores each finished entry in the pool's format: the fp32 entry, quantised.
+  const std::size_t c = 32, ratio = 4, T = 21;
+  const auto kv = random_vector(T * 2 * c, 68), gate = random_vector(T * 2 * c, 69), bias = random_vector(ratio * 2 * c, 70);
+  const auto norm = random_vector(c, 71, 0.5f, 1.5f);
+  const std::vector<float> inv_freq = {0.5f, 0.03f};
+  const kv_row_format f8 = kv_row_format::fp8_entries(vprim::kernels::fp8_kv_layout_for(c, 4));
+  paged_store got8(T / ratio, 2, f8.stored_floats()), got32(T / ratio, 2, c);
+  for (const bool fp8 : {true, false}) {
+    std::vector<float> buffer_kv(ratio * 2 * c), buffer_gate(ratio * 2 * c), overlap_kv(ratio * c), overlap_gate(ratio * c);
+    vprim::kernels::compressor_update_args a{};
+    a.ratio = ratio;
+    a.width = c;
+    a.overlap = true;
+    a.ld = 2 * c;
+    a.position_bias = bias.data();
+    a.norm_weight = norm.data();
+    a.inv_freq = inv_freq.data();
+    a.rope_pairs = 2;
+    a.state = {buffer_kv.data(), buffer_gate.data(), overlap_kv.data(), overlap_gate.data()};
+    a.entries = fp8 ? got8.rows() : got32.rows();
+    if (fp8) a.format = f8;
+    a.rows = T;
+    a.kv = kv.data();
+    a.gate = gate.data();
+    auto memory = scratch(vprim::kernels::compressor_update_workspace(a).bytes);
+    vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(memory.data()), memory.size()));
+    REQUIRE(vprim::cpu::compressor_update(arch{}, a, ws) == vprim::status::ok);
+  }
+  for (std::size_t w = 0; w < T / ratio; ++w) {
+    std::vector<float> want(f8.stored_floats());
+    vprim::cpu::store_kv_row(arch{}, f8, got32.rows().row(w), want.data());
+    REQUIRE(std::memcmp(want.data(), got8.rows().row(w), f8.bytes()) == 0);
+  }
 }

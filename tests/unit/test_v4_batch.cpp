@@ -63,8 +63,9 @@ std::vector<plan> random_plans(std::mt19937& rng, std::size_t count, std::int64_
 
 // Each sequence alone, through the single-sequence cache: all its logits, row after row.
 template <class Arch, class Exec>
-std::vector<float> run_alone(Arch arch, const vprim::v4::decoder& m, const plan& p, Exec& exec) {
-  auto cache = m.new_cache();
+std::vector<float> run_alone(Arch arch, const vprim::v4::decoder& m, const plan& p, Exec& exec,
+                             vprim::v4::kv_cache_dtype dtype = vprim::v4::kv_cache_dtype::fp32) {
+  auto cache = m.new_cache(0, dtype);
   std::vector<float> all, logits;
   std::size_t at = 0;
   for (std::size_t len : p.calls) {
@@ -79,7 +80,7 @@ std::vector<float> run_alone(Arch arch, const vprim::v4::decoder& m, const plan&
 
 }  // namespace
 
-TEST_CASE("a batch of sequences in one paged pool gives each sequence's logits bit for bit", "[v4][batch]") {
+TEST_CASE("a batch of sequences in one paged pool gives each sequence's logits bit for bit, fp32 or FP8 KV", "[v4][batch]") {
   const auto g = open_golden();
   const auto V = static_cast<std::size_t>(g.cfg.vocab), D = static_cast<std::size_t>(g.cfg.hidden);
   vprim::thread_pool_executor pool2(2);
@@ -87,19 +88,20 @@ TEST_CASE("a batch of sequences in one paged pool gives each sequence's logits b
   vprim::cpu::dispatch_cpu([&](auto arch) {
     const auto m = load(arch, g);
     std::mt19937 rng(20261206);
-    for (int round = 0; round < 6; ++round) {
+    for (int round = 0; round < 8; ++round) {
       const std::size_t B = 1 + rng() % 7;
       const std::size_t page = 8 * (1 + rng() % 4);  // a multiple of the CSA (4) and HCA (8) ratios
       const bool threaded = round % 2 == 1;
-      CAPTURE(round, B, page, threaded);
+      const auto dtype = round >= 4 ? vprim::v4::kv_cache_dtype::fp8 : vprim::v4::kv_cache_dtype::fp32;
+      CAPTURE(round, B, page, threaded, dtype == vprim::v4::kv_cache_dtype::fp8);
       const auto plans = random_plans(rng, B, g.cfg.vocab);
       std::vector<std::vector<float>> want;
-      for (const auto& p : plans) want.push_back(threaded ? run_alone(arch, m, p, pool2) : run_alone(arch, m, p, serial));
+      for (const auto& p : plans) want.push_back(threaded ? run_alone(arch, m, p, pool2, dtype) : run_alone(arch, m, p, serial, dtype));
 
       // One pool: B slots in a shuffled order, pages shuffled over the sequences.
       std::size_t pages = 0;
       for (const auto& p : plans) pages += (p.tokens.size() + page - 1) / page;
-      auto layout = vprim::v4::kv_pool_layout::make(g.cfg, page, pages + 3, B + 2);
+      auto layout = vprim::v4::kv_pool_layout::make(g.cfg, page, pages + 3, B + 2, dtype);
       REQUIRE(layout);
       auto kv = vprim::v4::kv_pool::allocate(std::move(*layout));
       REQUIRE(kv);
@@ -117,7 +119,7 @@ TEST_CASE("a batch of sequences in one paged pool gives each sequence's logits b
         next_page += tables[s].size();
         all[s] = {0, slots[s], tables[s].data(), tables[s].size()};
       }
-      const vprim::v4::call_limits lim{70 * B, B, 70, static_cast<std::size_t>(threaded ? 2 : 1)};
+      const vprim::v4::call_limits lim{70 * B, B, 70, static_cast<std::size_t>(threaded ? 2 : 1), false, dtype};
       std::vector<std::byte> memory(m.workspace(lim).bytes);
       vprim::workspace_arena ws(memory);
 

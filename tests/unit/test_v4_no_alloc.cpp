@@ -61,7 +61,8 @@ int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
 void free(void* p) noexcept { __libc_free(p); }
 }
 
-TEST_CASE("100 decode steps of a batch allocate nothing once the pool and workspace are sized, fp32 or bf16 weights",
+TEST_CASE("100 decode steps of a batch allocate nothing once the pool and workspace are sized, fp32 or bf16 weights, "
+          "fp32 or FP8 KV",
           "[v4][batch][alloc]") {
   auto f = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/deepseek_v4_public.safetensors");
   REQUIRE(f);
@@ -81,10 +82,12 @@ TEST_CASE("100 decode steps of a batch allocate nothing once the pool and worksp
     auto m = vprim::v4::decoder::load(arch, vprim::weights_from(file, "weight."),
                                       [&file](const std::string& name) { return file.to_i64("weight." + name); }, c);
     REQUIRE(m);
-    for (const bool threaded : {false, true}) {
-      CAPTURE(bf16, threaded);
+    for (const int run : {0, 1, 2}) {
+      const bool threaded = run == 1;
+      const auto dtype = run == 2 ? vprim::v4::kv_cache_dtype::fp8 : vprim::v4::kv_cache_dtype::fp32;
+      CAPTURE(bf16, threaded, run == 2);
       const std::size_t positions = prompt + steps + 1, per_seq = (positions + page - 1) / page;
-      auto layout = vprim::v4::kv_pool_layout::make(*cfg, page, B * per_seq, B);
+      auto layout = vprim::v4::kv_pool_layout::make(*cfg, page, B * per_seq, B, dtype);
       REQUIRE(layout);
       auto kv = vprim::v4::kv_pool::allocate(std::move(*layout));
       REQUIRE(kv);
@@ -93,7 +96,7 @@ TEST_CASE("100 decode steps of a batch allocate nothing once the pool and worksp
       std::vector<vprim::v4::sequence_ref> seqs;
       for (std::size_t s = 0; s < B; ++s)
         seqs.push_back({0, static_cast<std::int32_t>(s), table.data() + s * per_seq, per_seq});
-      const vprim::v4::call_limits lim{B * prompt, B, positions, threaded ? 2u : 1u};
+      const vprim::v4::call_limits lim{B * prompt, B, positions, threaded ? 2u : 1u, false, dtype};
       std::vector<std::byte> memory(m->workspace(lim).bytes);
       vprim::workspace_arena ws(memory);
       std::vector<std::int64_t> ids(B * prompt);

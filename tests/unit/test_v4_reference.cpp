@@ -146,7 +146,7 @@ TEST_CASE("compressor entries equal the per-window formula, fed in uneven chunks
       for (std::size_t len : {3u, 1u, 5u, 2u, 2u}) {
         const auto batch = one.call(len);
         REQUIRE(comp->update(arch, x.data() + static_cast<std::size_t>(one.seq.length) * D, batch, one.pool.view(), *lay.main,
-                             lay.entries, exec, one.ws) == vprim::status::ok);
+                             lay.entries, one.pool.layout().row_format, exec, one.ws) == vprim::status::ok);
         one.seq.length += static_cast<std::int64_t>(len);
       }
       const std::size_t P = overlap ? 2 * width : width;
@@ -176,7 +176,8 @@ TEST_CASE("the indexer picks the top-k of the naive scores", "[v4][reference][in
     one_sequence one(c);
     const auto& lay = one.pool.layout().layers[0];
     const auto batch = one.call(S);
-    REQUIRE(ix->keys.update(arch, x.data(), batch, one.pool.view(), *lay.index, lay.index_keys, exec, one.ws) == vprim::status::ok);
+    REQUIRE(ix->keys.update(arch, x.data(), batch, one.pool.view(), *lay.index, lay.index_keys, one.pool.layout().key_format, exec,
+                            one.ws) == vprim::status::ok);
     std::vector<std::int64_t> pos(S), picks(S * 2);
     std::vector<std::uint32_t> seq_of(S, 0);
     std::iota(pos.begin(), pos.end(), 0);

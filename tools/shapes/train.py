@@ -2,9 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Trains the shapes model (vprim_shapes/twin.py) on generated scenes, on the CPU.
 
-  train.py --out DIR [--minutes 90] [--seed 1] [--threads 2]
+  train.py --out DIR [--minutes 90] [--seed 1] [--threads 2] [--tower-minutes M]
 
 Resumable: DIR/state.pt holds the model, optimiser and step; rerunning continues from it.
+With --tower-minutes M > 0, first the tower and aligner alone learn for M minutes, per merged
+token, which shape has its centre in the token's cell and where that shape's edges are relative
+to the cell (a probe head, not shipped; about three times cheaper per scene than the whole
+model); then the whole model, the tower at --tower-rate, the probe's loss kept. (Tried: the
+probe learns the cells, the decoder in the remaining time did not learn to read them; the
+shipped model was trained without it, M = 0.)
 Curriculum: small images with one or two shapes first, then the whole task. Coordinates are
 trained with soft targets (a narrow Gaussian over neighbouring values, mixed with the exact one)
 and the coordinate tokens start from smooth embeddings, so nearby values start out alike."""
@@ -84,6 +90,67 @@ def soft_targets(logits, b, vocab, sigma=6.0, exact=0.5):
     return nll.mean()
 
 
+def cell_class_loss(logits, cls):
+    """Cross entropy over cells, the empty class weighted down: most cells are empty, and
+    unweighted the probe learns to call every cell empty."""
+    weight = torch.ones(data.NO_OBJECT + 1)
+    weight[data.NO_OBJECT] = 0.1
+    return F.cross_entropy(logits.flatten(0, 1), cls.flatten(), weight=weight)
+
+
+class TowerProbe(torch.nn.Module):
+    """Training-only linear heads on the aligner's output: cell class and the shape's edges
+    relative to the cell centre (in cells)."""
+
+    def __init__(self, D):
+        super().__init__()
+        self.cls = torch.nn.Linear(D, data.NO_OBJECT + 1)
+        self.local = torch.nn.Linear(D, 4)
+
+    def loss(self, feats, b):
+        obj = b.cell_cls != data.NO_OBJECT
+        logits = self.cls(feats)
+        l_cls = cell_class_loss(logits, b.cell_cls)
+        err = (self.local(feats)[obj] - b.cell_local[obj]).abs()
+        with torch.no_grad():
+            right = logits.argmax(-1) == b.cell_cls
+            stats = (right[obj].float().mean().item(), right[~obj].float().mean().item(), err.mean().item() * 42)
+        return l_cls + 5 * err.mean(), stats
+
+
+def train_tower(model, probe, a, vocab, cfg, state, log):
+    """Phase one: the tower and the probe alone, until `a.tower_minutes` are spent."""
+    params = list(model.vision.parameters()) + list(probe.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    if "tower_opt" in state:
+        opt.load_state_dict(state["tower_opt"])
+    step, spent = state.get("tower_step", 0), state.get("tower_spent", 0.0)
+    rng = np.random.default_rng([a.seed, 7, step])
+    t0 = time.time() - spent
+    while time.time() - t0 < a.tower_minutes * 60:
+        f = (time.time() - t0) / (a.tower_minutes * 60)
+        for g in opt.param_groups:
+            g["lr"] = a.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * f)))
+        b = data.make_batch(rng, 2 * a.batch, vocab, cfg, *phase(int(f * a.steps), a.steps))
+        loss, (obj_acc, empty_acc, px) = probe.loss(model.vision(b.patches, b.gh, b.gw), b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            msg = (f"tower step {step} loss {loss.item():.4f} object cells right {obj_acc:.3f} empty cells right {empty_acc:.3f} "
+                   f"edge error {px:.1f} px {(time.time() - t0) / 60:.1f} min")
+            print(msg, flush=True)
+            log.write(msg + "\n")
+            log.flush()
+        if step % 200 == 0:
+            state.update(tower_opt=opt.state_dict(), tower_step=step, tower_spent=time.time() - t0)
+            yield
+    state.update(tower_opt=opt.state_dict(), tower_step=step, tower_spent=a.tower_minutes * 60, tower_done=True)
+    yield
+
+
 class DenseHeads(torch.nn.Module):
     """Training-only heads on the decoder's image positions after layer TAP (not shipped): each
     merged token predicts the shape whose centre is in its cell (class, box) and where the cell is
@@ -132,10 +199,17 @@ def phase(step, total):
     return (168, 336), (1, 6)
 
 
+def save(path, **state):
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--minutes", type=float, default=90)
+    ap.add_argument("--minutes", type=float, default=90, help="whole budget, the tower phase included")
+    ap.add_argument("--tower-minutes", type=float, default=0, help="the tower-first phase (0: none, as the shipped model)")
+    ap.add_argument("--tower-rate", type=float, default=0.3, help="the tower's learning rate after its phase, relative")
     ap.add_argument("--steps", type=int, default=6000, help="schedule length (the curriculum and the LR follow it)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -147,34 +221,49 @@ def main():
     vocab = Vocab()
     cfg = model_config(len(vocab))
     model = init_model(cfg, vocab, a.seed)
+    probe = TowerProbe(cfg["hidden_size"])
     heads = DenseHeads(cfg["hidden_size"])
-    opt = torch.optim.AdamW(list(model.parameters()) + list(heads.parameters()), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
-    step, spent = 0, 0.0
+    tower = list(model.vision.parameters())
+    rest = [p for n, p in model.named_parameters() if not n.startswith("vision.")] + list(heads.parameters())
+    tower_scale = a.tower_rate if a.tower_minutes > 0 else 1.0
+    opt = torch.optim.AdamW([{"params": tower, "scale": tower_scale}, {"params": rest, "scale": 1.0}],
+                            lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
     state_path = os.path.join(a.out, "state.pt")
-    if os.path.exists(state_path):
-        st = torch.load(state_path)
-        model.load_state_dict(st["model"])
-        heads.load_state_dict(st["heads"])
-        opt.load_state_dict(st["opt"])
-        step, spent = st["step"], st["spent"]
-        print(f"resumed at step {step} ({spent / 60:.1f} min spent)")
+    state = torch.load(state_path) if os.path.exists(state_path) else {}
+    if state:
+        model.load_state_dict(state["model"])
+        probe.load_state_dict(state["probe"])
+        heads.load_state_dict(state["heads"])
+        if "opt" in state:
+            opt.load_state_dict(state["opt"])
+        print(f"resumed: tower step {state.get('tower_step', 0)}, step {state.get('step', 0)}")
     with open(os.path.join(a.out, "train_config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
+    log = open(os.path.join(a.out, "log.txt"), "a")
+
+    def checkpoint(**extra):
+        state.update(extra, config=cfg, model=model.state_dict(), probe=probe.state_dict(), heads=heads.state_dict())
+        save(state_path, **state)
+
+    if a.tower_minutes > 0 and not state.get("tower_done"):
+        for _ in train_tower(model, probe, a, vocab, cfg, state, log):
+            checkpoint()
+    step, spent = state.get("step", 0), state.get("spent", a.tower_minutes * 60)
     rng = np.random.default_rng([a.seed, step])
     t0, last_save = time.time() - spent, time.time()
-    log = open(os.path.join(a.out, "log.txt"), "a")
     while step < a.steps and (time.time() - t0) < a.minutes * 60:
         sides, counts = phase(step, a.steps)
         b = data.make_batch(rng, a.batch, vocab, cfg, sides, counts)
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for gparam in opt.param_groups:
-            gparam["lr"] = lr
+            gparam["lr"] = lr * gparam["scale"]
         feats = model.vision(b.patches, b.gh, b.gw)
+        probe_loss = probe.loss(feats, b)[0] if a.tower_minutes > 0 else torch.zeros(())  # keeps the tower's cells
         hidden = model.decoder.hidden(model.embed_inputs(b.ids, feats, b.perm), b.ids, tap=DenseHeads.TAP)
         loss = soft_targets(model.decoder.head(hidden[b.targets >= 0]), b, vocab)
         dense = heads.loss(model.decoder.tapped, b, cfg["vocab_size"])
         aux = [l.attn.index_loss for l in model.decoder.layers if l.attn.index_loss is not None]
-        total = loss + dense + (0.1 * sum(aux) if aux else 0)
+        total = loss + dense + 0.5 * probe_loss + (0.1 * sum(aux) if aux else 0)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()), 1.0)
@@ -183,15 +272,16 @@ def main():
             balance(model)
         step += 1
         if step % 20 == 0:
-            msg = (f"step {step} loss {loss.item():.4f} dense {dense.item():.4f} index {sum(x.item() for x in aux):.4f} lr {lr:.2e} "
+            msg = (f"step {step} loss {loss.item():.4f} dense {dense.item():.4f} probe {probe_loss.item():.4f} "
+                   f"index {sum(x.item() for x in aux):.4f} lr {lr:.2e} "
                    f"{(time.time() - t0) / 60:.1f} min, {b.ids.shape[1]} tokens, grid {b.gh}x{b.gw}")
             print(msg, flush=True)
             log.write(msg + "\n")
             log.flush()
         if time.time() - last_save > 300 or step == a.steps:
-            torch.save({"config": cfg, "model": model.state_dict(), "heads": heads.state_dict(), "opt": opt.state_dict(), "step": step, "spent": time.time() - t0}, state_path)
+            checkpoint(opt=opt.state_dict(), step=step, spent=time.time() - t0)
             last_save = time.time()
-    torch.save({"config": cfg, "model": model.state_dict(), "heads": heads.state_dict(), "opt": opt.state_dict(), "step": step, "spent": time.time() - t0}, state_path)
+    checkpoint(opt=opt.state_dict(), step=step, spent=time.time() - t0)
     print(f"stopped at step {step} after {(time.time() - t0) / 60:.1f} min")
 
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 
+#include "vprim/cpu/kv_entry.hpp"
 #include "vprim/cpu/rope.hpp"
 #include "vprim/kernels/compressor.hpp"
 
@@ -19,7 +20,7 @@ VPRIM_NAMESPACE_BEGIN
 namespace cpu {
 
 template <class Arch>
-[[nodiscard]] status compressor_update(Arch, const kernels::compressor_update_args& a, workspace_arena& ws) {
+[[nodiscard]] status compressor_update(Arch arch, const kernels::compressor_update_args& a, workspace_arena& ws) {
   if (status s = kernels::compressor_update_can_implement(a); s != status::ok) return s;
   const std::size_t r = a.ratio, c = a.width, P = a.proj();
   const auto L = static_cast<std::size_t>(a.first_position), end = L + a.rows;
@@ -79,9 +80,9 @@ template <class Arch>
     double ss = 0.0;
     for (std::size_t e = 0; e < c; ++e) ss += static_cast<double>(entry[e]) * entry[e];
     const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(c)) + a.eps);
-    float* out = a.entries.row(w);
-    for (std::size_t e = 0; e < c; ++e) out[e] = a.norm_weight[e] * (entry[e] * inv);
-    partial_rope(out, 1, c, a.inv_freq, a.rope_pairs, static_cast<double>(w * r));
+    for (std::size_t e = 0; e < c; ++e) entry[e] = a.norm_weight[e] * (entry[e] * inv);
+    partial_rope(entry, 1, c, a.inv_freq, a.rope_pairs, static_cast<double>(w * r));
+    store_kv_row(arch, a.format.is_fp32() ? kernels::kv_row_format::fp32_rows(c) : a.format, entry, a.entries.row(w));
   }
   // Tokens of the window still open wait in the buffer (earlier ones of it are there already).
   for (std::size_t p = std::max(L, end / r * r); p < end; ++p) {

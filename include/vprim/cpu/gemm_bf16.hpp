@@ -267,9 +267,10 @@ template <class Arch, executor Exec>
   detail::for_each_micro_tile<T>(g.m, n, k, exec,
                                  [&](std::size_t i, std::size_t j, std::size_t k0, std::size_t kc, std::size_t rows,
                                      std::size_t cols, bool first) {
-                                   thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> wf, af;
-                                   wf.resize(kc * F::nr);
-                                   af.resize(F::mr * kc);
+                                   // On the stack, not thread_local: a thread's first call would allocate, and
+                                   // which thread meets which GEMM first changes from one decode step to the next.
+                                   alignas(64) float wf[T::kc * F::nr];
+                                   alignas(64) float af[F::mr * T::kc];
                                    const std::uint16_t* wp = g.w->panel(j / NR);
                                    for (std::size_t sub = 0; sub < cols; sub += F::nr) {
                                      const std::size_t sub_cols = std::min(F::nr, cols - sub);
@@ -286,7 +287,7 @@ template <class Arch, executor Exec>
                                            af[r * kc + kk] = bf16_bits_to_float(float_to_bf16_bits(g.a[(i + r0 + r) * g.lda + k0 + kk]));
                                        float* c = g.c + (i + r0) * g.ldc + j + sub;
                                        const float* init = (first && !g.accumulate) ? nullptr : c;
-                                       detail::gemm_micro<Arch>(af.data(), kc, wf.data(), kc, c, g.ldc, rr, sub_cols, init,
+                                       detail::gemm_micro<Arch>(af, kc, wf, kc, c, g.ldc, rr, sub_cols, init,
                                                                 (first && g.bias) ? g.bias + j + sub : nullptr);
                                        if (first && g.accumulate && g.bias)
                                          detail::add_bias_tile(c, g.ldc, g.bias + j + sub, rr, sub_cols);

@@ -14,12 +14,10 @@
 //! added to the row's fp32 sum. Paths differ only in the order of the fp32 sums. (The
 //! reference instead quantises the activations per 128 to e4m3 before its FP8 products; that
 //! option is not here.)
-//! - On the avx512bw arch tag (or later) with AVX512-BF16 on the CPU: 32 codes at a time
-//!   widened to bf16 in a register (the exponent rebased, subnormals looked up) and multiplied
-//!   with vdpbf16ps; a widened chunk serves every row of A. vdpbf16ps reads subnormal bf16
-//!   activations (|a| < 1.2e-38) as zero.
+//! - On the avx512bw arch tag (or later) with AVX512-BF16 on the CPU: the grouped kernel of
+//!   gemm_lowbit.hpp with fp8_decoder (64 codes to bf16 by byte lookups, vdpbf16ps). vdpbf16ps
+//!   reads subnormal bf16 activations (|a| < 1.2e-38) as zero.
 //! - Otherwise: a block widened to fp32 (fp8.hpp), then FMA on the arch's fp32 vectors.
-//! The weights are read once per call whatever M is: the rows of A are the inner loop.
 
 #include <algorithm>
 #include <cstddef>
@@ -93,75 +91,85 @@ void fp8_rows_fp32(const gemm_fp8_args& g, const float* ab, std::size_t n0, std:
         sums[r] += block_sum * scale;
       }
     }
-    store_column(g, n, sums);
+    store_column(g, 0, g.m, n, sums);
   }
 }
 
 #if VPRIM_X86_BF16_KERNELS
-//! 32 e4m3 codes (the first `count`, the rest read as zero) as bf16: the magnitude shifted under
-//! a rebased exponent; the eight subnormal magnitudes (m * 2^-9) from a table; the sign.
-VPRIM_TARGET_AVX512BF16 inline __m512bh e4m3_to_bf16_x32(const std::uint8_t* codes, std::size_t count, __m512i subnormals) {
-  const __mmask32 live = count >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << count) - 1u);
-  const __m512i x = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(live, codes));
-  const __m512i magnitude = _mm512_and_si512(x, _mm512_set1_epi16(0x7F));
-  __m512i w = _mm512_add_epi16(_mm512_slli_epi16(magnitude, 4), _mm512_set1_epi16(120 << 7));
-  w = _mm512_mask_permutexvar_epi16(w, _mm512_cmplt_epu16_mask(magnitude, _mm512_set1_epi16(8)), magnitude, subnormals);
-  return (__m512bh)_mm512_or_si512(w, _mm512_slli_epi16(_mm512_and_si512(x, _mm512_set1_epi16(0x80)), 8));
-}
+//! A group of 128 e4m3 values (one block's row slice, two 64-byte chunks) as bf16. Per byte c
+//! (sign s, exponent e3..e0, mantissa m): the high byte of the bf16 value, s | (e + 120) >> 1,
+//! depends only on c's top nibble (a pshufb lookup); the low byte is (c << 4) & 0xF0; exponent 0
+//! (zero and the subnormals m * 2^-9) takes both bytes from a second lookup on s and m. The
+//! bytes are then interleaved, so every register holds eight values from each 16-byte lane.
+//! All four registers share the block's one scale. NaN codes (0x7F, 0xFF; the release holds
+//! none) read as +-480, as on every other path of this GEMM.
+struct fp8_decoder {
+  //! Register t, lane l, element e holds column 64 (t >> 1) + 16 l + 8 (t & 1) + e of the group.
+  static constexpr group_order order = [] {
+    group_order o{};
+    for (std::size_t t = 0; t < 4; ++t)
+      for (std::size_t l = 0; l < 4; ++l)
+        for (std::size_t e = 0; e < 8; ++e) o[t * 32 + l * 8 + e] = static_cast<std::uint8_t>(64 * (t >> 1) + 16 * l + 8 * (t & 1) + e);
+    return o;
+  }();
 
-//! Rows [n0, n1) of C with vdpbf16ps; abf holds A's rows as bf16 [m, kp], zero past k. Per row
-//! of W and 128-wide block: four chunks of 32 widened once, each multiplied into every row of
-//! A (four rows at a time, one accumulator per row); the block's sum then scaled into the row's.
-VPRIM_TARGET_AVX512BF16 inline void fp8_rows_bf16(const gemm_fp8_args& g, const std::uint16_t* abf, std::size_t kp, std::size_t n0,
-                                                  std::size_t n1, float* sums) {
-  constexpr std::size_t BK = fp8_weight_view::block, rows_at_once = 4;
-  const std::size_t k = g.w.k;
-  alignas(64) std::uint16_t table_bits[32] = {};
-  for (std::size_t m = 0; m < 8; ++m) table_bits[m] = float_to_bf16_bits(static_cast<float>(m) / 512.0f);
-  const __m512i subnormals = _mm512_load_si512(table_bits);
-  for (std::size_t n = n0; n < n1; ++n) {
-    const std::uint8_t* codes = g.w.codes + n * k;
-    for (std::size_t r0 = 0; r0 < g.m; r0 += rows_at_once) {
-      const std::size_t rows = std::min(rows_at_once, g.m - r0);
-      __m512 total[rows_at_once];
-      for (auto& t : total) t = _mm512_setzero_ps();
-      for (std::size_t b = 0, k0 = 0; k0 < k; ++b, k0 += BK) {
-        __m512 acc[rows_at_once];
-        for (auto& x : acc) x = _mm512_setzero_ps();
-        for (std::size_t c0 = k0; c0 < std::min(k, k0 + BK); c0 += 32) {
-          const __m512bh w = e4m3_to_bf16_x32(codes + c0, k - c0, subnormals);
-          for (std::size_t r = 0; r < rows; ++r)
-            acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_loadu_si512(abf + (r0 + r) * kp + c0), w);
-        }
-        const __m512 scale = _mm512_set1_ps(g.w.scale(n, b));
-        for (std::size_t r = 0; r < rows; ++r) total[r] = _mm512_fmadd_ps(acc[r], scale, total[r]);
-      }
-      for (std::size_t r = 0; r < rows; ++r) sums[r0 + r] = _mm512_reduce_add_ps(total[r]);
+  fp8_weight_view w;
+  __m512i high_bytes, tiny_high, tiny_low;  // by top nibble; for exponent 0, by s | m
+
+  VPRIM_TARGET_AVX512BF16 explicit fp8_decoder(const fp8_weight_view& view) : w(view) {
+    alignas(64) std::uint8_t high[64], th[64], tl[64];
+    for (std::size_t i = 0; i < 64; ++i) {
+      const std::size_t nib = i % 16;  // s e3 e2 e1 of a code; or s . m2 m1 m0 for exponent 0
+      high[i] = static_cast<std::uint8_t>((nib & 8) << 4 | ((nib & 7) + 60));
+      const float tiny = static_cast<float>(nib & 7) / 512.0f * ((nib & 8) ? -1.0f : 1.0f);
+      const std::uint16_t bits = float_to_bf16_bits(tiny);
+      th[i] = static_cast<std::uint8_t>(bits >> 8);
+      tl[i] = static_cast<std::uint8_t>(bits & 0xFF);
     }
-    store_column(g, n, sums);
+    high_bytes = _mm512_load_si512(high);
+    tiny_high = _mm512_load_si512(th);
+    tiny_low = _mm512_load_si512(tl);
   }
-}
+
+  //! 64 codes -> bf16: lo gets each 16-byte lane's first eight, hi the last eight.
+  VPRIM_TARGET_AVX512BF16 void widen(__m512i c, __m512bh& lo, __m512bh& hi) const {
+    const __m512i top = _mm512_and_si512(_mm512_srli_epi16(c, 4), _mm512_set1_epi8(0x0F));
+    __m512i high = _mm512_shuffle_epi8(high_bytes, top);
+    __m512i low = _mm512_and_si512(_mm512_slli_epi16(c, 4), _mm512_set1_epi8(static_cast<char>(0xF0)));
+    const __mmask64 tiny = _mm512_testn_epi8_mask(c, _mm512_set1_epi8(0x78));
+    const __m512i sign_mantissa = _mm512_ternarylogic_epi32(c, top, _mm512_set1_epi8(0x07), 0xE4);  // c & 7 | top & ~7
+    high = _mm512_mask_shuffle_epi8(high, tiny, tiny_high, sign_mantissa);
+    low = _mm512_mask_shuffle_epi8(low, tiny, tiny_low, sign_mantissa);
+    lo = (__m512bh)_mm512_unpacklo_epi8(low, high);
+    hi = (__m512bh)_mm512_unpackhi_epi8(low, high);
+  }
+
+  VPRIM_TARGET_AVX512BF16 void decode(std::size_t n, std::size_t g, bf16_group& out) const {
+    const std::size_t k0 = g * lowbit_group, live = std::min(lowbit_group, w.k - k0);
+    const std::uint8_t* c = w.codes + n * w.k + k0;
+    prefetch_ahead(c);
+    prefetch_ahead(c + 64);
+    widen(load_bytes(c, std::min<std::size_t>(live, 64)), out.w[0], out.w[1]);
+    widen(live > 64 ? load_bytes(c + 64, live - 64) : _mm512_setzero_si512(), out.w[2], out.w[3]);
+    out.scale = _mm512_set1_ps(w.scale(n, g));
+  }
+};
+#else
+struct fp8_decoder;  // the AVX512-BF16 kernels' decoder, not built here
 #endif
 
 }  // namespace detail
 
 //! C = bf16(A) * dequant(W)^T (+ bias) (+ C). Rows of W are split across the executor's threads.
+//! With `a_scratch` (gemm_lowbit_scratch(m, k) elements) the AVX512-BF16 path allocates nothing.
 template <class Arch, executor Exec>
-[[nodiscard]] status gemm_fp8(Arch, const gemm_fp8_args& g, Exec& exec) {
+[[nodiscard]] status gemm_fp8(Arch, const gemm_fp8_args& g, Exec& exec, std::uint16_t* a_scratch = nullptr) {
   if (const status s = gemm_fp8_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w.n == 0) return status::ok;
-  const std::size_t kp = (g.w.k + 31) / 32 * 32;  // whole chunks of 32, zero past k
-  return detail::run_lowbit_gemm<Arch>(
-      g, g.w.n, g.w.k, kp,
-      [&](const std::uint16_t* abf, std::size_t n0, std::size_t n1, float* sums) {
-#if VPRIM_X86_BF16_KERNELS
-        detail::fp8_rows_bf16(g, abf, kp, n0, n1, sums);
-#else
-        (void)abf, (void)n0, (void)n1, (void)sums;
-#endif
-      },
-      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::fp8_rows_fp32<Arch>(g, ab, n0, n1, sums); },
-      exec);
+  return detail::run_lowbit_gemm<Arch, detail::fp8_decoder>(
+      g, g.w.n, g.w.k,
+      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::fp8_rows_fp32<Arch>(g, ab, n0, n1, sums); }, exec,
+      a_scratch);
 }
 
 }  // namespace cpu

@@ -6,25 +6,24 @@
 //! C[M,N] = bf16(A)[M,K] * W[N,K]^T (+ bias) (+ C) with W in MXFP4 exactly as DeepSeek's release
 //! stores its routed experts, used in place: `codes` [N, K/2] bytes of e2m1 pairs (the low
 //! nibble is the even column) and `scales` [N, K/32] E8M0 bytes, value = e2m1 * 2^(scale - 127).
-//! For the skinny products of decoding and of a MoE expert's few rows (M <= 24 is the case it is
-//! built for; any M works).
+//! Built for the skinny products of decoding and of a MoE expert's few rows; any M works.
 //!
 //! Numerics, the same on every path: A is rounded to bf16 (nearest even); e2m1 values are exact
-//! in bf16, so every product is exact in fp32; each 32-value block's dot product is summed in
-//! fp32, multiplied by its power-of-two scale (exact unless it leaves fp32's range) and added to
-//! the row's fp32 sum. Paths differ only in the order of those fp32 sums.
-//! - On the avx512bw arch tag (or later) with AVX512-BF16 on the CPU: nibbles decoded to bf16 in
-//!   registers by a 16-entry table (vpermw), the block's scale added to their exponents, and
-//!   multiplied with vdpbf16ps; a decoded block serves every row of A. vdpbf16ps reads subnormal
-//!   bf16 activations (|a| < 1.2e-38) as zero.
+//! in bf16, so every product is exact in fp32; products of one 32-value block are summed in fp32
+//! (in one or several partial sums), multiplied by the block's power-of-two scale (exact unless
+//! it leaves fp32's range) and added to the row's fp32 sum. Paths differ only in the order of
+//! those fp32 sums.
+//! - On the avx512bw arch tag (or later) with AVX512-BF16 on the CPU: the grouped kernel of
+//!   gemm_lowbit.hpp with mxfp4_decoder (nibbles to bf16 by vpermw lookups, vdpbf16ps, the
+//!   scales applied per lane). vdpbf16ps reads subnormal bf16 activations (|a| < 1.2e-38) as zero.
 //! - Otherwise: a block decoded to fp32 by table, then FMA on the arch's fp32 vectors.
-//! The weights are read once per call whatever M is: the rows of A are the inner loop.
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -105,95 +104,81 @@ void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, 
         sums[r] += xsimd::hadd(acc) * scale;
       }
     }
-    store_column(g, n, sums);
+    store_column(g, 0, g.m, n, sums);
   }
 }
 
 #if VPRIM_X86_BF16_KERNELS
-//! Whether a block's scale can go into its weights' bf16 exponents and keep them normal: e2m1's
-//! nonzero exponents are -1..2, so codes 2..252 (every scale the release ships).
-[[nodiscard]] constexpr bool mxfp4_scale_foldable(std::uint8_t scale) noexcept { return scale >= 2 && scale <= 252; }
+//! A group of 128 MXFP4 values (four 32-value blocks, 64 bytes) as bf16, by vpermw: each 16-bit
+//! word of the codes holds four nibbles (columns 4w .. 4w + 3), and vpermw reads only an
+//! index's low five bits, so with the e2m1 table in both halves of its 32 entries, the word
+//! shifted right by 0, 4, 8 and 12 looks up columns 4w + t with no masking. Block b lies in
+//! 128-bit lane b of every register, so a vdpbf16ps sum's lanes 4b .. 4b + 3 sum block b alone
+//! and its scale multiplies them. The scales of four groups are widened at once (`decode` is
+//! called for a row's groups in order, and each thread has its own decoder).
+struct mxfp4_decoder {
+  //! Register t, element w holds column 4w + t of the group.
+  static constexpr group_order order = [] {
+    group_order o{};
+    for (std::size_t t = 0; t < 4; ++t)
+      for (std::size_t w = 0; w < 32; ++w) o[t * 32 + w] = static_cast<std::uint8_t>(4 * w + t);
+    return o;
+  }();
 
-//! One block of 32 weights as bf16: 16 bytes -> 16 lanes of 32 bits, each the pair (low nibble,
-//! high nibble) as indices into `table` in its two 16-bit halves, then vpermw; with `folded`,
-//! the scale's exponent is added to every nonzero value.
-VPRIM_TARGET_AVX512BF16 inline __m512bh mxfp4_decode_block(const std::uint8_t* codes, std::uint8_t scale, bool folded,
-                                                           __m512i table) {
-  const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
-  const __m512i idx = _mm512_or_si512(_mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)),
-                                      _mm512_and_si512(_mm512_slli_epi32(bytes, 12), _mm512_set1_epi32(0x0F << 16)));
-  const __m512i w = _mm512_permutexvar_epi16(idx, table);
-  if (!folded) return (__m512bh)w;
-  const __m512i delta = _mm512_set1_epi16(static_cast<short>((static_cast<int>(scale) - 127) * 128));
-  return (__m512bh)_mm512_mask_add_epi16(w, _mm512_test_epi16_mask(w, _mm512_set1_epi16(0x7FFF)), w, delta);
-}
+  const std::uint8_t* codes;
+  const std::uint8_t* scales;
+  std::size_t k;
+  __m512i table;        // bf16 of e2m1 by nibble, twice
+  __m512 four_groups{};  // the scales of blocks 4g0 .. 4g0 + 15 as floats (g0 = g & ~3)
 
-//! Rows [n0, n1) of C with vdpbf16ps; abf holds A's rows as bf16 [m, k]. A block's scale goes
-//! into its weights' exponents (mxfp4_scale_foldable; else it multiplies the block's dot
-//! product), so a row costs one dot product per block; four blocks are in flight, each row with
-//! an accumulator per slot, so that no row waits on one chain.
-VPRIM_TARGET_AVX512BF16 inline void mxfp4_rows_bf16(const gemm_mxfp4_args& g, const std::uint16_t* abf, std::size_t n0,
-                                                    std::size_t n1, float* sums) {
-  constexpr std::size_t BK = mxfp4_weight_view::block, unroll = 4, rows_at_once = 4;
-  const std::size_t k = g.w.k, blocks = k / BK;
-  alignas(64) std::uint16_t table_bits[32] = {};
-  for (std::size_t i = 0; i < 16; ++i) table_bits[i] = float_to_bf16_bits(e2m1_table[i]);
-  const __m512i table = _mm512_load_si512(table_bits);
-  for (std::size_t n = n0; n < n1; ++n) {
-    const std::uint8_t* codes = g.w.codes + n * (k / 2);
-    const std::uint8_t* scales = g.w.scales + n * blocks;
-    for (std::size_t r0 = 0; r0 < g.m; r0 += rows_at_once) {
-      const std::size_t rows = std::min(rows_at_once, g.m - r0);
-      __m512 acc[rows_at_once][unroll];
-      for (auto& row : acc)
-        for (auto& x : row) x = _mm512_setzero_ps();
-      std::size_t b = 0;
-      for (; b + unroll <= blocks; b += unroll) {
-        bool all_folded = true;
-        for (std::size_t u = 0; u < unroll; ++u) all_folded = all_folded && mxfp4_scale_foldable(scales[b + u]);
-        if (!all_folded) break;  // the rest block by block
-        __m512bh w[unroll];
-        for (std::size_t u = 0; u < unroll; ++u) w[u] = mxfp4_decode_block(codes + (b + u) * (BK / 2), scales[b + u], true, table);
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t u = 0; u < unroll; ++u)
-            acc[r][u] = _mm512_dpbf16_ps(acc[r][u], (__m512bh)_mm512_loadu_si512(abf + (r0 + r) * k + (b + u) * BK), w[u]);
-      }
-      for (; b < blocks; ++b) {
-        const bool folded = mxfp4_scale_foldable(scales[b]);
-        const __m512bh w = mxfp4_decode_block(codes + b * (BK / 2), scales[b], folded, table);
-        const __m512 scale = _mm512_set1_ps(e8m0_value(scales[b]));
-        for (std::size_t r = 0; r < rows; ++r) {
-          const __m512bh x = (__m512bh)_mm512_loadu_si512(abf + (r0 + r) * k + b * BK);
-          acc[r][0] = folded ? _mm512_dpbf16_ps(acc[r][0], x, w)
-                             : _mm512_fmadd_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), x, w), scale, acc[r][0]);
-        }
-      }
-      for (std::size_t r = 0; r < rows; ++r)
-        sums[r0 + r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3])));
-    }
-    store_column(g, n, sums);
+  VPRIM_TARGET_AVX512BF16 explicit mxfp4_decoder(const mxfp4_weight_view& w) : codes(w.codes), scales(w.scales), k(w.k) {
+    alignas(64) std::uint16_t bits[32];
+    for (std::size_t i = 0; i < 32; ++i) bits[i] = float_to_bf16_bits(e2m1_table[i % 16]);
+    table = _mm512_load_si512(bits);
   }
-}
+
+  VPRIM_TARGET_AVX512BF16 void decode(std::size_t n, std::size_t g, bf16_group& out) {
+    constexpr std::size_t BK = mxfp4_weight_view::block;
+    const std::size_t blocks = k / BK, b0 = g * 4;
+    const std::uint8_t* at = codes + n * (k / 2) + b0 * (BK / 2);
+    prefetch_ahead(at);
+    const __m512i v = load_bytes(at, std::min<std::size_t>(4, blocks - b0) * (BK / 2));
+    out.w[0] = (__m512bh)_mm512_permutexvar_epi16(v, table);
+    out.w[1] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), table);
+    out.w[2] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v, 8), table);
+    out.w[3] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v, 12), table);
+    if (g % 4 == 0) {  // E8M0 -> float as e8m0_bits_to_float; absent blocks get 1
+      const std::size_t live = std::min<std::size_t>(16, blocks - b0);
+      const __m128i bytes = live == 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + n * blocks + b0))
+                                       : _mm_mask_loadu_epi8(_mm_set1_epi8(127), static_cast<__mmask16>((1u << live) - 1u),
+                                                             scales + n * blocks + b0);
+      const __m512i s = _mm512_cvtepu8_epi32(bytes);
+      __m512i f = _mm512_slli_epi32(s, 23);
+      f = _mm512_mask_mov_epi32(f, _mm512_cmpeq_epi32_mask(s, _mm512_setzero_si512()), _mm512_set1_epi32(0x00400000));
+      f = _mm512_mask_mov_epi32(f, _mm512_cmpeq_epi32_mask(s, _mm512_set1_epi32(0xFF)), _mm512_set1_epi32(0x7FC00000));
+      four_groups = _mm512_castsi512_ps(f);
+    }
+    const int q = static_cast<int>(4 * (g % 4));
+    const __m512i spread = _mm512_set_epi32(q + 3, q + 3, q + 3, q + 3, q + 2, q + 2, q + 2, q + 2, q + 1, q + 1, q + 1, q + 1, q, q, q, q);
+    out.scale = _mm512_permutexvar_ps(spread, four_groups);
+  }
+};
+#else
+struct mxfp4_decoder;  // the AVX512-BF16 kernels' decoder, not built here
 #endif
 
 }  // namespace detail
 
 //! C = bf16(A) * dequant(W)^T (+ bias) (+ C). Rows of W are split across the executor's threads.
+//! With `a_scratch` (gemm_lowbit_scratch(m, k) elements) the AVX512-BF16 path allocates nothing.
 template <class Arch, executor Exec>
-[[nodiscard]] status gemm_mxfp4(Arch, const gemm_mxfp4_args& g, Exec& exec) {
+[[nodiscard]] status gemm_mxfp4(Arch, const gemm_mxfp4_args& g, Exec& exec, std::uint16_t* a_scratch = nullptr) {
   if (const status s = gemm_mxfp4_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w.n == 0) return status::ok;
-  return detail::run_lowbit_gemm<Arch>(
-      g, g.w.n, g.w.k, g.w.k,
-      [&](const std::uint16_t* abf, std::size_t n0, std::size_t n1, float* sums) {
-#if VPRIM_X86_BF16_KERNELS
-        detail::mxfp4_rows_bf16(g, abf, n0, n1, sums);
-#else
-        (void)abf, (void)n0, (void)n1, (void)sums;
-#endif
-      },
-      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::mxfp4_rows_fp32<Arch>(g, ab, n0, n1, sums); },
-      exec);
+  return detail::run_lowbit_gemm<Arch, detail::mxfp4_decoder>(
+      g, g.w.n, g.w.k,
+      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::mxfp4_rows_fp32<Arch>(g, ab, n0, n1, sums); }, exec,
+      a_scratch);
 }
 
 }  // namespace cpu

@@ -3,12 +3,13 @@
 #pragma once
 
 //! \file kv_entry.hpp
-//! FP8 KV entries on the CPU (layout and quantiser: kernels/kv_entry.hpp): quantise fp32 rows
-//! into entries, widen entries back, and the two products attention takes from an entry
-//! without a widened copy of the cache: q . entry, and out += p * entry.
+//! KV rows in their stored formats on the CPU (kernels/kv_entry.hpp): FP8 entries quantised by
+//! the reference's rule and widened back; any row format stored from fp32 and widened, alone or
+//! a block of keys at a time for attention and the indexer.
 //!
 //! e4m3 is widened exactly in SIMD registers (fp8.hpp).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -80,41 +81,58 @@ void dequantize_kv_entry(Arch, const kernels::fp8_kv_layout& l, const std::byte*
   for (std::size_t j = 0; j < l.rope_dim; ++j) out[l.nope() + j] = detail::kv_entry_rope(entry, l, j);
 }
 
-//! q . entry for q [head_dim] fp32: per tile the dot product of q with the widened codes, times
-//! the tile's factor; then the bf16 RoPE part. `scratch` holds one tile (l.tile floats).
+//! Stores x [f.width] as one row in format f at `row` (fp32: a copy). FP8 keys take the
+//! entries' scale rule over the whole key (amax floored at 1e-4, the power of two at or above
+//! amax / 448), kept as an fp32 value.
 template <class Arch>
-[[nodiscard]] float kv_entry_dot(Arch, const kernels::fp8_kv_layout& l, const float* q, const std::byte* entry,
-                                 float* scratch) noexcept {
-  using B = xsimd::batch<float, Arch>;
-  float sum = 0.0f;
-  for (std::size_t t = 0; t < l.tiles(); ++t) {
-    detail::widen_e4m3<Arch>(entry + t * l.tile, l.tile, scratch);
-    const float* qt = q + t * l.tile;
-    B acc(0.0f);
-    std::size_t j = 0;
-    for (; j + B::size <= l.tile; j += B::size) acc = xsimd::fma(B::load_unaligned(qt + j), B::load_unaligned(scratch + j), acc);
-    float tile_sum = xsimd::hadd(acc);
-    for (; j < l.tile; ++j) tile_sum += qt[j] * scratch[j];
-    sum += tile_sum * detail::kv_entry_tile_scale(entry, l, t);
+void store_kv_row(Arch, const kernels::kv_row_format& f, const float* x, float* row) noexcept {
+  using kind = kernels::kv_row_format::kind;
+  auto* bytes = reinterpret_cast<std::byte*>(row);
+  if (f.type == kind::fp32) {
+    std::copy_n(x, f.width, row);
+  } else if (f.type == kind::fp8_entry) {
+    (void)quantize_kv_entries(f.entry, x, f.width, 1, bytes);  // the layout was checked with the format
+  } else {
+    float amax = kernels::fp8_kv_amax_floor;
+    for (std::size_t j = 0; j < f.width; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float scale = e8m0_bits_to_float(float_to_e8m0_bits(amax / kernels::e4m3_max)), inv = 1.0f / scale;
+    for (std::size_t j = 0; j < f.width; ++j) bytes[j] = std::byte{float_to_e4m3_bits(x[j] * inv)};
+    for (std::size_t j = f.width; j < f.key_scale_offset(); ++j) bytes[j] = std::byte{0};
+    std::memcpy(bytes + f.key_scale_offset(), &scale, 4);
   }
-  for (std::size_t j = 0; j < l.rope_dim; ++j) sum += q[l.nope() + j] * detail::kv_entry_rope(entry, l, j);
-  return sum;
 }
 
-//! out [head_dim] += p * entry. `scratch` holds one tile (l.tile floats).
+//! Widens a row stored in format f to fp32 [f.width].
 template <class Arch>
-void kv_entry_axpy(Arch, const kernels::fp8_kv_layout& l, float p, const std::byte* entry, float* out, float* scratch) noexcept {
-  using B = xsimd::batch<float, Arch>;
-  for (std::size_t t = 0; t < l.tiles(); ++t) {
-    detail::widen_e4m3<Arch>(entry + t * l.tile, l.tile, scratch);
-    const float f = p * detail::kv_entry_tile_scale(entry, l, t);
-    float* o = out + t * l.tile;
-    std::size_t j = 0;
-    for (; j + B::size <= l.tile; j += B::size)
-      xsimd::fma(B(f), B::load_unaligned(scratch + j), B::load_unaligned(o + j)).store_unaligned(o + j);
-    for (; j < l.tile; ++j) o[j] += f * scratch[j];
+void widen_kv_row(Arch arch, const kernels::kv_row_format& f, const float* row, float* out) noexcept {
+  using kind = kernels::kv_row_format::kind;
+  const auto* bytes = reinterpret_cast<const std::byte*>(row);
+  if (f.type == kind::fp32) {
+    std::copy_n(row, f.width, out);
+  } else if (f.type == kind::fp8_entry) {
+    dequantize_kv_entry(arch, f.entry, bytes, out);
+  } else {
+    float scale;
+    std::memcpy(&scale, bytes + f.key_scale_offset(), 4);
+    detail::widen_e4m3<Arch>(bytes, f.width, out);
+    std::transform(out, out + f.width, out, [scale](float v) { return v * scale; });
   }
-  for (std::size_t j = 0; j < l.rope_dim; ++j) out[l.nope() + j] += p * detail::kv_entry_rope(entry, l, j);
+}
+
+//! rows[i] = stored[i]'s values in fp32, i < count: the stored rows themselves in fp32 format,
+//! else widened into scratch [count, f.width]. Attention and the indexer widen a block of
+//! dot_block keys this way, in L1, and run every head over it: never a widened copy of the cache.
+template <class Arch>
+void kv_rows_as_fp32(Arch arch, const kernels::kv_row_format& f, const float* const* stored, std::size_t count, float* scratch,
+                     const float** rows) noexcept {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (f.is_fp32()) {
+      rows[i] = stored[i];
+    } else {
+      widen_kv_row(arch, f, stored[i], scratch + i * f.width);
+      rows[i] = scratch + i * f.width;
+    }
+  }
 }
 
 }  // namespace cpu

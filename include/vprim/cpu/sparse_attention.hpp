@@ -7,12 +7,13 @@
 //! The keys the query may see are gathered as pointers (no copy), then taken in blocks of
 //! dot_block rows: a block stays in L1 while every head's logits against it are computed, and
 //! again while every head adds its weighted rows, so the queries and outputs are read once
-//! per block, not once per key.
+//! per block, not once per key. FP8 rows are widened a block at a time into L1 scratch.
 
 #include <algorithm>
 #include <cmath>
 
 #include "vprim/cpu/dot_rows.hpp"
+#include "vprim/cpu/kv_entry.hpp"
 #include "vprim/kernels/sparse_attention.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -26,7 +27,11 @@ template <class Arch>
   auto* keys = ws.take<const float*>(most);
   auto* column = ws.take<std::size_t>(most);  // each key's column in `probs`
   auto* logits = ws.take<float>(H * most);
-  if (keys == nullptr || column == nullptr || logits == nullptr) return status::out_of_memory;
+  float* wide = a.format.is_fp32() ? nullptr : ws.take<float>(dot_block * D);  // one block of FP8 keys, widened
+  if (keys == nullptr || column == nullptr || logits == nullptr || (!a.format.is_fp32() && wide == nullptr))
+    return status::out_of_memory;
+  static_assert(kernels::sparse_attention_block == dot_block, "the workspace holds one block of widened keys");
+  const float* block[dot_block];
 
   std::size_t nk = 0;
   for (std::size_t r = 0; r < a.raw_count; ++r) {
@@ -50,7 +55,8 @@ template <class Arch>
 
   for (std::size_t j0 = 0; j0 < nk; j0 += dot_block) {
     const std::size_t nj = std::min(dot_block, nk - j0);
-    for (std::size_t h = 0; h < H; ++h) dot_rows(arch, a.q + h * D, keys + j0, nj, D, logits + h * nk + j0);
+    kv_rows_as_fp32(arch, a.format, keys + j0, nj, wide, block);
+    for (std::size_t h = 0; h < H; ++h) dot_rows(arch, a.q + h * D, block, nj, D, logits + h * nk + j0);
   }
   for (std::size_t h = 0; h < H; ++h) {  // softmax with the sink as one more logit
     float* lg = logits + h * nk;
@@ -64,7 +70,8 @@ template <class Arch>
   std::fill(a.out, a.out + H * D, 0.0f);
   for (std::size_t j0 = 0; j0 < nk; j0 += dot_block) {
     const std::size_t nj = std::min(dot_block, nk - j0);
-    for (std::size_t h = 0; h < H; ++h) add_weighted_rows(arch, logits + h * nk + j0, keys + j0, nj, D, a.out + h * D);
+    kv_rows_as_fp32(arch, a.format, keys + j0, nj, wide, block);
+    for (std::size_t h = 0; h < H; ++h) add_weighted_rows(arch, logits + h * nk + j0, block, nj, D, a.out + h * D);
   }
   if (a.probs != nullptr) {
     const std::size_t cols = a.raw_count + a.entry_count;

@@ -22,6 +22,7 @@
 
 #include "vprim/core/status.hpp"
 #include "vprim/core/workspace.hpp"
+#include "vprim/kernels/kv_entry.hpp"
 #include "vprim/kernels/paged_rows.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -48,9 +49,11 @@ struct compressor_update_args {
   const float* inv_freq = nullptr;  //!< rope_pairs frequencies of the trailing 2 * rope_pairs channels
   std::size_t rope_pairs = 0;
   compressor_state_view state{};
-  paged_rows<float> entries{};  //!< width `width`
+  paged_rows<float> entries{};  //!< width stored_entry_floats()
+  kv_row_format format{};       //!< how entries are stored (fp32 unless set)
 
   [[nodiscard]] constexpr std::size_t proj() const noexcept { return overlap ? 2 * width : width; }
+  [[nodiscard]] constexpr std::size_t stored_entry_floats() const noexcept { return format.is_fp32() ? width : format.stored_floats(); }
 };
 
 [[nodiscard]] constexpr workspace_size compressor_update_workspace(const compressor_update_args& a) noexcept {
@@ -59,6 +62,8 @@ struct compressor_update_args {
 
 [[nodiscard]] constexpr status compressor_update_can_implement(const compressor_update_args& a) noexcept {
   if (a.ratio == 0 || a.width == 0 || 2 * a.rope_pairs > a.width) return status::invalid_argument;
+  if (kv_row_format_can_implement(a.format) != status::ok) return status::invalid_argument;
+  if (!a.format.is_fp32() && a.format.width != a.width) return status::shape_mismatch;
   if (a.rows > 0 && (a.kv == nullptr || a.gate == nullptr)) return status::invalid_argument;
   if (a.rows > 0 && a.ld < a.proj()) return status::shape_mismatch;
   if (a.position_bias == nullptr || a.norm_weight == nullptr || (a.rope_pairs > 0 && a.inv_freq == nullptr))
@@ -69,7 +74,7 @@ struct compressor_update_args {
   const auto end = static_cast<std::size_t>(a.first_position) + a.rows;
   if (end / a.ratio > static_cast<std::size_t>(a.first_position) / a.ratio) {  // entries will be written
     if (!a.entries.valid()) return status::invalid_argument;
-    if (a.entries.width != a.width) return status::shape_mismatch;
+    if (a.entries.width != a.stored_entry_floats()) return status::shape_mismatch;
   }
   return status::ok;
 }

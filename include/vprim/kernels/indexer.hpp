@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "vprim/core/status.hpp"
+#include "vprim/kernels/kv_entry.hpp"
 #include "vprim/kernels/paged_rows.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -19,16 +20,23 @@ struct indexer_scores_args {
   std::size_t heads = 0, head_dim = 0;
   const float* q = nullptr;             //!< [heads, head_dim], rotated at the query's position
   const float* head_weights = nullptr;  //!< [heads]
-  paged_rows<const float> keys{};       //!< width head_dim
+  paged_rows<const float> keys{};       //!< width stored_key_floats(*this)
   std::size_t visible = 0;
   float* scores = nullptr;  //!< [visible]
+  kv_row_format format{};   //!< how keys are stored (fp32 unless set; FP8 keys read as their widened values)
 };
+
+//! Floats of one stored key.
+[[nodiscard]] constexpr std::size_t stored_key_floats(const indexer_scores_args& a) noexcept {
+  return a.format.is_fp32() ? a.head_dim : a.format.stored_floats();
+}
 
 [[nodiscard]] constexpr status indexer_scores_can_implement(const indexer_scores_args& a) noexcept {
   if (a.heads == 0 || a.head_dim == 0 || a.q == nullptr || a.head_weights == nullptr) return status::invalid_argument;
   if (a.visible == 0) return status::ok;
   if (a.scores == nullptr || !a.keys.valid()) return status::invalid_argument;
-  if (a.keys.width != a.head_dim) return status::shape_mismatch;
+  if (kv_row_format_can_implement(a.format) != status::ok) return status::invalid_argument;
+  if ((!a.format.is_fp32() && a.format.width != a.head_dim) || a.keys.width != stored_key_floats(a)) return status::shape_mismatch;
   return status::ok;
 }
 

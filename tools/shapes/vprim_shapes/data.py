@@ -30,21 +30,27 @@ NO_OBJECT = len(scenes.COLOURS) * len(scenes.SHAPES)  # the class of a cell with
 
 def cell_targets(scene, plan, cell=42):
     """Training-only dense targets per merged token (row-major): the class (colour x shape, or
-    NO_OBJECT) and 0..1 box of the shape whose centre falls in the token's 42 x 42 px cell, and the
-    cell centre's position in the image (0..1, may fall outside on padding)."""
+    NO_OBJECT) and 0..1 box of the shape whose centre falls in the token's 42 x 42 px cell, the same
+    box's edges relative to the cell's centre in cells (what the translation-invariant tower can
+    see), and the cell centre's position in the image (0..1, may fall outside on padding)."""
     tw, th, _, _, nh, nw = plan
     fw, fh, x0, y0 = scenes.letterbox_fit(scene.width, scene.height, tw, th)
     cls = np.full(nh * nw, NO_OBJECT, dtype=np.int64)
     box = np.zeros((nh * nw, 4), dtype=np.float32)
+    local = np.zeros((nh * nw, 4), dtype=np.float32)
+    sx, sy = fw / scene.width, fh / scene.height
     for s in scene.shapes:
-        cx = x0 + (s.x0 + s.size / 2) * fw / scene.width
-        cy = y0 + (s.y0 + s.size / 2) * fh / scene.height
-        k = min(nh - 1, int(cy // cell)) * nw + min(nw - 1, int(cx // cell))
+        cx, cy = x0 + (s.x0 + s.size / 2) * sx, y0 + (s.y0 + s.size / 2) * sy
+        r, c = min(nh - 1, int(cy // cell)), min(nw - 1, int(cx // cell))
+        k = r * nw + c
         cls[k] = list(scenes.COLOURS).index(s.colour) * len(scenes.SHAPES) + scenes.SHAPES.index(s.kind)
         box[k] = np.array(scene.normalised_box(s), dtype=np.float32) / 999
+        bx0, by0, bx1, by1 = s.box
+        ccx, ccy = (c + 0.5) * cell, (r + 0.5) * cell
+        local[k] = np.array([x0 + bx0 * sx - ccx, y0 + by0 * sy - ccy, x0 + bx1 * sx - ccx, y0 + by1 * sy - ccy], dtype=np.float32) / cell
     r, c = np.divmod(np.arange(nh * nw), nw)
     pos = np.stack([((c + 0.5) * cell - x0) / fw, ((r + 0.5) * cell - y0) / fh], axis=1).astype(np.float32)
-    return cls, box, pos
+    return cls, box, pos, local
 
 
 def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6)):
@@ -81,6 +87,7 @@ def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), 
     b.cell_cls = torch.tensor(np.stack([c[0] for c in cells]))
     b.cell_box = torch.tensor(np.stack([c[1] for c in cells]))
     b.cell_pos = torch.tensor(np.stack([c[2] for c in cells]))
+    b.cell_local = torch.tensor(np.stack([c[3] for c in cells]))
     b.prompt_len = [len(i) for i, _ in rows]
     b.truth = truth
     return b

@@ -37,6 +37,7 @@ struct call_limits {
   std::size_t max_positions = 1;  //!< positions of the longest sequence after a call
   std::size_t threads = 1;        //!< the executor's concurrency
   bool observed = false;          //!< calls with an observer (one sequence) see every raw key
+  kv_cache_dtype dtype = kv_cache_dtype::fp32;  //!< how the pool stores KV rows
 };
 
 struct attention_layer {
@@ -147,11 +148,14 @@ struct attention_layer {
     const std::size_t raw = B * (window - 1) + N;
     kernels::sparse_attention_args one{};
     one.heads = heads;
+    one.head_dim = head_dim;
+    if (lim.dtype == kv_cache_dtype::fp8) one.format = kernels::kv_row_format::fp8_entries(kernels::fp8_kv_layout_for(head_dim, 2 * inv_freq.size()));
     one.raw_count = lim.observed ? window - 1 + N : window;
     one.selected = kind == attention_kind::csa ? &one.position : nullptr;
     one.selected_count = one.entry_count = max_entries_attended(lim.max_positions);
     const std::size_t per_thread = kernels::sparse_attention_workspace(one).bytes;
     at_least(workspace_size{}
+                 .add<float>(lim.dtype == kv_cache_dtype::fp8 ? N * one.format.stored_floats() : 0)  // this call's rows, stored
                  .add<const float*>(raw)
                  .add<std::int64_t>(raw)
                  .add<std::size_t>(B + 1)
@@ -210,16 +214,20 @@ struct attention_layer {
     // This call's complete windows become entries (CSA and HCA), and indexer keys (CSA).
     const auto& lay = pool.layout->layers[l];
     if (comp) {
-      if (status s = comp->update(arch, x, batch, pool, *lay.main, lay.entries, exec, ws); s != status::ok) return s;
+      if (status s = comp->update(arch, x, batch, pool, *lay.main, lay.entries, pool.layout->row_format, exec, ws); s != status::ok)
+        return s;
       if (obs) {
-        const std::vector<float> entries = gather_entries(pool.entries(l, seqs[0]), entry_count(seqs[0], N, comp->ratio));
+        const std::vector<float> entries =
+            gather_entries(arch, pool.entries(l, seqs[0]), pool.layout->row_format, entry_count(seqs[0], N, comp->ratio));
         obs.floats(std::string(path) + ".compressor", "out0", entries.data(),
                    {1, 1, static_cast<std::int64_t>(entries.size() / head_dim), static_cast<std::int64_t>(head_dim)});
       }
     }
     std::int64_t* selected = nullptr;
     if (index) {
-      if (status s = index->keys.update(arch, x, batch, pool, *lay.index, lay.index_keys, exec, ws); s != status::ok) return s;
+      if (status s = index->keys.update(arch, x, batch, pool, *lay.index, lay.index_keys, pool.layout->key_format, exec, ws);
+          s != status::ok)
+        return s;
       selected = ws.take<std::int64_t>(N * index->top_k);
       if (selected == nullptr) return status::out_of_memory;
       if (status s = index->select(arch, x, q_res, batch, pos, seq_of, pool.layout->layers[l], pool, selected, exec, ws, obs, path);
@@ -231,11 +239,12 @@ struct attention_layer {
     if (status s = attend(arch, q, kv, batch, pos, seq_of, pool, l, selected, o, exec, ws, obs, path); s != status::ok) return s;
     for (std::size_t t = 0; t < N; ++t) apply_rope(o + t * HD, heads, head_dim, inv_freq, static_cast<double>(pos[t]), /*inverse=*/true);
     if (status s = project_out(arch, o, N, out, exec, ws); s != status::ok) return s;
+    const std::size_t row = pool.layout->row_floats();
     for (std::size_t s = 0; s < B; ++s) {  // slide each sequence's window ring
       const auto L = static_cast<std::size_t>(seqs[s].length), n = batch.rows_of(s), end = L + n;
       float* ring = pool.ring(l, seqs[s].slot);
       for (std::size_t p = std::max(L, end > window ? end - window : 0); p < end; ++p)
-        std::copy_n(kv + (batch.cu_rows[s] + p - L) * head_dim, head_dim, ring + (p % window) * head_dim);
+        cpu::store_kv_row(arch, pool.layout->row_format, kv + (batch.cu_rows[s] + p - L) * head_dim, ring + (p % window) * row);
     }
     return status::ok;
   }
@@ -246,9 +255,11 @@ struct attention_layer {
     return (static_cast<std::size_t>(seq.length) + n) / ratio;
   }
 
-  [[nodiscard]] static std::vector<float> gather_entries(const kernels::paged_rows<float>& rows, std::size_t count) {
-    std::vector<float> all(count * rows.width);
-    for (std::size_t i = 0; i < count; ++i) std::copy_n(rows.row(i), rows.width, all.data() + i * rows.width);
+  template <class Arch>
+  [[nodiscard]] static std::vector<float> gather_entries(Arch arch, const kernels::paged_rows<float>& rows,
+                                                         const kernels::kv_row_format& format, std::size_t count) {
+    std::vector<float> all(count * format.width);
+    for (std::size_t i = 0; i < count; ++i) cpu::widen_kv_row(arch, format, rows.row(i), all.data() + i * format.width);
     return all;
   }
 
@@ -293,6 +304,17 @@ struct attention_layer {
     std::size_t raw_total = 0;
     for (std::size_t s = 0; s < B; ++s)
       raw_total += std::min<std::size_t>(static_cast<std::size_t>(seqs[s].length), window - 1) + batch.rows_of(s);
+    // This call's rows as the ring will hold them, so that a key reads the same whether it came
+    // in this call or an earlier one (prefill + decode equals one long prefill).
+    const kernels::kv_row_format& format = pool.layout->row_format;
+    const std::size_t row = format.stored_floats();
+    const float* stored = kv;
+    if (!format.is_fp32()) {
+      float* own = ws.take<float>(N * row);
+      if (own == nullptr) return status::out_of_memory;
+      for (std::size_t t = 0; t < N; ++t) cpu::store_kv_row(arch, format, kv + t * head_dim, own + t * row);
+      stored = own;
+    }
     auto* raw_rows = ws.take<const float*>(raw_total);
     auto* raw_pos = ws.take<std::int64_t>(raw_total);
     if (raw_begin == nullptr || raw_rows == nullptr || raw_pos == nullptr) return status::out_of_memory;
@@ -302,11 +324,11 @@ struct attention_layer {
       const float* ring = pool.ring(l, seqs[s].slot);
       std::size_t r = raw_begin[s];
       for (std::size_t p = L - std::min(L, window - 1); p < L; ++p, ++r) {
-        raw_rows[r] = ring + (p % window) * head_dim;
+        raw_rows[r] = ring + (p % window) * row;
         raw_pos[r] = static_cast<std::int64_t>(p);
       }
       for (std::size_t t = batch.cu_rows[s]; t < batch.cu_rows[s + 1]; ++t, ++r) {
-        raw_rows[r] = kv + t * head_dim;
+        raw_rows[r] = stored + t * row;
         raw_pos[r] = pos[t];
       }
       raw_begin[s + 1] = r;
@@ -318,6 +340,8 @@ struct attention_layer {
     }();
     kernels::sparse_attention_args largest{};
     largest.heads = heads;
+    largest.head_dim = head_dim;
+    largest.format = format;
     largest.raw_count = obs ? raw_total : window;
     largest.selected = kind == attention_kind::csa ? pos : nullptr;
     largest.entry_count = comp ? std::min(T_most, max_entries_attended(T_most * comp->ratio)) : 0;
@@ -362,6 +386,7 @@ struct attention_layer {
             a.selected_count = index->top_k;
           }
         }
+        a.format = format;
         a.sinks = sinks.data();
         a.scale = scale;
         a.out = o + t * HD;

@@ -87,11 +87,11 @@ struct compressor {
 
   //! Feeds each sequence's rows of this call (normed layer input x [rows, dim]): projects them
   //! all at once (the weights are read once per call), then runs the kernel per sequence on its
-  //! state slot (`slot`) and its pages (entries at `page_offset`).
+  //! state slot (`slot`) and its pages (entries at `page_offset`, stored as `format`).
   template <class Arch, executor Exec>
   [[nodiscard]] status update(Arch arch, const float* x, const batch_view& batch, const kv_pool_view& pool,
-                              const kv_pool_layout::compressor_slot& slot, std::size_t page_offset, Exec& exec,
-                              workspace_arena& ws) const {
+                              const kv_pool_layout::compressor_slot& slot, std::size_t page_offset,
+                              const kernels::kv_row_format& format, Exec& exec, workspace_arena& ws) const {
     const std::size_t N = batch.rows(), P = proj();
     workspace_arena::frame frame(ws);
     float* kv = ws.take<float>(N * P);
@@ -116,7 +116,8 @@ struct compressor {
       a.inv_freq = inv_freq.data();
       a.rope_pairs = inv_freq.size();
       a.state = pool.compressor_state(slot, seq.slot);
-      a.entries = pool.rows(page_offset, ratio, width, seq);
+      a.format = format;
+      a.entries = pool.rows(page_offset, ratio, a.stored_entry_floats(), seq);
       if (status st = cpu::compressor_update(arch, a, ws); st != status::ok) return st;
     }
     return status::ok;
@@ -193,8 +194,8 @@ struct indexer {
       const std::size_t T = (static_cast<std::size_t>(seq.length) + batch.rows_of(s)) / ratio;
       const std::size_t visible = std::min(T, static_cast<std::size_t>((pos[t] + 1) / static_cast<std::int64_t>(ratio)));
       if (visible == 0) continue;  // nothing visible yet: the slots stay -1
-      kernels::indexer_scores_args a{heads, head_dim, q + t * HD, w + t * heads, pool.rows(lay.index_keys, ratio, keys.width, seq).as_const(),
-                                     visible, scores};
+      kernels::indexer_scores_args a{heads, head_dim, q + t * HD, w + t * heads, pool.rows(lay.index_keys, ratio, pool.layout->key_floats(), seq).as_const(),
+                                     visible, scores, pool.layout->key_format};
       // Keys in chunks over the executor: a decode step has one query and up to 16K keys at 64K.
       constexpr std::size_t chunk = 256;
       std::atomic<int> failed{0};

@@ -7,8 +7,9 @@
 //! every layer keeps min(n, window) raw entries; CSA adds floor(n/4) compressed entries and as
 //! many indexer keys; HCA adds floor(n/128) entries. Entry bytes by format: fp32 and bf16
 //! (head_dim values), or the released FP8 record ("MODEL1"): the non-rope dims in e4m3, the
-//! rope dims in bf16, one ue8m0 scale per 64 non-rope dims and a pad byte (584 B at head_dim
-//! 512); an FP8 indexer key is index_head_dim bytes plus a 4-byte scale (132 B).
+//! rope dims in bf16, one ue8m0 scale per 64 non-rope dims, padded to 8 bytes (584 B at head_dim
+//! 512); an FP8 indexer key is index_head_dim bytes plus a 4-byte scale (132 B): the bytes a
+//! kv_pool with kv_cache_dtype::fp8 stores (kernels/kv_entry.hpp).
 //! And the paper's chain for one image: pixels -> patches -> merged tokens -> CSA entries.
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "vprim/image/resize_plan.hpp"
+#include "vprim/kernels/kv_entry.hpp"
 #include "vprim/model/v4/config.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -31,15 +33,15 @@ enum class kv_format : std::uint8_t { fp32, bf16, fp8 };
 [[nodiscard]] constexpr std::int64_t entry_bytes(const config& c, kv_format f) noexcept {
   if (f == kv_format::fp32) return 4LL * c.head_dim;
   if (f == kv_format::bf16) return 2LL * c.head_dim;
-  const std::int64_t nope = c.head_dim - c.rope_dim;
-  return nope + 2LL * c.rope_dim + nope / 64 + 1;
+  return static_cast<std::int64_t>(
+      kernels::fp8_kv_layout_for(static_cast<std::size_t>(c.head_dim), static_cast<std::size_t>(c.rope_dim)).bytes());
 }
 
 //! Bytes of one indexer key.
 [[nodiscard]] constexpr std::int64_t index_key_bytes(const config& c, kv_format f) noexcept {
   if (f == kv_format::fp32) return 4LL * c.index_head_dim;
   if (f == kv_format::bf16) return 2LL * c.index_head_dim;
-  return c.index_head_dim + 4LL;
+  return static_cast<std::int64_t>(kernels::kv_row_format::fp8_keys(static_cast<std::size_t>(c.index_head_dim)).bytes());
 }
 
 struct kv_kind_usage {

@@ -12,7 +12,10 @@
 //!   - State slots of fixed size, one per running sequence: per layer the ring of the last
 //!     `window` raw kv rows (position p at row p % window) and the compressors' partial window
 //!     and overlap half (kernels/compressor.hpp).
-//! What a sequence holds follows from its length alone; the engine keeps lengths, block tables
+//! Rows are stored fp32, or FP8 (kv_cache_dtype::fp8) as serving engines hold the release's cache:
+//! window rows and compressed entries as FP8 entries (448 e4m3 + 64 bf16 + scales = 584 bytes
+//! for V4-Flash), indexer keys as e4m3 codes with an fp32 scale (132 bytes); compressor state
+//! stays fp32. What a sequence holds follows from its length alone; the engine keeps lengths, block tables
 //! and slot numbers, and hands them in with each call (batch_view). The pool's memory may be
 //! the caller's (kv_pool_view) or owned (kv_pool).
 
@@ -25,11 +28,15 @@
 
 #include "vprim/core/aligned_buffer.hpp"
 #include "vprim/kernels/compressor.hpp"
+#include "vprim/kernels/kv_entry.hpp"
 #include "vprim/kernels/paged_rows.hpp"
 #include "vprim/model/v4/config.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace v4 {
+
+//! How the pool stores KV rows.
+enum class kv_cache_dtype : std::uint8_t { fp32, fp8 };
 
 //! Where each layer's rows sit inside a state slot and inside a page (offsets in floats).
 struct kv_pool_layout {
@@ -45,18 +52,33 @@ struct kv_pool_layout {
   };
   std::size_t page_size = 0, pages = 0, slots = 0;
   std::size_t window = 0, head_dim = 0;
+  kv_cache_dtype dtype = kv_cache_dtype::fp32;
+  kernels::kv_row_format row_format, key_format;  //!< window rows and entries; indexer keys
   std::size_t slot_floats = 0, page_floats = 0;
   std::vector<layer> layers;
 
   //! The layout of `c` with `pages` pages of `page_size` positions and `slots` state slots.
   //! page_size must be a multiple of every compressed layer's ratio.
-  [[nodiscard]] static result<kv_pool_layout> make(const config& c, std::size_t page_size, std::size_t pages, std::size_t slots) {
+  [[nodiscard]] static result<kv_pool_layout> make(const config& c, std::size_t page_size, std::size_t pages, std::size_t slots,
+                                                   kv_cache_dtype dtype = kv_cache_dtype::fp32) {
     kv_pool_layout L;
     L.page_size = page_size;
     L.pages = pages;
     L.slots = slots;
     L.window = static_cast<std::size_t>(c.sliding_window);
     L.head_dim = static_cast<std::size_t>(c.head_dim);
+    L.dtype = dtype;
+    const auto index_width = static_cast<std::size_t>(c.index_head_dim);
+    if (dtype == kv_cache_dtype::fp8) {
+      L.row_format = kernels::kv_row_format::fp8_entries(kernels::fp8_kv_layout_for(L.head_dim, static_cast<std::size_t>(c.rope_dim)));
+      L.key_format = kernels::kv_row_format::fp8_keys(index_width);
+      if (kernels::kv_row_format_can_implement(L.row_format) != status::ok)
+        return make_error(status::invalid_argument, "kv pool: FP8 entries need head_dim - rope_dim (" + std::to_string(L.head_dim) +
+                                                        " - " + std::to_string(c.rope_dim) + ") in whole tiles and an even rope_dim");
+    } else {
+      L.row_format = kernels::kv_row_format::fp32_rows(L.head_dim);
+      L.key_format = kernels::kv_row_format::fp32_rows(index_width);
+    }
     if (page_size == 0) return make_error(status::invalid_argument, "kv pool: page_size must be > 0");
     if (L.window == 0) return make_error(status::invalid_argument, "kv pool: sliding_window must be > 0");
     auto compressor_in_slot = [&](std::size_t ratio, std::size_t width, bool overlap) {
@@ -75,7 +97,7 @@ struct kv_pool_layout {
       layer y;
       y.kind = c.layers[l];
       y.ring = L.slot_floats;
-      L.slot_floats += L.window * L.head_dim;
+      L.slot_floats += L.window * L.row_floats();
       if (y.kind != attention_kind::sliding) {
         const auto ratio = static_cast<std::size_t>(c.ratio(y.kind));
         if (ratio == 0 || page_size % ratio != 0)
@@ -84,19 +106,22 @@ struct kv_pool_layout {
                                                           std::to_string(ratio));
         y.main = compressor_in_slot(ratio, L.head_dim, y.kind == attention_kind::csa);
         y.entries = L.page_floats;
-        L.page_floats += page_size / ratio * L.head_dim;
+        L.page_floats += page_size / ratio * L.row_floats();
       }
       if (y.kind == attention_kind::csa) {
         const auto ratio = static_cast<std::size_t>(c.csa_ratio), width = static_cast<std::size_t>(c.index_head_dim);
         y.index = compressor_in_slot(ratio, width, true);
         y.index_keys = L.page_floats;
-        L.page_floats += page_size / ratio * width;
+        L.page_floats += page_size / ratio * L.key_format.stored_floats();
       }
       L.layers.push_back(y);
     }
     return result<kv_pool_layout>(std::move(L));
   }
 
+  //! Floats a stored window row or entry takes; an indexer key.
+  [[nodiscard]] std::size_t row_floats() const noexcept { return row_format.stored_floats(); }
+  [[nodiscard]] std::size_t key_floats() const noexcept { return key_format.stored_floats(); }
   [[nodiscard]] std::size_t floats() const noexcept { return slots * slot_floats + pages * page_floats; }
   [[nodiscard]] std::size_t bytes() const noexcept { return floats() * sizeof(float); }
   //! Pages a sequence of `tokens` positions needs.
@@ -139,11 +164,11 @@ struct kv_pool_view {
   }
   [[nodiscard]] kernels::paged_rows<float> entries(std::size_t l, const sequence_ref& seq) const noexcept {
     const auto& y = layout->layers[l];
-    return rows(y.entries, y.main->ratio, y.main->width, seq);
+    return rows(y.entries, y.main->ratio, layout->row_floats(), seq);
   }
   [[nodiscard]] kernels::paged_rows<float> index_keys(std::size_t l, const sequence_ref& seq) const noexcept {
     const auto& y = layout->layers[l];
-    return rows(y.index_keys, y.index->ratio, y.index->width, seq);
+    return rows(y.index_keys, y.index->ratio, layout->key_floats(), seq);
   }
 };
 

@@ -34,6 +34,7 @@ struct layer_held {
 //! (decoder::new_cache(max_tokens) reserves them up front, so decoding then allocates nothing).
 struct sequence_cache {
   std::int64_t next_position = 0;
+  kv_cache_dtype dtype = kv_cache_dtype::fp32;  //!< how its pool stores KV rows
   kv_pool pool;
   std::vector<std::int32_t> block_table;
   std::vector<std::byte> scratch;
@@ -85,15 +86,18 @@ class decoder {
     return result<decoder>(std::move(m));
   }
 
-  //! A cache for one sequence; with `max_tokens` its pages and the scratch of single-token
-  //! calls are reserved up front, so decoding up to there allocates nothing.
-  [[nodiscard]] result<sequence_cache> make_cache(std::size_t max_tokens = 0, std::size_t threads = 1) const {
+  //! A cache for one sequence, its KV rows stored as `dtype`; with `max_tokens` its pages and
+  //! the scratch of single-token calls are reserved up front, so decoding up to there allocates
+  //! nothing.
+  [[nodiscard]] result<sequence_cache> make_cache(std::size_t max_tokens = 0, std::size_t threads = 1,
+                                                  kv_cache_dtype dtype = kv_cache_dtype::fp32) const {
     sequence_cache c;
+    c.dtype = dtype;
     if (auto e = grow(c, max_tokens, 1, false, threads)) return *e;
     return result<sequence_cache>(std::move(c));
   }
-  [[nodiscard]] sequence_cache new_cache(std::size_t max_tokens = 0) const {
-    auto c = make_cache(max_tokens);
+  [[nodiscard]] sequence_cache new_cache(std::size_t max_tokens = 0, kv_cache_dtype dtype = kv_cache_dtype::fp32) const {
+    auto c = make_cache(max_tokens, 1, dtype);
     return c ? std::move(*c) : sequence_cache{};
   }
 
@@ -298,7 +302,7 @@ class decoder {
     const std::size_t pages = std::max<std::size_t>((tokens + page - 1) / page, 1);
     if (c.pool.layout().layers.empty() || c.pool.layout().pages < pages) {
       const std::size_t old_floats = c.pool.layout().layers.empty() ? 0 : c.pool.layout().floats();
-      auto layout = kv_pool_layout::make(cfg_, page, std::max(pages, 2 * c.pool.layout().pages), 1);
+      auto layout = kv_pool_layout::make(cfg_, page, std::max(pages, 2 * c.pool.layout().pages), 1, c.dtype);
       if (!layout) return layout.err();
       auto pool = kv_pool::allocate(std::move(*layout));
       if (!pool) return pool.err();
@@ -307,7 +311,7 @@ class decoder {
       c.block_table.resize(c.pool.layout().pages);
       std::iota(c.block_table.begin(), c.block_table.end(), 0);
     }
-    call_limits lim{rows, 1, std::max<std::size_t>(tokens, 1), threads, observed};
+    call_limits lim{rows, 1, std::max<std::size_t>(tokens, 1), threads, observed, c.dtype};
     const std::size_t bytes = workspace(lim).bytes;
     if (c.scratch.size() < bytes) c.scratch.resize(bytes);
     return std::nullopt;
