@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -72,12 +71,6 @@ namespace detail {
 inline constexpr std::array<float, 16> e2m1_table = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
                                                      -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 
-//! 2^(code - 127), E8M0's value, built from its bits (code 0 is the subnormal 2^-127; code 255,
-//! NaN in the format, gives +inf, which poisons the row visibly rather than silently).
-[[nodiscard]] inline float e8m0_value(std::uint8_t code) noexcept {
-  return code == 0 ? std::bit_cast<float>(std::uint32_t{0x00400000u}) : std::bit_cast<float>(std::uint32_t{code} << 23);
-}
-
 //! Rows [n0, n1) of C on the fp32 vectors of Arch; ab holds A rounded through bf16 [m, k].
 template <class Arch>
 void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, std::size_t n1, float* sums) {
@@ -96,7 +89,7 @@ void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, 
         w[2 * j] = e2m1_table[byte & 15u];
         w[2 * j + 1] = e2m1_table[byte >> 4];
       }
-      const float scale = e8m0_value(scales[b]);
+      const float scale = e8m0_bits_to_float(scales[b]);
       for (std::size_t r = 0; r < g.m; ++r) {
         const float* ar = ab + r * k + b * BK;
         B acc(0.0f);
@@ -147,7 +140,7 @@ struct mxfp4_decoder {
     out.w[1] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), table);
     out.w[2] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v, 8), table);
     out.w[3] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(v, 12), table);
-    if (g % 4 == 0) {  // E8M0 -> float as e8m0_bits_to_float; absent blocks get 1
+    if (g % 4 == 0) {  // E8M0 -> float as e8m0_bits_to_float (0: 2^-127, 255: NaN); absent blocks get 1
       const std::size_t live = std::min<std::size_t>(16, blocks - b0);
       const __m128i bytes = live == 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + n * blocks + b0))
                                        : _mm_mask_loadu_epi8(_mm_set1_epi8(127), static_cast<__mmask16>((1u << live) - 1u),

@@ -33,6 +33,17 @@ namespace detail {
   return bf16_bits_to_float(b);
 }
 
+//! The reference's rule for n values sharing one scale: amax floored at 1e-4, the scale the
+//! power of two at or above amax / 448 (its E8M0 code returned), codes = e4m3(x / scale).
+[[nodiscard]] inline std::uint8_t quantize_e4m3_tile(const float* x, std::size_t n, std::byte* codes) noexcept {
+  float amax = kernels::fp8_kv_amax_floor;
+  for (std::size_t j = 0; j < n; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  const std::uint8_t code = float_to_e8m0_bits(amax / kernels::e4m3_max);
+  const float inv = 1.0f / e8m0_bits_to_float(code);  // a power of two: exact
+  for (std::size_t j = 0; j < n; ++j) codes[j] = std::byte{float_to_e4m3_bits(x[j] * inv)};
+  return code;
+}
+
 [[nodiscard]] inline float kv_entry_tile_scale(const std::byte* entry, const kernels::fp8_kv_layout& l, std::size_t t) noexcept {
   return e8m0_bits_to_float(std::to_integer<std::uint8_t>(entry[l.scale_offset() + t]));
 }
@@ -48,15 +59,8 @@ namespace detail {
   for (std::size_t r = 0; r < rows; ++r) {
     const float* src = x + r * ld;
     std::byte* e = entries + r * l.bytes();
-    for (std::size_t t = 0; t < l.tiles(); ++t) {
-      const float* v = src + t * l.tile;
-      float amax = kernels::fp8_kv_amax_floor;
-      for (std::size_t j = 0; j < l.tile; ++j) amax = std::fmax(amax, std::fabs(v[j]));
-      const std::uint8_t code = float_to_e8m0_bits(amax / kernels::e4m3_max);
-      const float inv = 1.0f / e8m0_bits_to_float(code);  // a power of two: exact
-      e[l.scale_offset() + t] = std::byte{code};
-      for (std::size_t j = 0; j < l.tile; ++j) e[t * l.tile + j] = std::byte{float_to_e4m3_bits(v[j] * inv)};
-    }
+    for (std::size_t t = 0; t < l.tiles(); ++t)
+      e[l.scale_offset() + t] = std::byte{detail::quantize_e4m3_tile(src + t * l.tile, l.tile, e + t * l.tile)};
     for (std::size_t j = 0; j < l.rope_dim; ++j) {
       const std::uint16_t b = float_to_bf16_bits(src[l.nope() + j]);
       std::memcpy(e + l.rope_offset() + 2 * j, &b, 2);
@@ -93,10 +97,7 @@ void store_kv_row(Arch, const kernels::kv_row_format& f, const float* x, float* 
   } else if (f.type == kind::fp8_entry) {
     (void)quantize_kv_entries(f.entry, x, f.width, 1, bytes);  // the layout was checked with the format
   } else {
-    float amax = kernels::fp8_kv_amax_floor;
-    for (std::size_t j = 0; j < f.width; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float scale = e8m0_bits_to_float(float_to_e8m0_bits(amax / kernels::e4m3_max)), inv = 1.0f / scale;
-    for (std::size_t j = 0; j < f.width; ++j) bytes[j] = std::byte{float_to_e4m3_bits(x[j] * inv)};
+    const float scale = e8m0_bits_to_float(detail::quantize_e4m3_tile(x, f.width, bytes));
     for (std::size_t j = f.width; j < f.key_scale_offset(); ++j) bytes[j] = std::byte{0};
     std::memcpy(bytes + f.key_scale_offset(), &scale, 4);
   }
