@@ -123,7 +123,7 @@ void BM_decode_step(benchmark::State& state) {
     if (!layer) return state.SkipWithError(layer.err().describe().c_str());
     if (auto e = setup.fill({context}, 65536)) return state.SkipWithError(e->describe().c_str());
     const vprim::v4::call_limits lim{1, 1, context + 65536, static_cast<std::size_t>(pool.concurrency()), false, Dtype};
-    std::vector<std::byte> memory(layer->workspace(lim).bytes);
+    vprim::workspace_memory memory(layer->workspace(lim).bytes);
     vprim::workspace_arena ws(memory);
     const std::size_t cu[2] = {0, 1};
     for (auto _ : state) {
@@ -190,7 +190,7 @@ void BM_batch_decode(benchmark::State& state) {
     if (!layer) return state.SkipWithError(layer.err().describe().c_str());
     if (auto e = setup.fill(lengths, 4096)) return state.SkipWithError(e->describe().c_str());
     const vprim::v4::call_limits lim{B, B, 65536 + 4096, 2};
-    std::vector<std::byte> memory(layer->workspace(lim).bytes);
+    vprim::workspace_memory memory(layer->workspace(lim).bytes);
     vprim::workspace_arena ws(memory);
     std::vector<std::size_t> cu(B + 1);
     std::iota(cu.begin(), cu.end(), std::size_t{0});
@@ -235,7 +235,7 @@ void BM_csa_prefill_324(benchmark::State& state) {
     if (!layer) return state.SkipWithError(layer.err().describe().c_str());
     if (auto e = setup.fill({0}, S)) return state.SkipWithError(e->describe().c_str());
     const vprim::v4::call_limits lim{S, 1, S, static_cast<std::size_t>(pool.concurrency())};
-    std::vector<std::byte> memory(layer->workspace(lim).bytes);
+    vprim::workspace_memory memory(layer->workspace(lim).bytes);
     vprim::workspace_arena ws(memory);
     const std::size_t cu[2] = {0, S};
     for (auto _ : state) {
@@ -554,7 +554,7 @@ void moe_flash_bf16(benchmark::State& state) {
   vprim::cpu::dispatch_cpu([&](auto arch) {
     const auto& moe = Shipped ? cached_flash_moe_as_shipped(arch) : cached_flash_moe(arch);
     if (!moe) return state.SkipWithError(moe.err().describe().c_str());
-    std::vector<std::byte> memory(moe->workspace(tokens, 2).bytes);
+    vprim::workspace_memory memory(moe->workspace(tokens, 2).bytes);
     vprim::workspace_arena ws(memory);
     auto route = [&] { return moe->route(arch, x.data(), tokens, nullptr, logits.data(), w.data(), idx.data(), pool, ws); };
     if (Routed && route() != vprim::status::ok) return state.SkipWithError("routing failed");

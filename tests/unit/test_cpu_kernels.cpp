@@ -116,13 +116,13 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
 namespace {
 
 //! A low-bit GEMM against the naive product of bf16(A) and its weights widened in double: for
-//! skinny rows (decode, a MoE expert's few tokens) and more, each N and K given, plain, with a
-//! bias, and accumulating with a bias. `make(n, k)` draws the weights and returns their value
+//! skinny rows (decode, a MoE expert's few tokens) and more, plain, with a
+//! bias, and accumulating with a bias, for each M, N and K given. `make(n, k)` draws the weights and returns their value
 //! at (row j, column x); `run(m, a, lda, bias, c, ldc, accumulate)` runs the kernel.
 template <class Make, class Run>
-void check_lowbit_gemm(std::mt19937& rng, std::initializer_list<std::size_t> ns, std::initializer_list<std::size_t> ks, Make&& make,
-                       Run&& run) {
-  for (std::size_t m : {1u, 3u, 8u, 9u, 24u, 37u})
+void check_lowbit_gemm(std::mt19937& rng, std::initializer_list<std::size_t> ms, std::initializer_list<std::size_t> ns,
+                       std::initializer_list<std::size_t> ks, Make&& make, Run&& run) {
+  for (std::size_t m : ms)
     for (std::size_t n : ns)
       for (std::size_t k : ks)
         for (int mode = 0; mode < 3; ++mode) {
@@ -164,24 +164,28 @@ TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-
   std::mt19937 rng(77);
   std::vector<std::uint8_t> codes, scales;
   std::size_t n = 0, k = 0;
-  // Ragged N; K of 1..64 blocks (a group of four ragged by 1 and 3).
-  check_lowbit_gemm(
-      rng, {1u, 17u, 64u}, {32u, 96u, 160u, 2048u},
-      [&](std::size_t n_, std::size_t k_) {
-        n = n_, k = k_;
-        codes.assign(n * k / 2, 0);
-        scales.assign(n * k / 32, 0);
-        for (auto& c : codes) c = static_cast<std::uint8_t>(rng());
-        for (auto& s : scales)  // 2^-7 .. 2^4, and a few of the smallest (2^-127 is E8M0's subnormal)
-          s = static_cast<std::uint8_t>(rng() % 16 == 0 ? rng() % 3 : 120 + rng() % 12);
-        return [&](std::size_t j, std::size_t x) {
-          const std::uint8_t byte = codes[j * (k / 2) + x / 2];
-          return e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0, scales[j * (k / 32) + x / 32] - 127);
-        };
-      },
-      [&](std::size_t m, const float* a, std::size_t lda, const float* bias, float* c, std::size_t ldc, bool accumulate) {
-        return vprim::cpu::gemm_mxfp4(arch{}, {m, a, lda, {codes.data(), scales.data(), n, k}, bias, c, ldc, accumulate}, pool);
-      });
+  bool smallest_scales = true;
+  const auto make = [&](std::size_t n_, std::size_t k_) {
+    n = n_, k = k_;
+    codes.assign(n * k / 2, 0);
+    scales.assign(n * k / 32, 0);
+    for (auto& c : codes) c = static_cast<std::uint8_t>(rng());
+    for (auto& s : scales)  // 2^-7 .. 2^4, and a few of the smallest (2^-127 is E8M0's subnormal)
+      s = static_cast<std::uint8_t>(smallest_scales && rng() % 16 == 0 ? rng() % 3 : 120 + rng() % 12);
+    return [&](std::size_t j, std::size_t x) {
+      const std::uint8_t byte = codes[j * (k / 2) + x / 2];
+      return e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0, scales[j * (k / 32) + x / 32] - 127);
+    };
+  };
+  const auto run = [&](std::size_t m, const float* a, std::size_t lda, const float* bias, float* c, std::size_t ldc, bool accumulate) {
+    return vprim::cpu::gemm_mxfp4(arch{}, {m, a, lda, {codes.data(), scales.data(), n, k}, bias, c, ldc, accumulate}, pool);
+  };
+  // Ragged N; K of 1..64 blocks (a group of four ragged by 1 and 3); scales down to 2^-127.
+  check_lowbit_gemm(rng, {1u, 3u, 8u, 9u, 24u, 37u}, {1u, 17u, 64u}, {32u, 96u, 160u, 2048u}, make, run);
+  // From 32 rows on, with every scale within the panels' exact range, the panel path: row tiles
+  // and row blocks with ragged ends, ragged 32-column panels and column blocks, 1 and 4 K blocks.
+  smallest_scales = false;
+  check_lowbit_gemm(rng, {32u, 37u, 100u}, {17u, 300u}, {160u, 2048u}, make, run);
   // Refusals: K not whole blocks, a missing operand, short strides.
   std::vector<float> a(33), c(1);
   codes.assign(16, 0);
@@ -211,7 +215,7 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   std::size_t n = 0, k = 0, kb = 0;
   // N across a 128-row block; K of a partial block, and ragged.
   check_lowbit_gemm(
-      rng, {1u, 17u, 130u}, {32u, 100u, 200u, 300u},
+      rng, {1u, 3u, 8u, 9u, 24u, 37u}, {1u, 17u, 130u}, {32u, 100u, 200u, 300u},
       [&](std::size_t n_, std::size_t k_) {
         n = n_, k = k_, kb = (k + 127) / 128;
         codes.assign(n * k, 0);

@@ -438,6 +438,20 @@ TEST_CASE("the embedding gather copies each id's row and names the first id outs
   const auto e = vprim::cpu::embedding({table.data(), ids.data(), out.data(), ids.size(), V, D});
   REQUIRE(e);
   CHECK(e->describe().find("token 2 has id 11 outside the vocabulary of 11") != std::string::npos);
+  // A bf16 table gathers the rows widened: the same numbers as the fp32 table of its values.
+  std::vector<std::uint16_t> half(V * D);
+  std::vector<float> widened(V * D);
+  for (std::size_t i = 0; i < half.size(); ++i) {
+    half[i] = vprim::float_to_bf16_bits(table[i]);
+    widened[i] = vprim::bf16_bits_to_float(half[i]);
+  }
+  ids[2] = 10;
+  std::vector<float> from_half(out.size(), -1.0f);
+  REQUIRE_FALSE(vprim::cpu::embedding({nullptr, ids.data(), from_half.data(), ids.size(), V, D, half.data()}));
+  REQUIRE_FALSE(vprim::cpu::embedding({widened.data(), ids.data(), out.data(), ids.size(), V, D}));
+  CHECK(from_half == out);
+  CHECK(vprim::cpu::embedding({table.data(), ids.data(), out.data(), ids.size(), V, D, half.data()}).has_value());  // two tables
+  CHECK(vprim::cpu::embedding({nullptr, ids.data(), out.data(), ids.size(), V, D}).has_value());                     // none
 }
 
 TEST_CASE("slots grouped by expert: a stable sort of the slots by expert id, with each expert's range", "[cpu][v4][moe]") {

@@ -111,3 +111,32 @@ TEST_CASE("MXFP4 experts dequantise exactly as the naive reader", "[weights][fp4
   REQUIRE_FALSE(wrong);
   REQUIRE_THAT(wrong.err().message, Catch::Contains("expected [64,40] (two values per byte; 80 inputs must be a multiple of 32)"));
 }
+
+TEST_CASE("a low-bit weight's rows are taken on its scale blocks: FP8 on whole 128-row blocks, MXFP4 on any row",
+          "[weights][fp8][fp4]") {
+  using vprim::quantized_rows;
+  const std::size_t n = 300, k = 200;
+  const auto w = random_matrix(n, k, 3);
+  const auto q8 = vprim_ref::fp8_blocks(w, n, k);
+  const vprim::quantized_tensor fp8{vprim::quantized_tensor::format::fp8_block128, n, k, q8.values, q8.scales};
+  const auto middle = quantized_rows(fp8, 128, 128);
+  REQUIRE(middle);
+  CHECK(middle->n == 128);
+  CHECK(middle->k == k);
+  CHECK(middle->codes == std::vector<std::uint8_t>(q8.values.begin() + 128 * k, q8.values.begin() + 256 * k));
+  CHECK(middle->scales == std::vector<std::uint8_t>(q8.scales.begin() + 2, q8.scales.begin() + 4));  // 2 scale columns
+  const auto tail = quantized_rows(fp8, 256, 44);  // the last, partial block
+  REQUIRE(tail);
+  CHECK(tail->codes == std::vector<std::uint8_t>(q8.values.begin() + 256 * k, q8.values.end()));
+  CHECK(tail->scales == std::vector<std::uint8_t>(q8.scales.begin() + 4, q8.scales.end()));
+  CHECK_FALSE(quantized_rows(fp8, 64, 128));   // would split a scale block
+  CHECK_FALSE(quantized_rows(fp8, 128, 100));  // would end inside one
+  CHECK_FALSE(quantized_rows(fp8, 256, 45));   // past the last row
+
+  const auto q4 = vprim_ref::mxfp4(random_matrix(40, 96, 4), 40, 96);
+  const vprim::quantized_tensor fp4{vprim::quantized_tensor::format::mxfp4, 40, 96, q4.values, q4.scales};
+  const auto rows = quantized_rows(fp4, 5, 7);
+  REQUIRE(rows);
+  CHECK(rows->codes == std::vector<std::uint8_t>(q4.values.begin() + 5 * 48, q4.values.begin() + 12 * 48));
+  CHECK(rows->scales == std::vector<std::uint8_t>(q4.scales.begin() + 5 * 3, q4.scales.begin() + 12 * 3));
+}

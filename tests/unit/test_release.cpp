@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <span>
 #include <initializer_list>
 #include <iterator>
 #include <string>
@@ -15,12 +16,14 @@
 #include <vector>
 
 #include "../reference/dtype_reference.hpp"
+#include "../reference/quant_reference.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/io/checkpoint.hpp"
 #include "vprim/io/safetensors.hpp"
 #include "vprim/io/tokenizer.hpp"
 #include "vprim/model/quantized_weights.hpp"
 #include "vprim/model/v4/checkpoint_names.hpp"
+#include "vprim/model/v4/release_layout.hpp"
 #include "vprim/model/vision_language.hpp"
 #include "vprim/image/nlayout.hpp"
 #include "vprim/io/json.hpp"
@@ -607,5 +610,83 @@ TEST_CASE("the release miniature loaded as shipped keeps its FP8 and MXFP4 weigh
     INFO("max |shipped - widened| " << err << " of max |logit| " << peak);
     CHECK(err > 0.0f);             // the low-bit GEMMs ran (bf16 activations)
     CHECK(err <= 3e-2f * peak);    // bf16 rounding of activations (2^-9 relative) through 3 layers
+  });
+}
+
+TEST_CASE("the release layout lists exactly the miniature's decoder tensors, with their shapes and low-bit formats",
+          "[release][miniature][layout]") {
+  const auto mini = open_mini();
+  std::vector<vprim::v4::release_tensor> listed = vprim::v4::release_global_tensors(mini.cfg);
+  for (std::size_t l = 0; l < mini.cfg.layers.size(); ++l) {
+    const auto layer = vprim::v4::release_layer_tensors(mini.cfg, l);
+    listed.insert(listed.end(), layer.begin(), layer.end());
+  }
+  std::map<std::string, bool> seen;
+  for (const auto& t : listed) {
+    CAPTURE(t.name);
+    const vprim::safetensors_file* f = mini.ckpt.shard_of(t.name);
+    REQUIRE(f != nullptr);
+    const auto* e = f->find(t.name);
+    const bool low_bit = e->type == vprim::dtype::f8_e4m3 || e->type == vprim::dtype::i8;
+    // The miniature keeps its small tensors in F32 (and the indexer's wq_b unquantised); where
+    // it stores a low-bit weight, the layout names the same format.
+    if (low_bit) {
+      CHECK((e->type == vprim::dtype::i8) == (t.storage == vprim::v4::release_storage::mxfp4));
+      CHECK(e->shape == t.codes_shape());
+      const auto* s = mini.ckpt.shard_of(t.scale_name())->find(t.scale_name());
+      REQUIRE(s != nullptr);
+      CHECK(s->shape == t.scale_shape());
+      seen[t.scale_name()] = true;
+    } else {
+      CHECK(e->shape == t.shape);
+    }
+    seen[t.name] = true;
+  }
+  const std::size_t decoder_tensors = mini.ckpt.tensor_bytes([&](const std::string& name) {
+    for (const char* other : {"vision.", "aligner.", "mtp.", "image_"})
+      if (name.rfind(other, 0) == 0) return false;
+    CAPTURE(name);
+    CHECK(seen.count(name) == 1);  // every decoder tensor of the file is listed
+    return true;
+  });
+  CHECK(decoder_tensors > 0);
+}
+
+TEST_CASE("wo_a stays FP8 as shipped when each output group is whole 128-row scale blocks, else it is read as values",
+          "[release][lowbit]") {
+  const std::size_t n = 256, k = 64;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.0f, 0.05f);
+  std::vector<float> w(n * k);
+  for (auto& x : w) x = g(rng);
+  const auto q = vprim_ref::fp8_blocks(w, n, k);
+  vprim::safetensors_writer out;
+  REQUIRE(out.add("o.weight", vprim::dtype::f8_e4m3, {256, 64}, std::as_bytes(std::span(q.values))) == vprim::status::ok);
+  REQUIRE(out.add("o.scale", vprim::dtype::f8_e8m0, {2, 1}, std::as_bytes(std::span(q.scales))) == vprim::status::ok);
+  auto file = vprim::safetensors_file::parse(out.serialize());
+  REQUIRE(file);
+  const vprim::weight_source shipped(
+      [&](const std::string& name, const std::vector<vprim::index_t>& shape) { return vprim::detail::read_dequantized(*file, name, shape); },
+      [&](const std::string& name, const std::vector<vprim::index_t>& shape) { return vprim::detail::read_quantized(*file, name, shape); });
+  const vprim::linear_spec spec{"o", 256, 64};
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    vprim::v4::config c;
+    c.o_groups = 2;
+    c.o_lora_rank = 128;
+    auto whole_blocks = vprim::v4::attention_layer::load_output_groups(arch, shipped, spec, c);
+    REQUIRE(whole_blocks);
+    REQUIRE(whole_blocks->size() == 2);
+    for (std::size_t grp = 0; grp < 2; ++grp) {
+      REQUIRE((*whole_blocks)[grp].is_quantized());
+      CHECK((*whole_blocks)[grp].q->codes == std::vector<std::uint8_t>(q.values.begin() + static_cast<std::ptrdiff_t>(grp * 128 * k),
+                                                                       q.values.begin() + static_cast<std::ptrdiff_t>((grp + 1) * 128 * k)));
+      CHECK((*whole_blocks)[grp].resident_bytes() == 128 * k + 1);
+    }
+    c.o_groups = 4;  // 64-row groups would split the scale blocks: values
+    c.o_lora_rank = 64;
+    auto split = vprim::v4::attention_layer::load_output_groups(arch, shipped, spec, c);
+    REQUIRE(split);
+    REQUIRE(split->size() == 4);
+    for (const auto& l : *split) CHECK_FALSE(l.is_quantized());
   });
 }

@@ -17,6 +17,10 @@
 #include <catch2/catch.hpp>
 
 #include "vprim/cpu/arch.hpp"
+#include "vprim/io/checkpoint.hpp"
+#include "vprim/io/json.hpp"
+#include "vprim/model/quantized_weights.hpp"
+#include "vprim/model/v4/checkpoint_names.hpp"
 #include "vprim/model/v4/model.hpp"
 
 namespace {
@@ -61,7 +65,7 @@ int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
 void free(void* p) noexcept { __libc_free(p); }
 }
 
-TEST_CASE("100 decode steps of a batch allocate nothing once the pool and workspace are sized, fp32 or bf16 weights, "
+TEST_CASE("100 decode steps of a batch allocate nothing once the pool and workspace are sized, fp32, bf16 or shipped weights, "
           "fp32 or FP8 KV",
           "[v4][batch][alloc]") {
   auto f = vprim::safetensors_file::open(std::string(VPRIM_TEST_DATA_DIR) + "/deepseek_v4_public.safetensors");
@@ -69,6 +73,13 @@ TEST_CASE("100 decode steps of a batch allocate nothing once the pool and worksp
   auto cfg = vprim::v4::config_from_json(*vprim::parse_json(*f->meta("config")));
   REQUIRE(cfg);
   const auto& file = *f;
+  auto mini = vprim::checkpoint::open(std::string(VPRIM_TEST_DATA_DIR) + "/release_mini");
+  REQUIRE(mini);
+  auto mini_json = vprim::read_json_file(std::string(VPRIM_TEST_DATA_DIR) + "/release_mini/config.json");
+  REQUIRE(mini_json);
+  auto mini_cfg = vprim::v4::config_from_json(*mini_json);
+  REQUIRE(mini_cfg);
+  REQUIRE((mini_cfg->vocab == cfg->vocab && mini_cfg->hidden == cfg->hidden));  // the miniature is this decoder, as shipped
   const std::size_t B = 3, prompt = 13, steps = 100, page = 16;
   const auto V = static_cast<std::size_t>(cfg->vocab), D = static_cast<std::size_t>(cfg->hidden);
   vprim::thread_pool_executor two(2);
@@ -76,18 +87,23 @@ TEST_CASE("100 decode steps of a batch allocate nothing once the pool and worksp
   vprim::cpu::dispatch_cpu([&](auto arch) {
    INFO("arch " << decltype(arch)::name() << ", AVX512-BF16 GEMMs: "
                 << (vprim::cpu::detail::bf16_kernels_for<decltype(arch)> && vprim::cpu::cpu_has_avx512bf16()));
-   for (const bool bf16 : {false, true}) {  // bf16: the experts and the head, whose skinny GEMMs take scratch
-    vprim::v4::config c = *cfg;
+   // bf16: the experts and the head, whose skinny GEMMs take scratch; shipped: the release
+   // miniature's FP8 and MXFP4 weights in place, whose low-bit GEMMs take A's buffer.
+   for (const int weights : {0, 1, 2}) {
+    const bool bf16 = weights == 1, shipped = weights == 2;
+    vprim::v4::config c = shipped ? *mini_cfg : *cfg;
     if (bf16) c.expert_precision = c.head_precision = vprim::weight_precision::bfloat16;
-    auto m = vprim::v4::decoder::load(arch, vprim::weights_from(file, "weight."),
-                                      [&file](const std::string& name) { return file.to_i64("weight." + name); }, c);
+    auto m = shipped ? vprim::v4::decoder::load(arch, vprim::v4::from_official_layout(vprim::shipped_weights_from(*mini)),
+                                                vprim::v4::ids_from_official_layout([&](const std::string& n) { return mini->to_i64(n); }), c)
+                     : vprim::v4::decoder::load(arch, vprim::weights_from(file, "weight."),
+                                                [&file](const std::string& name) { return file.to_i64("weight." + name); }, c);
     REQUIRE(m);
     for (const int run : {0, 1, 2}) {
       const bool threaded = run == 1;
       const auto dtype = run == 2 ? vprim::v4::kv_cache_dtype::fp8 : vprim::v4::kv_cache_dtype::fp32;
-      CAPTURE(bf16, threaded, run == 2);
+      CAPTURE(bf16, shipped, threaded, run == 2);
       const std::size_t positions = prompt + steps + 1, per_seq = (positions + page - 1) / page;
-      auto layout = vprim::v4::kv_pool_layout::make(*cfg, page, B * per_seq, B, dtype);
+      auto layout = vprim::v4::kv_pool_layout::make(c, page, B * per_seq, B, dtype);
       REQUIRE(layout);
       auto kv = vprim::v4::kv_pool::allocate(std::move(*layout));
       REQUIRE(kv);
@@ -97,7 +113,7 @@ TEST_CASE("100 decode steps of a batch allocate nothing once the pool and worksp
       for (std::size_t s = 0; s < B; ++s)
         seqs.push_back({0, static_cast<std::int32_t>(s), table.data() + s * per_seq, per_seq});
       const vprim::v4::call_limits lim{B * prompt, B, positions, threaded ? 2u : 1u, false, dtype};
-      std::vector<std::byte> memory(m->workspace(lim).bytes);
+      vprim::workspace_memory memory(m->workspace(lim).bytes);
       vprim::workspace_arena ws(memory);
       std::vector<std::int64_t> ids(B * prompt);
       for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int64_t>((i * 7 + 3) % V);

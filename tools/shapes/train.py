@@ -29,12 +29,12 @@ from vprim_shapes import data, twin
 from vprim_shapes.vocab import Vocab
 
 
-def model_config(vocab_size):
+def model_config(vocab_size, window=64):
     return {
         "architectures": ["DeepseekV4ForCausalLM"], "model_type": "deepseek_v4",
         "vocab_size": vocab_size, "hidden_size": 96, "num_hidden_layers": 4,
         "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 32, "qk_rope_head_dim": 16,
-        "q_lora_rank": 64, "o_lora_rank": 32, "o_groups": 2, "sliding_window": 64,
+        "q_lora_rank": 64, "o_lora_rank": 32, "o_groups": 2, "sliding_window": window,
         "index_n_heads": 4, "index_head_dim": 32, "index_topk": 8,
         "n_routed_experts": 8, "num_experts_per_tok": 2, "n_shared_experts": 1, "moe_intermediate_size": 96,
         "routed_scaling_factor": 1.5, "swiglu_limit": 10.0, "hc_mult": 4, "hc_sinkhorn_iters": 6, "hc_eps": 1e-6,
@@ -210,6 +210,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=90, help="whole budget, the tower phase included")
     ap.add_argument("--tower-minutes", type=float, default=0, help="the tower-first phase (0: none, as the shipped model)")
     ap.add_argument("--tower-rate", type=float, default=0.3, help="the tower's learning rate after its phase, relative")
+    ap.add_argument("--window", type=int, default=64,
+                    help="sliding window; 160 or more covers the longest scene's whole sequence (151 tokens)")
     ap.add_argument("--steps", type=int, default=6000, help="schedule length (the curriculum and the LR follow it)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -219,7 +221,7 @@ def main():
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     vocab = Vocab()
-    cfg = model_config(len(vocab))
+    cfg = model_config(len(vocab), a.window)
     model = init_model(cfg, vocab, a.seed)
     probe = TowerProbe(cfg["hidden_size"])
     heads = DenseHeads(cfg["hidden_size"])

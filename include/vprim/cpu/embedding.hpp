@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "vprim/core/dtype.hpp"
 #include "vprim/kernels/embedding.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -22,7 +23,9 @@ namespace cpu {
     if (id < 0 || static_cast<std::size_t>(id) >= a.vocab)
       return make_error(status::out_of_range, "token " + std::to_string(t) + " has id " + std::to_string(id) +
                                                   " outside the vocabulary of " + std::to_string(a.vocab), t);
-    std::copy_n(a.table + static_cast<std::size_t>(id) * a.dim, a.dim, a.out + t * a.dim);
+    const std::size_t row = static_cast<std::size_t>(id) * a.dim;
+    if (a.table != nullptr) std::copy_n(a.table + row, a.dim, a.out + t * a.dim);
+    else std::transform(a.table_bf16 + row, a.table_bf16 + row + a.dim, a.out + t * a.dim, bf16_bits_to_float);
   }
   return std::nullopt;
 }

@@ -70,28 +70,29 @@ namespace detail {
 
 //! Rows [n0, n1) of C on the fp32 vectors of Arch; ab holds A rounded through bf16 [m, k].
 template <class Arch>
-void fp8_rows_fp32(const gemm_fp8_args& g, const float* ab, std::size_t n0, std::size_t n1, float* sums) {
+void fp8_rows_fp32(const gemm_fp8_args& g, const float* ab, std::size_t n0, std::size_t n1, std::size_t r0, std::size_t r1,
+                   float* sums) {
   using B = xsimd::batch<float, Arch>;
   constexpr std::size_t V = B::size, BK = fp8_weight_view::block;
   const std::size_t k = g.w.k;
   alignas(64) float w[BK];
   for (std::size_t n = n0; n < n1; ++n) {
-    std::fill(sums, sums + g.m, 0.0f);
+    std::fill(sums, sums + (r1 - r0), 0.0f);
     for (std::size_t b = 0, k0 = 0; k0 < k; ++b, k0 += BK) {
       const std::size_t kc = std::min(BK, k - k0);
       widen_e4m3<Arch>(reinterpret_cast<const std::byte*>(g.w.codes + n * k + k0), kc, w);
       const float scale = g.w.scale(n, b);
-      for (std::size_t r = 0; r < g.m; ++r) {
+      for (std::size_t r = r0; r < r1; ++r) {
         const float* ar = ab + r * k + k0;
         B acc(0.0f);
         std::size_t j = 0;
         for (; j + V <= kc; j += V) acc = xsimd::fma(B::load_unaligned(ar + j), B::load_aligned(w + j), acc);
         float block_sum = xsimd::hadd(acc);
         for (; j < kc; ++j) block_sum += ar[j] * w[j];
-        sums[r] += block_sum * scale;
+        sums[r - r0] += block_sum * scale;
       }
     }
-    store_column(g, 0, g.m, n, sums);
+    store_column(g, r0, r1 - r0, n, sums);
   }
 }
 
@@ -161,14 +162,16 @@ struct fp8_decoder;  // the AVX512-BF16 kernels' decoder, not built here
 }  // namespace detail
 
 //! C = bf16(A) * dequant(W)^T (+ bias) (+ C). Rows of W are split across the executor's threads.
-//! With `a_scratch` (gemm_lowbit_scratch(m, k) elements) the AVX512-BF16 path allocates nothing.
+//! With `a_scratch` (gemm_lowbit_scratch(m, k) elements, 64-byte aligned) it allocates nothing.
 template <class Arch, executor Exec>
 [[nodiscard]] status gemm_fp8(Arch, const gemm_fp8_args& g, Exec& exec, std::uint16_t* a_scratch = nullptr) {
   if (const status s = gemm_fp8_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w.n == 0) return status::ok;
   return detail::run_lowbit_gemm<Arch, detail::fp8_decoder>(
       g, g.w.n, g.w.k,
-      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::fp8_rows_fp32<Arch>(g, ab, n0, n1, sums); }, exec,
+      [&](const float* ab, std::size_t n0, std::size_t n1, std::size_t r0, std::size_t r1, float* sums) {
+        detail::fp8_rows_fp32<Arch>(g, ab, n0, n1, r0, r1, sums);
+      }, exec,
       a_scratch);
 }
 

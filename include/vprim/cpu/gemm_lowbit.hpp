@@ -11,13 +11,15 @@
 //! A's rows are rounded to bf16 once per call and stored in that same order, so a group costs
 //! its decode plus, per row of A, four vdpbf16ps and one FMA; a decoded group serves up to
 //! eight rows of A held in registers. W is streamed once for up to eight rows; more rows pass
-//! over blocks of W rows that stay in L2.
+//! over blocks of W rows that stay in L2. From lowbit_panel_rows rows on, a format with a panel
+//! decoder (MXFP4) decodes each panel of W once, scales folded, for the bf16 GEMM's tile kernel.
 //!
 //! Otherwise (no AVX512-BF16, or an fp32 arch tag) the formats' fp32 fallbacks run on A rounded
 //! through bf16. Every path: A rounded to bf16, exact products, fp32 sums, per-block scales.
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -36,10 +38,18 @@ namespace cpu {
 //! Values of K one decoded group covers (the AVX512-BF16 kernels' unit; A is padded to it).
 inline constexpr std::size_t lowbit_group = 128;
 
-//! uint16 elements of scratch that gemm_mxfp4 / gemm_fp8 take for m rows of K: with it, a call
-//! on the AVX512-BF16 path allocates nothing (decode, a MoE expert's rows).
+namespace detail {
+//! The row stride of A in grouped order: k rounded up to whole groups.
+[[nodiscard]] constexpr std::size_t grouped_stride(std::size_t k) noexcept {
+  return (k + lowbit_group - 1) / lowbit_group * lowbit_group;
+}
+}  // namespace detail
+
+//! uint16 elements of scratch that gemm_mxfp4 / gemm_fp8 take for m rows of K (A in bf16 in the
+//! kernel's order, or, on CPUs without AVX512-BF16, A rounded through bf16 in fp32): with it, a
+//! call allocates nothing (decode, a MoE expert's rows).
 [[nodiscard]] constexpr std::size_t gemm_lowbit_scratch(std::size_t m, std::size_t k) noexcept {
-  return m * ((k + lowbit_group - 1) / lowbit_group * lowbit_group);
+  return 2 * m * detail::grouped_stride(k);
 }
 
 namespace detail {
@@ -68,7 +78,7 @@ using group_order = std::array<std::uint8_t, lowbit_group>;
 //! zero past k; kp = k rounded up to whole groups.
 inline void convert_rows_grouped(const float* a, std::size_t lda, std::size_t rows, std::size_t k, const group_order& order,
                                  std::uint16_t* out) {
-  const std::size_t kp = gemm_lowbit_scratch(1, k);
+  const std::size_t kp = grouped_stride(k);
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t g0 = 0; g0 < kp; g0 += lowbit_group)
       for (std::size_t p = 0; p < lowbit_group; ++p) {
@@ -162,36 +172,89 @@ VPRIM_TARGET_AVX512BF16 inline void lowbit_rows_bf16(Decoder& d, const Args& g, 
     }
   }
 }
+
+//! Rows of A from which a format with a panel decoder runs the panel path.
+inline constexpr std::size_t lowbit_panel_rows = 32;
+
+//! Many rows of A: each 32-row panel of W is decoded once per K block (and row block) into the
+//! bf16 GEMM's k-pair layout with its scales folded in (exact: the format's values times a
+//! power of two are bf16 numbers while Decoder::panels_exact holds), and the bf16 GEMM's 12 x
+//! 32 register tile runs on it, A in bf16 row-major (`abf`, stride kp). The grouped kernel's
+//! decode and scale FMA per row of A are gone; what is left is the dot products.
+template <class Decoder, class Args, executor Exec>
+void lowbit_panels(const Args& g, std::size_t n, std::size_t k, const std::uint16_t* abf, std::size_t kp, Exec& exec) {
+  using T = bf16_tile;
+  constexpr std::size_t NR = T::nr;
+  const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
+  exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {
+    alignas(64) std::uint16_t wp[T::kc * NR];  // one decoded panel block: kc / 2 pairs x 32 columns x 2
+    for (auto t = static_cast<std::size_t>(begin); t < static_cast<std::size_t>(end); ++t) {
+      const std::size_t i0 = (t / nblocks) * T::mc, j0 = (t % nblocks) * T::nc;
+      const std::size_t i1 = std::min(g.m, i0 + T::mc), j1 = std::min(n, j0 + T::nc);
+      for (std::size_t k0 = 0; k0 < k; k0 += T::kc) {
+        const std::size_t pairs = (std::min(T::kc, k - k0) + 1) / 2;
+        const bool first = k0 == 0;
+        for (std::size_t j = j0; j < j1; j += NR) {
+          const std::size_t cols = std::min(NR, j1 - j);
+          Decoder::decode_panel(g.w, j, cols, k0 / 2, pairs, wp);
+          for (std::size_t i = i0; i < i1; i += T::mr) {
+            const std::size_t rows = std::min(T::mr, i1 - i);
+            float* c = g.c + i * g.ldc + j;
+            const float* init = (first && !g.accumulate) ? nullptr : c;
+            gemm_bf16_micro(abf + i * kp + k0, kp, wp, pairs, c, g.ldc, rows, cols, init, (first && g.bias) ? g.bias + j : nullptr);
+            if (first && g.accumulate && g.bias) add_bias_tile(c, g.ldc, g.bias + j, rows, cols);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class Decoder, class View>
+concept panel_decoder = requires(const View& w, std::uint16_t* out) {
+  { Decoder::panels_exact(w) } -> std::same_as<bool>;
+  Decoder::decode_panel(w, std::size_t{}, std::size_t{}, std::size_t{}, std::size_t{}, out);
+};
 #endif
 
 //! Runs one low-bit GEMM over W's n rows of k: with AVX512-BF16 (for this Arch and CPU), the
-//! grouped kernel with Decoder(g.w) on A in its order (in `a_scratch` when given,
-//! gemm_lowbit_scratch(m, k) elements); otherwise rows_fp32(ab, n0, n1, sums) on A rounded
-//! through bf16 [m, k], `sums` holding m floats per thread. Decoder may be incomplete where the
-//! AVX512-BF16 kernels are not built.
+//! grouped kernel with Decoder(g.w) on A in its order; otherwise rows_fp32(ab, n0, n1, r0, r1,
+//! sums) on A rounded through bf16 [m, k], for rows [r0, r1) of A at most `fp32_rows` at a time,
+//! their sums on the stack. A's buffer is `a_scratch` when given (gemm_lowbit_scratch(m, k)
+//! elements, 64-byte aligned), else allocated. Decoder may be incomplete where the AVX512-BF16
+//! kernels are not built.
+inline constexpr std::size_t fp32_rows = 64;
+
 template <class Arch, class Decoder, class Args, class RowsFp32, executor Exec>
 [[nodiscard]] status run_lowbit_gemm(const Args& g, std::size_t n, std::size_t k, RowsFp32&& rows_fp32, Exec& exec,
                                      std::uint16_t* a_scratch) {
+  std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> owned(a_scratch ? 0 : gemm_lowbit_scratch(g.m, k));
+  std::uint16_t* const scratch = a_scratch ? a_scratch : owned.data();
 #if VPRIM_X86_BF16_KERNELS
   if (bf16_kernels_for<Arch> && cpu_has_avx512bf16()) {
-    const std::size_t kp = gemm_lowbit_scratch(1, k);
-    std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> owned(a_scratch ? 0 : g.m * kp);
-    std::uint16_t* const abf = a_scratch ? a_scratch : owned.data();
-    convert_rows_grouped(g.a, g.lda, g.m, k, Decoder::order, abf);
+    if constexpr (panel_decoder<Decoder, decltype(g.w)>) {
+      if (g.m >= lowbit_panel_rows && Decoder::panels_exact(g.w)) {
+        const std::size_t kp = (k + 1) / 2 * 2;
+        convert_rows_bf16(g.a, g.lda, g.m, k, kp, scratch);
+        lowbit_panels<Decoder>(g, n, k, scratch, kp, exec);
+        return status::ok;
+      }
+    }
+    const std::size_t kp = grouped_stride(k);
+    convert_rows_grouped(g.a, g.lda, g.m, k, Decoder::order, scratch);
     exec.parallel_for(static_cast<std::int64_t>(n), [&](std::int64_t n0, std::int64_t n1) {
       Decoder d(g.w);  // per thread: decoders may keep state along a row
-      lowbit_rows_bf16(d, g, abf, kp, static_cast<std::size_t>(n0), static_cast<std::size_t>(n1));
+      lowbit_rows_bf16(d, g, scratch, kp, static_cast<std::size_t>(n0), static_cast<std::size_t>(n1));
     });
     return status::ok;
   }
-#else
-  (void)a_scratch;
 #endif
-  std::vector<float, xsimd::aligned_allocator<float, 64>> ab(g.m * k);
-  round_rows_bf16(g.a, g.lda, g.m, k, ab.data());
+  float* const ab = reinterpret_cast<float*>(scratch);
+  round_rows_bf16(g.a, g.lda, g.m, k, ab);
   exec.parallel_for(static_cast<std::int64_t>(n), [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<float> sums(g.m);
-    rows_fp32(ab.data(), static_cast<std::size_t>(n0), static_cast<std::size_t>(n1), sums.data());
+    float sums[fp32_rows];
+    for (std::size_t r0 = 0; r0 < g.m; r0 += fp32_rows)
+      rows_fp32(ab, static_cast<std::size_t>(n0), static_cast<std::size_t>(n1), r0, std::min(g.m, r0 + fp32_rows), sums);
   });
   return status::ok;
 }

@@ -73,7 +73,8 @@ inline constexpr std::array<float, 16> e2m1_table = {0.0f,  0.5f,  1.0f,  1.5f, 
 
 //! Rows [n0, n1) of C on the fp32 vectors of Arch; ab holds A rounded through bf16 [m, k].
 template <class Arch>
-void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, std::size_t n1, float* sums) {
+void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, std::size_t n1, std::size_t r0, std::size_t r1,
+                   float* sums) {
   using B = xsimd::batch<float, Arch>;
   constexpr std::size_t V = B::size, BK = mxfp4_weight_view::block;
   static_assert(BK % V == 0, "vprim::cpu::gemm_mxfp4: a block is whole vectors");
@@ -82,7 +83,7 @@ void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, 
   for (std::size_t n = n0; n < n1; ++n) {
     const std::uint8_t* codes = g.w.codes + n * (k / 2);
     const std::uint8_t* scales = g.w.scales + n * blocks;
-    std::fill(sums, sums + g.m, 0.0f);
+    std::fill(sums, sums + (r1 - r0), 0.0f);
     for (std::size_t b = 0; b < blocks; ++b) {
       for (std::size_t j = 0; j < BK / 2; ++j) {
         const std::uint8_t byte = codes[b * (BK / 2) + j];
@@ -90,14 +91,14 @@ void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, 
         w[2 * j + 1] = e2m1_table[byte >> 4];
       }
       const float scale = e8m0_bits_to_float(scales[b]);
-      for (std::size_t r = 0; r < g.m; ++r) {
+      for (std::size_t r = r0; r < r1; ++r) {
         const float* ar = ab + r * k + b * BK;
         B acc(0.0f);
         for (std::size_t j = 0; j < BK; j += V) acc = xsimd::fma(B::load_unaligned(ar + j), B::load_aligned(w + j), acc);
-        sums[r] += xsimd::hadd(acc) * scale;
+        sums[r - r0] += xsimd::hadd(acc) * scale;
       }
     }
-    store_column(g, 0, g.m, n, sums);
+    store_column(g, r0, r1 - r0, n, sums);
   }
 }
 
@@ -155,6 +156,57 @@ struct mxfp4_decoder {
     const __m512i spread = _mm512_set_epi32(q + 3, q + 3, q + 3, q + 3, q + 2, q + 2, q + 2, q + 2, q + 1, q + 1, q + 1, q + 1, q, q, q, q);
     out.scale = _mm512_permutexvar_ps(spread, four_groups);
   }
+
+  //! Whether every block's value times its scale is a normal bf16 (E8M0 codes 2..252: e2m1's
+  //! 0.5 .. 6 times 2^-125 .. 2^125), so panels may fold the scales in exactly.
+  static bool panels_exact(const mxfp4_weight_view& w) noexcept {
+    const std::size_t count = w.n * (w.k / mxfp4_weight_view::block);
+    return std::all_of(w.scales, w.scales + count, [](std::uint8_t s) { return s >= 2 && s <= 252; });
+  }
+
+  //! Rows [j, j + cols) of W (cols <= 32), k pairs [q0, q0 + pairs) (q0 and pairs multiples of
+  //! 16: whole blocks), into the bf16 GEMM's panel layout: out[q * 64 + 2 * c + h] = bf16 of
+  //! W[j + c][2 (q0 + q) + h] times its block's scale; columns past `cols` are zero. One byte
+  //! of MXFP4 is one k pair, so a 32-bit gather of four bytes from each of 16 rows gives four
+  //! pairs of 16 columns; vpermw looks up both nibbles (the table twice, as in decode), and the
+  //! scale is added to the exponents of the nonzero values.
+  VPRIM_TARGET_AVX512BF16 static void decode_panel(const mxfp4_weight_view& w, std::size_t j, std::size_t cols, std::size_t q0,
+                                                   std::size_t pairs, std::uint16_t* out) {
+    const std::size_t row_bytes = w.k / 2, blocks = w.k / mxfp4_weight_view::block;
+    alignas(64) std::uint16_t bits[32];
+    for (std::size_t i = 0; i < 32; ++i) bits[i] = float_to_bf16_bits(e2m1_table[i % 16]);
+    const __m512i table = _mm512_load_si512(bits), lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i code_at = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(row_bytes)));
+    for (std::size_t half = 0; half < 2; ++half) {
+      std::uint16_t* dst = out + half * 32;  // columns 16 half .. 16 half + 15 of every pair
+      const std::size_t c0 = half * 16, live = cols > c0 ? std::min<std::size_t>(16, cols - c0) : 0;
+      if (live == 0) {
+        for (std::size_t q = 0; q < pairs; ++q) _mm512_store_si512(dst + q * 64, _mm512_setzero_si512());
+        continue;
+      }
+      const auto rows = static_cast<__mmask16>(live == 16 ? 0xFFFFu : (1u << live) - 1u);
+      const std::uint8_t* codes = w.codes + (j + c0) * row_bytes;
+      const std::uint8_t* scales = w.scales + (j + c0) * blocks;
+      __m512i delta = _mm512_setzero_si512();
+      for (std::size_t q = 0; q < pairs; q += 4) {
+        const std::size_t pair = q0 + q;  // the byte of the row
+        if (pair % 16 == 0) {             // a new 32-value block: each row's exponent delta, in both words
+          alignas(64) std::int32_t code[16];  // read one by one: a 4-byte gather would run past the last scale
+          for (std::size_t r = 0; r < 16; ++r) code[r] = r < live ? scales[r * blocks + pair / 16] : 127;
+          const __m512i d = _mm512_sub_epi32(_mm512_load_si512(code), _mm512_set1_epi32(127));
+          delta = _mm512_or_si512(_mm512_and_si512(_mm512_slli_epi32(d, 7), _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(d, 23));
+        }
+        const __m512i four = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, code_at, codes + pair, 1);
+        for (unsigned t = 0; t < 4; ++t) {
+          const __m512i x = _mm512_srli_epi32(four, 8 * t);  // pair q + t in each dword's low byte
+          const __m512i index = _mm512_mask_blend_epi16(0xAAAAAAAAu, x, _mm512_slli_epi32(x, 12));  // low nibble, high nibble
+          __m512i v = _mm512_permutexvar_epi16(index, table);
+          v = _mm512_mask_add_epi16(v, _mm512_test_epi16_mask(v, _mm512_set1_epi16(0x7FFF)), v, delta);
+          _mm512_store_si512(dst + (q + t) * 64, v);
+        }
+      }
+    }
+  }
 };
 #else
 struct mxfp4_decoder;  // the AVX512-BF16 kernels' decoder, not built here
@@ -163,14 +215,16 @@ struct mxfp4_decoder;  // the AVX512-BF16 kernels' decoder, not built here
 }  // namespace detail
 
 //! C = bf16(A) * dequant(W)^T (+ bias) (+ C). Rows of W are split across the executor's threads.
-//! With `a_scratch` (gemm_lowbit_scratch(m, k) elements) the AVX512-BF16 path allocates nothing.
+//! With `a_scratch` (gemm_lowbit_scratch(m, k) elements, 64-byte aligned) it allocates nothing.
 template <class Arch, executor Exec>
 [[nodiscard]] status gemm_mxfp4(Arch, const gemm_mxfp4_args& g, Exec& exec, std::uint16_t* a_scratch = nullptr) {
   if (const status s = gemm_mxfp4_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w.n == 0) return status::ok;
   return detail::run_lowbit_gemm<Arch, detail::mxfp4_decoder>(
       g, g.w.n, g.w.k,
-      [&](const float* ab, std::size_t n0, std::size_t n1, float* sums) { detail::mxfp4_rows_fp32<Arch>(g, ab, n0, n1, sums); }, exec,
+      [&](const float* ab, std::size_t n0, std::size_t n1, std::size_t r0, std::size_t r1, float* sums) {
+        detail::mxfp4_rows_fp32<Arch>(g, ab, n0, n1, r0, r1, sums);
+      }, exec,
       a_scratch);
 }
 

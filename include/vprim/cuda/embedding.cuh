@@ -22,6 +22,7 @@ using kernels::embedding_args;
 
 [[nodiscard]] inline status embedding_can_implement(const embedding_args& a) noexcept {
   if (const status s = kernels::embedding_can_implement(a); s != status::ok) return s;
+  if (a.table_bf16 != nullptr) return status::not_supported;  // the CPU's bf16 table waits for a GPU-run twin
   return a.tokens > 0x7fffffffu ? status::invalid_argument : status::ok;
 }
 

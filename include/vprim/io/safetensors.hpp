@@ -453,6 +453,37 @@ class safetensors_writer {
 
   //! The whole file.
   [[nodiscard]] std::vector<std::byte> serialize() const {
+    const auto [header, order] = layout();
+    std::size_t bytes = header.size();
+    for (const pending* p : order) bytes += p->data.size();
+    std::vector<std::byte> out(bytes);
+    std::memcpy(out.data(), header.data(), header.size());
+    std::size_t at = header.size();
+    for (const pending* p : order) {
+      if (!p->data.empty()) std::memcpy(out.data() + at, p->data.data(), p->data.size());
+      at += p->data.size();
+    }
+    return out;
+  }
+
+  //! Writes the file, a tensor at a time (no second copy of a multi-GB file in memory);
+  //! io_error when it cannot be written.
+  [[nodiscard]] status write(const std::string& path) const {
+    const auto [header, order] = layout();
+    std::FILE* fp = std::fopen(path.c_str(), "wb");
+    if (fp == nullptr) return status::io_error;
+    bool ok = std::fwrite(header.data(), 1, header.size(), fp) == header.size();
+    for (const pending* p : order) ok = ok && std::fwrite(p->data.data(), 1, p->data.size(), fp) == p->data.size();
+    return (std::fclose(fp) == 0 && ok) ? status::ok : status::io_error;
+  }
+
+ private:
+  struct pending {
+    tensor_entry entry;
+    std::vector<std::byte> data;
+  };
+  //! The 8-byte length and JSON header, then the tensors in the order their data follows.
+  [[nodiscard]] std::pair<std::string, std::vector<const pending*>> layout() const {
     std::vector<const pending*> order;
     for (const auto& p : pending_) order.push_back(&p);
     std::stable_sort(order.begin(), order.end(),
@@ -488,32 +519,12 @@ class safetensors_writer {
     }
     header += '}';
     while (header.size() % 8 != 0) header += ' ';  // keeps the data section 8-byte aligned
-    std::vector<std::byte> out(8 + header.size() + offset);
-    std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xffu);
-    std::memcpy(out.data() + 8, header.data(), header.size());
-    std::size_t at = 8 + header.size();
-    for (const pending* p : order) {
-      if (!p->data.empty()) std::memcpy(out.data() + at, p->data.data(), p->data.size());
-      at += p->data.size();
-    }
-    return out;
+    std::string out(8, '\0');
+    const std::uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xffu);
+    return {out + header, std::move(order)};
   }
 
-  //! Writes the file; io_error when it cannot be written.
-  [[nodiscard]] status write(const std::string& path) const {
-    const auto bytes = serialize();
-    std::FILE* fp = std::fopen(path.c_str(), "wb");
-    if (fp == nullptr) return status::io_error;
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), fp) == bytes.size();
-    return (std::fclose(fp) == 0 && ok) ? status::ok : status::io_error;
-  }
-
- private:
-  struct pending {
-    tensor_entry entry;
-    std::vector<std::byte> data;
-  };
   std::vector<pending> pending_;
   std::vector<std::pair<std::string, std::string>> metadata_;
 };

@@ -16,15 +16,17 @@ VPRIM_NAMESPACE_BEGIN
 namespace kernels {
 
 struct embedding_args {
-  const float* table = nullptr;    //!< [vocab, dim]
+  const float* table = nullptr;    //!< [vocab, dim], or nullptr and table_bf16
   const std::int64_t* ids = nullptr;  //!< [tokens], device memory
   float* out = nullptr;            //!< [tokens, dim]
   std::size_t tokens = 0, vocab = 0, dim = 0;
+  const std::uint16_t* table_bf16 = nullptr;  //!< [vocab, dim] bf16 bits, when table is nullptr
 };
 
 [[nodiscard]] constexpr status embedding_can_implement(const embedding_args& a) noexcept {
   if (a.tokens == 0) return status::ok;
-  if (a.table == nullptr || a.ids == nullptr || a.out == nullptr || a.vocab == 0 || a.dim == 0) return status::invalid_argument;
+  if ((a.table == nullptr) == (a.table_bf16 == nullptr) || a.ids == nullptr || a.out == nullptr || a.vocab == 0 || a.dim == 0)
+    return status::invalid_argument;
   return status::ok;
 }
 

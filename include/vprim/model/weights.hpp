@@ -39,6 +39,23 @@ struct quantized_tensor {
   [[nodiscard]] std::size_t bytes() const noexcept { return codes.size() + scales.size(); }
 };
 
+//! Rows [first, first + count) of a low-bit weight; nullopt when the range would split FP8's
+//! 128-row scale blocks (the caller then reads the values instead).
+[[nodiscard]] inline std::optional<quantized_tensor> quantized_rows(const quantized_tensor& t, std::size_t first, std::size_t count) {
+  if (t.n == 0 || first + count > t.n) return std::nullopt;
+  const bool fp8 = t.fmt == quantized_tensor::format::fp8_block128;
+  if (fp8 && (first % 128 != 0 || (count % 128 != 0 && first + count != t.n))) return std::nullopt;
+  const std::size_t code_row = t.codes.size() / t.n;
+  const std::size_t scale_rows = fp8 ? (t.n + 127) / 128 : t.n, scale_row = t.scales.size() / scale_rows;
+  const std::size_t scale_first = fp8 ? first / 128 : first, scale_count = fp8 ? (count + 127) / 128 : count;
+  quantized_tensor out{t.fmt, count, t.k, {}, {}};
+  const auto codes = t.codes.begin() + static_cast<std::ptrdiff_t>(first * code_row);
+  out.codes.assign(codes, codes + static_cast<std::ptrdiff_t>(count * code_row));
+  const auto scales = t.scales.begin() + static_cast<std::ptrdiff_t>(scale_first * scale_row);
+  out.scales.assign(scales, scales + static_cast<std::ptrdiff_t>(scale_count * scale_row));
+  return out;
+}
+
 //! Where a model's weights come from: values by name given the shape the config implies
 //! (errors name the tensor), and, from a source that keeps the release's low-bit weights as
 //! shipped, those weights in their own bytes (quantized(): nullopt for a tensor stored otherwise,
@@ -225,8 +242,10 @@ struct linear_layer {
     return weight + bias.size() * sizeof(float);
   }
 
-  //! Scratch bytes apply() takes from its arena for `rows` rows (a bf16 weight's skinny operand).
+  //! Scratch bytes apply() takes from its arena for `rows` rows (A as bf16 for a low-bit weight,
+  //! a bf16 weight's skinny operand).
   [[nodiscard]] std::size_t scratch_bytes(std::size_t rows) const noexcept {
+    if (q) return workspace_size{}.add<std::uint16_t>(cpu::gemm_lowbit_scratch(rows, q->k)).bytes;
     return is_bf16() ? workspace_size{}.add<std::uint16_t>(cpu::gemm_bf16_scratch(rows, w_bf16.k)).bytes : 0;
   }
 
@@ -247,10 +266,20 @@ struct linear_layer {
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec, workspace_arena* ws,
                              bool accumulate) const {
     const float* b = bias.empty() ? nullptr : bias.data();
-    if (q && q->fmt == quantized_tensor::format::fp8_block128)
-      return cpu::gemm_fp8(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec);
-    if (q)
-      return cpu::gemm_mxfp4(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec);
+    if (q) {
+      std::optional<workspace_arena::frame> frame;
+      std::uint16_t* scratch = nullptr;  // A in the kernel's order; without an arena the kernel allocates it
+      if (ws != nullptr) {
+        frame.emplace(*ws);
+        scratch = ws->take<std::uint16_t>(cpu::gemm_lowbit_scratch(rows, q->k));
+        if (scratch == nullptr) return status::out_of_memory;
+      }
+      if (q->fmt == quantized_tensor::format::fp8_block128)
+        return cpu::gemm_fp8(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec,
+                             scratch);
+      return cpu::gemm_mxfp4(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec,
+                             scratch);
+    }
     if (is_bf16()) {
       const cpu::gemm_bf16_args g{rows, x, w_bf16.k, &w_bf16, b, y, w_bf16.n, accumulate};
       if (ws == nullptr) return cpu::gemm_bf16(arch, g, exec);

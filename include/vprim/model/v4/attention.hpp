@@ -83,16 +83,9 @@ struct attention_layer {
     if (auto e = get(a.q_b, t.q_b)) return *e;
     if (auto e = get(a.kv_proj, t.kv)) return *e;
     if (auto e = get(a.o_b, t.o_b)) return *e;
-    const index_t per_group = t.o_a.in;
-    auto oa = src(t.o_a.weight(), {t.o_a.out, t.o_a.in});
-    if (!oa) return oa.err();
-    for (std::size_t g = 0; g < a.groups; ++g) {
-      std::vector<float> rows(oa->begin() + static_cast<std::ptrdiff_t>(g * a.o_rank * static_cast<std::size_t>(per_group)),
-                              oa->begin() + static_cast<std::ptrdiff_t>((g + 1) * a.o_rank * static_cast<std::size_t>(per_group)));
-      auto l = linear_layer::from_values(arch, rows, c.o_lora_rank, per_group);
-      if (!l) return l.err();
-      a.o_a.push_back(std::move(*l));
-    }
+    auto groups = load_output_groups(arch, src, t.o_a, c);
+    if (!groups) return groups.err();
+    a.o_a = std::move(*groups);
     for (auto [vec, spec] : {std::pair{&a.q_a_norm, &t.q_a_norm}, std::pair{&a.kv_norm, &t.kv_norm}, std::pair{&a.sinks, &t.sinks}}) {
       auto v = src(spec->name, spec->shape);
       if (!v) return v.err();
@@ -109,6 +102,37 @@ struct attention_layer {
       a.index = std::move(*ix);
     }
     return result<attention_layer>(std::move(a));
+  }
+
+  //! wo_a's groups, one Linear each: as shipped when the source keeps it FP8 and a group is
+  //! whole 128-row scale blocks, else from its values.
+  template <class Arch>
+  [[nodiscard]] static result<std::vector<linear_layer>> load_output_groups(Arch arch, const weight_source& src,
+                                                                            const linear_spec& o_a, const config& c) {
+    const auto groups = static_cast<std::size_t>(c.o_groups), rank = static_cast<std::size_t>(c.o_lora_rank);
+    std::vector<linear_layer> out;
+    auto shipped = src.quantized(o_a.weight(), {o_a.out, o_a.in});
+    if (!shipped) return shipped.err();
+    for (std::size_t g = 0; *shipped && g < groups; ++g) {
+      auto rows = quantized_rows(**shipped, g * rank, rank);
+      if (!rows) break;
+      auto l = linear_layer::from_quantized(std::move(*rows));
+      if (!l) return l.err();
+      out.push_back(std::move(*l));
+    }
+    if (out.size() == groups) return out;
+    out.clear();
+    auto values = src(o_a.weight(), {o_a.out, o_a.in});
+    if (!values) return values.err();
+    const std::size_t per_group = rank * static_cast<std::size_t>(o_a.in);
+    for (std::size_t g = 0; g < groups; ++g) {
+      const std::vector<float> rows(values->begin() + static_cast<std::ptrdiff_t>(g * per_group),
+                                    values->begin() + static_cast<std::ptrdiff_t>((g + 1) * per_group));
+      auto l = linear_layer::from_values(arch, rows, c.o_lora_rank, o_a.in);
+      if (!l) return l.err();
+      out.push_back(std::move(*l));
+    }
+    return out;
   }
 
   //! Compressed entries one query may attend at most, for sequences of up to `positions`.

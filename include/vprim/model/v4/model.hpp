@@ -10,6 +10,7 @@
 //! so any split of a sequence into calls gives the logits of one long prefill.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 #include <span>
@@ -37,11 +38,52 @@ struct sequence_cache {
   kv_cache_dtype dtype = kv_cache_dtype::fp32;  //!< how its pool stores KV rows
   kv_pool pool;
   std::vector<std::int32_t> block_table;
-  std::vector<std::byte> scratch;
+  workspace_memory scratch;
 };
 
 class decoder {
  public:
+  //! One decoder layer: attention, MoE, their hyper-connections and norms.
+  struct layer {
+    attention_layer attn;
+    moe_layer moe;
+    hyper_connection attn_hc, ffn_hc;
+    std::vector<float> attn_norm, ffn_norm;
+
+    //! Bytes of weights held.
+    [[nodiscard]] std::size_t resident_bytes() const noexcept {
+      return attn.resident_bytes() + moe.resident_bytes() + attn_hc.resident_bytes() + ffn_hc.resident_bytes() +
+             vector_bytes(attn_norm, ffn_norm);
+    }
+  };
+
+  //! Layer l of `c` alone (load() reads every layer this way; a tool can read one).
+  template <class Arch>
+  [[nodiscard]] static result<layer> load_layer(Arch arch, const weight_source& src, const index_source& ids, const config& c,
+                                                std::size_t l, const std::string& prefix = "model.") {
+    const std::string p = prefix + "layers." + std::to_string(l) + ".";
+    const layer_tensors lt = layer_tensors_of(c, l, prefix);
+    const auto n = static_cast<std::size_t>(c.hc_mult), D = static_cast<std::size_t>(c.hidden);
+    layer L;
+    auto attn = attention_layer::load(arch, src, p + "self_attn.", c, c.layers[l]);
+    if (!attn) return attn.err();
+    L.attn = std::move(*attn);
+    auto moe = moe_layer::load(arch, src, p + "mlp.", c, c.mlps[l], ids);
+    if (!moe) return moe.err();
+    L.moe = std::move(*moe);
+    for (auto [dst, spec] : {std::pair{&L.attn_hc, &lt.attn_hc}, std::pair{&L.ffn_hc, &lt.ffn_hc}}) {
+      auto h = hyper_connection::load(src, *spec, n, D);
+      if (!h) return h.err();
+      *dst = std::move(*h);
+    }
+    for (auto [dst, spec] : {std::pair{&L.attn_norm, &lt.attn_norm}, std::pair{&L.ffn_norm, &lt.ffn_norm}}) {
+      auto w = src(spec->name, spec->shape);
+      if (!w) return w.err();
+      *dst = std::move(*w);
+    }
+    return result<layer>(std::move(L));
+  }
+
   template <class Arch>
   [[nodiscard]] static result<decoder> load(Arch arch, const weight_source& src, const index_source& ids,
                                             const config& c, const std::string& prefix = "model.",
@@ -55,6 +97,13 @@ class decoder {
       if (!v) return v.err();
       *vec = std::move(*v);
     }
+    // An embedding stored in bf16 (the release's) is held in bf16: the gather widens it exactly.
+    const auto high_half = [](float x) { return static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(x) >> 16); };
+    if (std::all_of(m.embed_.begin(), m.embed_.end(), [](float x) { return (std::bit_cast<std::uint32_t>(x) & 0xffffu) == 0; })) {
+      m.embed_bf16_.resize(m.embed_.size());
+      std::transform(m.embed_.begin(), m.embed_.end(), m.embed_bf16_.begin(), high_half);
+      m.embed_ = {};
+    }
     auto head = linear_layer::load(arch, src, t.head.name, t.head.out, t.head.in, false, {}, c.head_precision);
     if (!head) return head.err();
     m.lm_head_ = std::move(*head);
@@ -62,26 +111,9 @@ class decoder {
     if (!hh) return hh.err();
     m.hc_head_ = std::move(*hh);
     for (std::size_t l = 0; l < c.layers.size(); ++l) {
-      const std::string p = prefix + "layers." + std::to_string(l) + ".";
-      const layer_tensors lt = layer_tensors_of(c, l, prefix);
-      layer L;
-      auto attn = attention_layer::load(arch, src, p + "self_attn.", c, c.layers[l]);
-      if (!attn) return attn.err();
-      L.attn = std::move(*attn);
-      auto moe = moe_layer::load(arch, src, p + "mlp.", c, c.mlps[l], ids);
-      if (!moe) return moe.err();
-      L.moe = std::move(*moe);
-      for (auto [dst, spec] : {std::pair{&L.attn_hc, &lt.attn_hc}, std::pair{&L.ffn_hc, &lt.ffn_hc}}) {
-        auto h = hyper_connection::load(src, *spec, n, D);
-        if (!h) return h.err();
-        *dst = std::move(*h);
-      }
-      for (auto [dst, spec] : {std::pair{&L.attn_norm, &lt.attn_norm}, std::pair{&L.ffn_norm, &lt.ffn_norm}}) {
-        auto w = src(spec->name, spec->shape);
-        if (!w) return w.err();
-        *dst = std::move(*w);
-      }
-      m.layers_.push_back(std::move(L));
+      auto L = load_layer(arch, src, ids, c, l, prefix);
+      if (!L) return L.err();
+      m.layers_.push_back(std::move(*L));
     }
     return result<decoder>(std::move(m));
   }
@@ -146,20 +178,17 @@ class decoder {
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
 
   //! Bytes of weights held, per layer and in all (embedding, head and final norms included).
-  [[nodiscard]] std::size_t layer_resident_bytes(std::size_t l) const noexcept {
-    const layer& L = layers_[l];
-    return L.attn.resident_bytes() + L.moe.resident_bytes() + L.attn_hc.resident_bytes() + L.ffn_hc.resident_bytes() +
-           vector_bytes(L.attn_norm, L.ffn_norm);
-  }
+  [[nodiscard]] std::size_t layer_resident_bytes(std::size_t l) const noexcept { return layers_[l].resident_bytes(); }
   [[nodiscard]] std::size_t resident_bytes() const noexcept {
-    std::size_t b = vector_bytes(embed_, norm_) + lm_head_.resident_bytes() + hc_head_.resident_bytes();
+    std::size_t b = vector_bytes(embed_, embed_bf16_, norm_) + lm_head_.resident_bytes() + hc_head_.resident_bytes();
     for (std::size_t l = 0; l < layers_.size(); ++l) b += layer_resident_bytes(l);
     return b;
   }
 
   //! Token ids -> embeddings out[S, hidden]; errors name the offending token index.
   [[nodiscard]] std::optional<error> embed_into(const std::int64_t* ids, std::size_t S, float* out) const {
-    return cpu::embedding({embed_.data(), ids, out, S, static_cast<std::size_t>(cfg_.vocab), static_cast<std::size_t>(cfg_.hidden)});
+    return cpu::embedding({embed_bf16_.empty() ? embed_.data() : nullptr, ids, out, S, static_cast<std::size_t>(cfg_.vocab),
+                           static_cast<std::size_t>(cfg_.hidden), embed_bf16_.empty() ? nullptr : embed_bf16_.data()});
   }
   [[nodiscard]] result<std::vector<float>> embed(const std::int64_t* ids, std::size_t S) const {
     std::vector<float> out(S * static_cast<std::size_t>(cfg_.hidden));
@@ -317,14 +346,9 @@ class decoder {
     return std::nullopt;
   }
 
-  struct layer {
-    attention_layer attn;
-    moe_layer moe;
-    hyper_connection attn_hc, ffn_hc;
-    std::vector<float> attn_norm, ffn_norm;
-  };
   config cfg_;
   std::vector<float> embed_, norm_;
+  std::vector<std::uint16_t> embed_bf16_;  //!< the embedding when every value is a bf16 (embed_ then empty)
   linear_layer lm_head_;
   hyper_head hc_head_;
   std::vector<layer> layers_;

@@ -177,7 +177,7 @@ struct moe_layer {
   template <class Arch, executor Exec>
   [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
                              float* weights, std::int64_t* indices, Exec& exec) const {
-    std::vector<std::byte> memory(workspace(S, 1).bytes);
+    workspace_memory memory(workspace(S, 1).bytes);
     workspace_arena ws(memory);
     return route(arch, x, S, token_ids, logits, weights, indices, exec, ws);
   }
@@ -194,7 +194,7 @@ struct moe_layer {
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
                              float* y, Exec& exec) const {
-    std::vector<std::byte> memory(workspace(S, static_cast<std::size_t>(std::max(1, exec.concurrency()))).bytes);
+    workspace_memory memory(workspace(S, static_cast<std::size_t>(std::max(1, exec.concurrency()))).bytes);
     workspace_arena ws(memory);
     return apply(arch, x, S, weights, indices, y, exec, ws);
   }

@@ -24,7 +24,7 @@ template <class Arch>
 [[nodiscard]] std::vector<std::int64_t> top_k_indices(Arch arch, const float* values, std::size_t n, std::size_t k) {
   std::vector<std::int64_t> out(std::min(k, n));
   const kernels::topk_args a{values, n, k, out.data()};
-  std::vector<std::byte> memory(kernels::topk_workspace(a).bytes + workspace_arena::alignment);
+  workspace_memory memory(kernels::topk_workspace(a).bytes);
   workspace_arena ws(memory);
   if (cpu::top_k(arch, a, ws) != status::ok) out.clear();
   return out;
