@@ -364,11 +364,11 @@ struct fp8_format {
   }
 };
 
-template <class Format, std::size_t N, std::size_t K>
+template <class Format, std::size_t N, std::size_t K, bool OneCopy = false>
 void BM_lowbit_skinny(benchmark::State& state) {
   const auto rows = static_cast<std::size_t>(state.range(0));
   constexpr std::size_t code_bytes = Format::code_bytes(N, K), scale_bytes = Format::scale_bytes(N, K);
-  constexpr std::size_t count = std::max<std::size_t>(2, (std::size_t{256} << 20) / (code_bytes + scale_bytes));
+  constexpr std::size_t count = OneCopy ? 1 : std::max<std::size_t>(2, (std::size_t{256} << 20) / (code_bytes + scale_bytes));
   std::vector<std::uint8_t> codes(count * code_bytes), scales(count * scale_bytes);
   std::uint64_t x = 0x9E3779B97F4A7C15ull;
   for (auto& c : codes) c = static_cast<std::uint8_t>((x ^= x << 13, x ^= x >> 7, x ^= x << 17) >> 24) & 0xEFu;  // no e4m3 NaN
@@ -387,10 +387,12 @@ void BM_lowbit_skinny(benchmark::State& state) {
   });
   vprim_bench::report_bytes(state, static_cast<double>(count * (code_bytes + scale_bytes)));
   state.counters["gemms_per_second"] = benchmark::Counter(static_cast<double>(count), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GMAC_per_second"] = benchmark::Counter(static_cast<double>(count * rows * N * K) / 1e9,
+                                                         benchmark::Counter::kIsIterationInvariantRate);
 }
-template <std::size_t N, std::size_t K>
+template <std::size_t N, std::size_t K, bool OneCopy = false>
 void BM_mxfp4_skinny(benchmark::State& state) {
-  BM_lowbit_skinny<mxfp4_format, N, K>(state);
+  BM_lowbit_skinny<mxfp4_format, N, K, OneCopy>(state);
 }
 template <std::size_t N, std::size_t K>
 void BM_fp8_skinny(benchmark::State& state) {
@@ -406,9 +408,20 @@ BENCHMARK(BM_mxfp4_skinny<2048, 4096>)->Name("BM_mxfp4_skinny_w1_4096_to_2048")-
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_mxfp4_skinny<4096, 2048>)->Name("BM_mxfp4_skinny_w2_2048_to_4096")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+// Prefill through the same FP8 Linears (an image's 324 tokens): from 32 rows on, the panel path
+// (each 32-row panel decoded once per K block for the bf16 tile kernel); GMAC/s against
+// BM_dpbf16_peak.
+BENCHMARK(BM_fp8_skinny<32768, 1024>)->Name("BM_fp8_prefill_wq_b_1024_to_32768")->ArgName("rows")->Arg(32)->Arg(324)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_fp8_skinny<4096, 8192>)->Name("BM_fp8_prefill_wo_b_8192_to_4096")->ArgName("rows")->Arg(32)->Arg(324)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 // ggml's own MUL_MAT perf shape (test-backend-ops: 4096 x 14336 weights, n = 1, 8, 512), to run
 // beside bench/peers/ggml_mul_mat.sh.
-BENCHMARK(BM_mxfp4_skinny<4096, 14336>)->Name("BM_mxfp4_ggml_shape_4096x14336")->ArgName("rows")->Arg(1)->Arg(8)->Arg(512)
+BENCHMARK(BM_mxfp4_skinny<4096, 14336>)->Name("BM_mxfp4_ggml_shape_4096x14336")->ArgName("rows")->Arg(1)->Arg(8)->Arg(32)->Arg(512)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+// The same matrix over and over, as test-backend-ops times it: its 31 MB then sit partly in a
+// 32 MB L3, so at one row this measures what ggml's number measures.
+BENCHMARK(BM_mxfp4_skinny<4096, 14336, true>)->Name("BM_mxfp4_ggml_shape_4096x14336_one_copy")->ArgName("rows")->Arg(1)->Arg(8)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // What the bf16 streaming GEMM alone reads: `rows` rows (an expert's share of a prefill) times

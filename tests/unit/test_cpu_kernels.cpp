@@ -213,25 +213,30 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   std::mt19937 rng(78);
   std::vector<std::uint8_t> codes, scales;
   std::size_t n = 0, k = 0, kb = 0;
-  // N across a 128-row block; K of a partial block, and ragged.
-  check_lowbit_gemm(
-      rng, {1u, 3u, 8u, 9u, 24u, 37u}, {1u, 17u, 130u}, {32u, 100u, 200u, 300u},
-      [&](std::size_t n_, std::size_t k_) {
-        n = n_, k = k_, kb = (k + 127) / 128;
-        codes.assign(n * k, 0);
-        scales.assign(((n + 127) / 128) * kb, 0);
-        for (auto& c : codes) {
-          c = static_cast<std::uint8_t>(rng());
-          if ((c & 0x7Fu) == 0x7Fu) c = 0x01;  // no NaN codes: the release holds none
-        }
-        for (auto& s : scales) s = static_cast<std::uint8_t>(118 + rng() % 14);  // 2^-9 .. 2^4
-        return [&](std::size_t j, std::size_t x) {
-          return e4m3(codes[j * k + x]) * std::ldexp(1.0, scales[(j / 128) * kb + x / 128] - 127);
-        };
-      },
-      [&](std::size_t m, const float* a, std::size_t lda, const float* bias, float* c, std::size_t ldc, bool accumulate) {
-        return vprim::cpu::gemm_fp8(arch{}, {m, a, lda, {codes.data(), scales.data(), n, k}, bias, c, ldc, accumulate}, pool);
-      });
+  std::uint8_t lowest_scale = 118;
+  const auto make = [&](std::size_t n_, std::size_t k_) {
+    n = n_, k = k_, kb = (k + 127) / 128;
+    codes.assign(n * k, 0);
+    scales.assign(((n + 127) / 128) * kb, 0);
+    for (auto& c : codes) {
+      c = static_cast<std::uint8_t>(rng());
+      if ((c & 0x7Fu) == 0x7Fu) c = 0x01;  // no NaN codes: the release holds none
+    }
+    for (auto& s : scales) s = static_cast<std::uint8_t>(118 + rng() % 14);  // 2^-9 .. 2^4
+    scales[0] = std::min(scales[0], lowest_scale);
+    return [&](std::size_t j, std::size_t x) { return e4m3(codes[j * k + x]) * std::ldexp(1.0, scales[(j / 128) * kb + x / 128] - 127); };
+  };
+  const auto run = [&](std::size_t m, const float* a, std::size_t lda, const float* bias, float* c, std::size_t ldc, bool accumulate) {
+    return vprim::cpu::gemm_fp8(arch{}, {m, a, lda, {codes.data(), scales.data(), n, k}, bias, c, ldc, accumulate}, pool);
+  };
+  // N across a 128-row block; K of a partial block, and ragged (from 32 rows on, the panel path
+  // where K is a multiple of 4, the grouped kernel at K = 102).
+  check_lowbit_gemm(rng, {1u, 3u, 8u, 9u, 24u, 37u}, {1u, 17u, 130u}, {32u, 100u, 102u, 200u, 300u}, make, run);
+  // Panels: row blocks, column blocks and three K blocks; then a scale of 2^-120, outside the
+  // panels' exact range, sends the same shapes to the grouped kernel.
+  check_lowbit_gemm(rng, {32u, 100u}, {130u, 300u}, {1100u}, make, run);
+  lowest_scale = 7;
+  check_lowbit_gemm(rng, {37u}, {130u}, {1100u}, make, run);
   std::vector<float> a(32), c(1);
   codes.assign(32, 0);
   scales.assign(1, 0);

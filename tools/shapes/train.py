@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Trains the shapes model (vprim_shapes/twin.py) on generated scenes, on the CPU.
 
-  train.py --out DIR [--minutes 90] [--seed 1] [--threads 2] [--tower-minutes M]
+  train.py --out DIR [--minutes 90] [--seed 1] [--threads 2] [--tower-minutes M] [--window 192]
 
 Resumable: DIR/state.pt holds the model, optimiser and step; rerunning continues from it.
 With --tower-minutes M > 0, first the tower and aligner alone learn for M minutes, per merged
@@ -29,7 +29,7 @@ from vprim_shapes import data, twin
 from vprim_shapes.vocab import Vocab
 
 
-def model_config(vocab_size, window=64):
+def model_config(vocab_size, window=192):
     return {
         "architectures": ["DeepseekV4ForCausalLM"], "model_type": "deepseek_v4",
         "vocab_size": vocab_size, "hidden_size": 96, "num_hidden_layers": 4,
@@ -210,8 +210,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=90, help="whole budget, the tower phase included")
     ap.add_argument("--tower-minutes", type=float, default=0, help="the tower-first phase (0: none, as the shipped model)")
     ap.add_argument("--tower-rate", type=float, default=0.3, help="the tower's learning rate after its phase, relative")
-    ap.add_argument("--window", type=int, default=64,
-                    help="sliding window; 160 or more covers the longest scene's whole sequence (151 tokens)")
+    ap.add_argument("--window", type=int, default=192,
+                    help="sliding window (the shipped model: 192, which covers the longest sequence of the task, "
+                         "151 tokens, so every answer token reads every image token; the model before it: 64)")
     ap.add_argument("--steps", type=int, default=6000, help="schedule length (the curriculum and the LR follow it)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)

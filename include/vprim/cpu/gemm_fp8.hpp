@@ -154,6 +154,59 @@ struct fp8_decoder {
     widen(live > 64 ? load_bytes(c + 64, live - 64) : _mm512_setzero_si512(), out.w[2], out.w[3]);
     out.scale = _mm512_set1_ps(w.scale(n, g));
   }
+
+  //! Whether the panel path may run: K whole 4-byte gathers, and every value times its scale a
+  //! normal bf16 (E8M0 codes 10..246: e4m3's 2^-9 .. 480 times 2^-117 .. 2^119).
+  static bool panels_exact(const fp8_weight_view& w) noexcept {
+    const std::size_t count = ((w.n + fp8_weight_view::block - 1) / fp8_weight_view::block) * w.col_blocks();
+    return w.k % 4 == 0 && std::all_of(w.scales, w.scales + count, [](std::uint8_t s) { return s >= 10 && s <= 246; });
+  }
+
+  //! Rows [j, j + cols) of W (cols <= 32, j a multiple of 32: one 128-row scale block), k pairs
+  //! [q0, q0 + pairs) (even), into the bf16 GEMM's panel layout with the scales folded in (see
+  //! mxfp4_decoder::decode_panel). A 32-bit gather of four codes from each of 16 rows gives two
+  //! pairs; widen() turns the 64 codes into bf16 and two dword permutes put each pair's 16 rows
+  //! in column order.
+  VPRIM_TARGET_AVX512BF16 static void decode_panel(const fp8_weight_view& w, std::size_t j, std::size_t cols, std::size_t q0,
+                                                   std::size_t pairs, std::uint16_t* out) {
+    const fp8_decoder d(w);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i code_at = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(w.k)));
+    // Row r = 4 l + i of a widened pair of registers: rows 4l, 4l+1 in lane l of lo, 4l+2, 4l+3
+    // in lane l of hi, each row's two pairs side by side.
+    alignas(64) std::int32_t first[16], second[16];
+    for (int r = 0; r < 16; ++r) {
+      first[r] = (r % 4 < 2 ? 0 : 16) + 4 * (r / 4) + 2 * (r % 2);
+      second[r] = first[r] + 1;
+    }
+    const __m512i pick_first = _mm512_load_si512(first), pick_second = _mm512_load_si512(second);
+    for (std::size_t half = 0; half < 2; ++half) {
+      std::uint16_t* dst = out + half * 32;
+      const std::size_t c0 = half * 16, live = cols > c0 ? std::min<std::size_t>(16, cols - c0) : 0;
+      if (live == 0) {
+        for (std::size_t q = 0; q < pairs; ++q) _mm512_store_si512(dst + q * 64, _mm512_setzero_si512());
+        continue;
+      }
+      const auto rows = static_cast<__mmask16>(live == 16 ? 0xFFFFu : (1u << live) - 1u);
+      const std::uint8_t* codes = w.codes + (j + c0) * w.k;
+      __m512i delta = _mm512_setzero_si512();
+      for (std::size_t q = 0; q < pairs; q += 2) {
+        const std::size_t pair = q0 + q;
+        if (q == 0 || pair % (fp8_weight_view::block / 2) == 0)  // a new 128-column block: its one scale
+          delta = _mm512_set1_epi16(static_cast<short>((static_cast<int>(w.scales[((j + c0) / fp8_weight_view::block) * w.col_blocks() +
+                                                                                   2 * pair / fp8_weight_view::block]) -
+                                                        127) *
+                                                       128));
+        __m512bh lo, hi;
+        d.widen(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, code_at, codes + 2 * pair, 1), lo, hi);
+        for (unsigned t = 0; t < 2; ++t) {
+          __m512i v = _mm512_permutex2var_epi32((__m512i)lo, t == 0 ? pick_first : pick_second, (__m512i)hi);
+          v = _mm512_mask_add_epi16(v, _mm512_test_epi16_mask(v, _mm512_set1_epi16(0x7FFF)), v, delta);
+          _mm512_store_si512(dst + (q + t) * 64, v);
+        }
+      }
+    }
+  }
 };
 #else
 struct fp8_decoder;  // the AVX512-BF16 kernels' decoder, not built here
