@@ -41,6 +41,23 @@ namespace {
 using arch = VPRIM_TEST_ARCH;
 using vprim_ref::random_vector;
 
+//! Sparse-attention arguments for one query over raw window rows; callers add the entries,
+//! sinks and output.
+vprim::kernels::sparse_attention_args window_attention(std::size_t heads, std::size_t head_dim, const float* q,
+                                                       std::int64_t position, std::size_t raw_count, const float* const* raw_rows,
+                                                       const std::int64_t* raw_positions, std::size_t window) {
+  vprim::kernels::sparse_attention_args a{};
+  a.heads = heads;
+  a.head_dim = head_dim;
+  a.q = q;
+  a.position = position;
+  a.raw_count = raw_count;
+  a.raw_rows = raw_rows;
+  a.raw_positions = raw_positions;
+  a.window = window;
+  return a;
+}
+
 bool usable() {
   if (vprim::cpu::arch_usable<arch>()) return true;
   WARN("SIMD arch " << arch::name() << " is not available on this CPU: nothing checked");
@@ -87,15 +104,7 @@ TEST_CASE("sparse attention over window rows and paged entries equals the naive 
         for (std::size_t i = 0; i < entries_n; ++i) std::copy_n(ev.data() + i * D, D, store.rows().row(i));
         // CSA picks: some visible, a -1, one past the causal limit (71 / 4 = 17 visible), one past the entries
         const std::vector<std::int64_t> picks = {2, 16, -1, 17, 9, 0, 22, 30};
-        vprim::kernels::sparse_attention_args a{};
-        a.heads = heads;
-        a.head_dim = D;
-        a.q = q.data();
-        a.position = position;
-        a.raw_count = raw_n;
-        a.raw_rows = raw_rows.data();
-        a.raw_positions = raw_pos.data();
-        a.window = window;
+        auto a = window_attention(heads, D, q.data(), position, raw_n, raw_rows.data(), raw_pos.data(), window);
         if (mode) {
           a.entries = store.rows().as_const();
           a.entry_count = entries_n;
@@ -155,14 +164,7 @@ TEST_CASE("sparse attention refuses what it cannot do and reports a short worksp
   std::vector<float> q(8, 0.5f), out(8), sinks(1, 0.0f), row(8, 1.0f);
   const float* rows[1] = {row.data()};
   const std::int64_t pos[1] = {0};
-  vprim::kernels::sparse_attention_args a{};
-  a.heads = 1;
-  a.head_dim = 8;
-  a.q = q.data();
-  a.raw_count = 1;
-  a.raw_rows = rows;
-  a.raw_positions = pos;
-  a.window = 4;
+  auto a = window_attention(1, 8, q.data(), 0, 1, rows, pos, 4);
   a.sinks = sinks.data();
   a.out = out.data();
   vprim::workspace_arena none;
@@ -642,15 +644,7 @@ TEST_CASE("FP8 KV rows: keys with an fp32 scale, and attention, the indexer and 
         rows.push_back(fp8 ? raw8.rows().row(r) : raw32.rows().row(r));
         pos.push_back(position - static_cast<std::int64_t>(raw_n - 1 - r));
       }
-      vprim::kernels::sparse_attention_args a{};
-      a.heads = heads;
-      a.head_dim = D;
-      a.q = q.data();
-      a.position = position;
-      a.raw_count = raw_n;
-      a.raw_rows = rows.data();
-      a.raw_positions = pos.data();
-      a.window = 8;
+      auto a = window_attention(heads, D, q.data(), position, raw_n, rows.data(), pos.data(), 8);
       a.entries = (fp8 ? ent8 : ent32).rows().as_const();
       a.entry_count = entries_n;
       a.ratio = 4;

@@ -220,12 +220,8 @@ template <class Arch, executor Exec>
 [[nodiscard]] status gemm_mxfp4(Arch, const gemm_mxfp4_args& g, Exec& exec, std::uint16_t* a_scratch = nullptr) {
   if (const status s = gemm_mxfp4_can_implement(g); s != status::ok) return s;
   if (g.m == 0 || g.w.n == 0) return status::ok;
-  return detail::run_lowbit_gemm<Arch, detail::mxfp4_decoder>(
-      g, g.w.n, g.w.k,
-      [&](const float* ab, std::size_t n0, std::size_t n1, std::size_t r0, std::size_t r1, float* sums) {
-        detail::mxfp4_rows_fp32<Arch>(g, ab, n0, n1, r0, r1, sums);
-      }, exec,
-      a_scratch);
+  const auto rows_fp32 = [&g](auto... range) { detail::mxfp4_rows_fp32<Arch>(g, range...); };
+  return detail::run_lowbit_gemm<Arch, detail::mxfp4_decoder>(g, g.w.n, g.w.k, rows_fp32, exec, a_scratch);
 }
 
 }  // namespace cpu
