@@ -1,6 +1,8 @@
 // SPDX-FileCopyrightText: 2026 vprim developers
 // SPDX-License-Identifier: Apache-2.0
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -185,6 +187,17 @@ TEST_CASE("executors cover [0, n) exactly once, also nested", "[core][executor]"
   REQUIRE(pool.concurrency() == 3);
   for (std::int64_t n : {0, 1, 2, 3, 7, 1000}) check_cover(pool, n);
   for (int rep = 0; rep < 200; ++rep) check_cover(pool, 17);
+  // Regions back to back (workers still spinning), with fewer parts than workers, and after
+  // pauses longer than the spin (workers asleep, woken by the condition variable).
+  for (int rep = 0; rep < 3000; ++rep) check_cover(pool, rep % 4 + 1);
+  for (int rep = 0; rep < 5; ++rep) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    check_cover(pool, 9);
+  }
+  for (int rep = 0; rep < 50; ++rep) {  // pools made and destroyed while their workers spin
+    vprim::thread_pool_executor brief(2);
+    check_cover(brief, 5);
+  }
   // a kernel that itself calls parallel_for from inside a worker must not deadlock
   std::atomic<std::int64_t> total{0};
   pool.parallel_for(8, [&](std::int64_t b, std::int64_t e) {

@@ -249,6 +249,32 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   REQUIRE(vprim::cpu::gemm_fp8(arch{}, bad, pool) == vprim::status::ok);
 }
 
+TEST_CASE("a low-bit GEMM's row does not depend on how many rows the call has (below the panel path)", "[cpu][gemm][mxfp4][fp8]") {
+  if (!usable()) return;
+  // 24 rows of K = 4128 do not fit in L1, so the grouped kernel walks W K block by K block; one
+  // row at a time it reads W front to back. Both must give every row the same bits.
+  vprim::thread_pool_executor pool(2);
+  std::mt19937 rng(79);
+  constexpr std::size_t m = 24, n = 70, k = 4128;
+  const auto a = random_vector(m * k, 5u, -2.0f, 2.0f);
+  std::vector<std::uint8_t> codes(n * k), scales(n * k);
+  for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 0x7Fu);  // no NaN codes
+  for (auto& s : scales) s = static_cast<std::uint8_t>(120 + rng() % 8);
+  for (bool fp8 : {false, true}) {
+    CAPTURE(fp8);
+    const auto run = [&](std::size_t rows, const float* x, float* c) {
+      return fp8 ? vprim::cpu::gemm_fp8(arch{}, {rows, x, k, {codes.data(), scales.data(), n, k}, nullptr, c, n, false}, pool)
+                 : vprim::cpu::gemm_mxfp4(arch{}, {rows, x, k, {codes.data(), scales.data(), n, k}, nullptr, c, n, false}, pool);
+    };
+    std::vector<float> all(m * n), one(m * n), fives(m * n);
+    REQUIRE(run(m, a.data(), all.data()) == vprim::status::ok);
+    for (std::size_t r = 0; r < m; ++r) REQUIRE(run(1, a.data() + r * k, one.data() + r * n) == vprim::status::ok);
+    for (std::size_t r = 0; r < m; r += 5) REQUIRE(run(std::min<std::size_t>(5, m - r), a.data() + r * k, fives.data() + r * n) == vprim::status::ok);
+    REQUIRE(all == one);
+    REQUIRE(all == fives);
+  }
+}
+
 TEST_CASE("rmsnorm and layernorm equal their definitions", "[cpu][norm]") {
   if (!usable()) return;
   vprim::serial_executor serial;

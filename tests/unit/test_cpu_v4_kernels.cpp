@@ -4,7 +4,7 @@
 // pages handed out in a scrambled order: sparse attention (window, selected and visible entries,
 // sinks), the compressor's update fed in uneven chunks, the indexer's scores, top-k (ties, NaN,
 // the large-input path), the router (three scorings, hash tables, bias_vl), the grouping of
-// slots by expert, mHC, the partial RoPE and the embedding gather. Compiled once per SIMD arch, like
+// slots by expert, the routed experts (fp32 and MXFP4 weights), mHC, the partial RoPE and the embedding gather. Compiled once per SIMD arch, like
 // test_cpu_kernels.cpp; on a CPU without the arch the cases warn and check nothing.
 #include <algorithm>
 #include <cmath>
@@ -26,6 +26,7 @@
 #include "vprim/cpu/kv_entry.hpp"
 #include "vprim/cpu/mhc.hpp"
 #include "vprim/cpu/norm.hpp"
+#include "vprim/cpu/moe.hpp"
 #include "vprim/cpu/moe_permute.hpp"
 #include "vprim/cpu/router.hpp"
 #include "vprim/cpu/rope.hpp"
@@ -477,6 +478,165 @@ TEST_CASE("slots grouped by expert: a stable sort of the slots by expert id, wit
   std::vector<std::int64_t> bad = {0, 3, 1};
   std::vector<std::int32_t> order(3), offsets(4);
   CHECK(vprim::cpu::moe_permute({bad.data(), order.data(), offsets.data(), 3, 3}) == vprim::status::out_of_range);
+}
+
+namespace {
+
+//! Experts of one form for the routed-experts test: their views, and each one's value at (row,
+//! column) as the kernel multiplies it.
+struct test_experts {
+  std::vector<vprim::cpu::packed_weight> f32;
+  std::vector<std::vector<std::uint8_t>> codes, scales;
+  std::vector<std::vector<float>> values;  // [2 * inter, dim] then [dim, inter], per expert
+  std::vector<vprim::cpu::linear_view> gate_up, down;
+};
+
+test_experts make_experts(bool mxfp4, std::size_t E, std::size_t D, std::size_t I, std::mt19937& rng) {
+  static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  test_experts t;
+  for (std::size_t e = 0; e < 2 * E; ++e) {
+    const bool up = e % 2 == 0;
+    const std::size_t n = up ? 2 * I : D, k = up ? D : I;
+    std::vector<float> w(n * k);
+    if (mxfp4) {
+      std::vector<std::uint8_t> c(n * k / 2), s(n * k / 32);
+      for (auto& b : c) b = static_cast<std::uint8_t>(rng());
+      for (auto& b : s) b = static_cast<std::uint8_t>(120 + rng() % 6);
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t x = 0; x < k; ++x) {
+          const std::uint8_t byte = c[j * (k / 2) + x / 2];
+          w[j * k + x] = e2m1[x % 2 == 0 ? byte & 15u : byte >> 4] * std::ldexp(1.0f, s[j * (k / 32) + x / 32] - 127);
+        }
+      t.codes.push_back(std::move(c));
+      t.scales.push_back(std::move(s));
+    } else {
+      w = random_vector(n * k, static_cast<unsigned>(rng()), -0.3f, 0.3f);
+      auto packed = vprim::cpu::pack_weight(arch{}, w.data(), n, k, k);
+      REQUIRE(packed.has_value());
+      t.f32.push_back(std::move(*packed));
+    }
+    t.values.push_back(std::move(w));
+  }
+  for (std::size_t i = 0; i < 2 * E; ++i) {
+    const bool up = i % 2 == 0;
+    vprim::cpu::linear_view v;
+    if (mxfp4)
+      v.mxfp4 = {t.codes[i].data(), t.scales[i].data(), up ? 2 * I : D, up ? D : I};
+    else
+      v.f32 = &t.f32[i];
+    (up ? t.gate_up : t.down).push_back(v);
+  }
+  return t;
+}
+
+double bf16_round(double x) { return vprim::bf16_bits_to_float(vprim::float_to_bf16_bits(static_cast<float>(x))); }
+
+}  // namespace
+
+TEST_CASE("the routed experts equal each token's weighted sum of its experts' clamped SwiGLU, in any thread count", "[cpu][v4][moe]") {
+  if (!usable()) return;
+  constexpr std::size_t E = 6, K = 2, D = 64, I = 32;
+  constexpr float limit = 1.5f;
+  std::mt19937 rng(58);
+  vprim::serial_executor serial;
+  vprim::thread_pool_executor two(2), three(3);
+  for (bool mxfp4 : {false, true})
+    for (std::size_t T : {1u, 5u, 40u})
+      for (bool repeat : {false, true}) {  // repeat: one token names an expert twice (a hash table may)
+        CAPTURE(mxfp4, T, repeat);
+        const test_experts ex = make_experts(mxfp4, E, D, I, rng);
+        const auto x = random_vector(T * D, static_cast<unsigned>(rng()), -1.0f, 1.0f);
+        const auto w = random_vector(T * K, static_cast<unsigned>(rng()), 0.1f, 1.0f);
+        std::vector<std::int64_t> idx(T * K);
+        for (std::size_t t = 0; t < T; ++t) {
+          idx[t * K] = static_cast<std::int64_t>(rng() % E);
+          idx[t * K + 1] = repeat && t == 0 ? idx[t * K] : (idx[t * K] + 1 + static_cast<std::int64_t>(rng() % (E - 1))) % static_cast<std::int64_t>(E);
+        }
+        const auto y0 = random_vector(T * D, static_cast<unsigned>(rng()), -1.0f, 1.0f);
+        vprim::cpu::moe_experts_args a{x.data(), idx.data(), w.data(), ex.gate_up.data(), ex.down.data(), nullptr, T, D, I, E, K, limit};
+        const std::size_t bound_rows = repeat ? T * K : T;
+        std::vector<std::vector<float>> outs;
+        for (bool accumulate : {false, true})
+          for (int threads : {1, 2, 3}) {
+            std::vector<float> y = y0;
+            a.y = y.data();
+            a.accumulate = accumulate;
+            auto mem = scratch(vprim::cpu::moe_experts_workspace(a, static_cast<std::size_t>(threads), bound_rows).bytes);
+            vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(mem.data()), mem.size()));
+            const vprim::status s = threads == 1 ? vprim::cpu::moe_experts(arch{}, a, serial, ws)
+                                                 : vprim::cpu::moe_experts(arch{}, a, threads == 2 ? two : three, ws);
+            REQUIRE(s == vprim::status::ok);
+            outs.push_back(y);
+          }
+        REQUIRE(outs[0] == outs[1]);  // the thread count changes nothing, bit for bit
+        REQUIRE(outs[0] == outs[2]);
+        REQUIRE(outs[3] == outs[4]);
+        REQUIRE(outs[3] == outs[5]);
+        // The naive sum in double. The MXFP4 kernels round their inputs (x, and the activation
+        // between the GEMMs) to bf16: x rounded here too; the activation's rounding, up to 2^-8
+        // of each term of the down product, is in the bound.
+        for (std::size_t t = 0; t < T; ++t) {
+          std::vector<double> ref(D, 0.0), mag(D, 0.0);
+          for (std::size_t k = 0; k < K; ++k) {
+            const auto e = static_cast<std::size_t>(idx[t * K + k]);
+            const std::vector<float>& gu = ex.values[2 * e];
+            const std::vector<float>& dn = ex.values[2 * e + 1];
+            for (std::size_t d = 0; d < D; ++d) {
+              double sum = 0.0, m = 0.0;
+              for (std::size_t i = 0; i < I; ++i) {
+                double g = 0.0, u = 0.0;
+                for (std::size_t c = 0; c < D; ++c) {
+                  const double xc = mxfp4 ? bf16_round(x[t * D + c]) : x[t * D + c];
+                  g += static_cast<double>(gu[i * D + c]) * xc;
+                  u += static_cast<double>(gu[(I + i) * D + c]) * xc;
+                }
+                g = std::min(g, double{limit});
+                u = std::clamp(u, -double{limit}, double{limit});
+                const double act = g / (1.0 + std::exp(-g)) * u;
+                sum += static_cast<double>(dn[d * I + i]) * act;
+                m += std::fabs(static_cast<double>(dn[d * I + i]) * act);
+              }
+              ref[d] += w[t * K + k] * sum;
+              mag[d] += w[t * K + k] * m;
+            }
+          }
+          for (std::size_t d = 0; d < D; ++d) {
+            CAPTURE(t, d);
+            const double rel = mxfp4 ? 0x1p-8 + 1e-5 : 1e-5;
+            REQUIRE(std::fabs(outs[0][t * D + d] - ref[d]) <= rel * mag[d] + 1e-6);
+            REQUIRE(std::fabs(outs[3][t * D + d] - (ref[d] + y0[t * D + d])) <= rel * mag[d] + 1e-5);
+          }
+        }
+      }
+}
+
+TEST_CASE("the routed experts refuse bad ids, wrong expert shapes and a short workspace", "[cpu][v4][moe][errors]") {
+  if (!usable()) return;
+  constexpr std::size_t E = 3, K = 2, D = 64, I = 32, T = 2;
+  std::mt19937 rng(59);
+  vprim::serial_executor serial;
+  test_experts ex = make_experts(false, E, D, I, rng);
+  const auto x = random_vector(T * D, 1u, -1.0f, 1.0f);
+  const std::vector<float> w(T * K, 0.5f);
+  std::vector<std::int64_t> idx = {0, 1, 2, 3};  // 3: no such expert
+  std::vector<float> y(T * D);
+  vprim::cpu::moe_experts_args a{x.data(), idx.data(), w.data(), ex.gate_up.data(), ex.down.data(), y.data(), T, D, I, E, K, 1.0f};
+  auto mem = scratch(vprim::cpu::moe_experts_workspace(a, 1, T).bytes);
+  vprim::workspace_arena ws(std::span<std::byte>(reinterpret_cast<std::byte*>(mem.data()), mem.size()));
+  CHECK(vprim::cpu::moe_experts(arch{}, a, serial, ws) == vprim::status::out_of_range);
+  idx[3] = 0;
+  ex.down[1] = ex.gate_up[1];  // expert 1's down projection has the gate_up's shape
+  CHECK(vprim::cpu::moe_experts(arch{}, a, serial, ws) == vprim::status::shape_mismatch);
+  ex.down[1] = ex.down[0];
+  CHECK(vprim::cpu::moe_experts(arch{}, a, serial, ws) == vprim::status::ok);
+  auto little = scratch(vprim::cpu::moe_experts_workspace(a, 1, T).bytes / 2);
+  vprim::workspace_arena short_ws(std::span<std::byte>(reinterpret_cast<std::byte*>(little.data()), little.size()));
+  CHECK(vprim::cpu::moe_experts(arch{}, a, serial, short_ws) == vprim::status::out_of_memory);
+  a.top_k = E + 1;
+  CHECK(vprim::cpu::moe_experts(arch{}, a, serial, ws) == vprim::status::invalid_argument);
+  a.top_k = K;
+  a.down = nullptr;
+  CHECK(vprim::cpu::moe_experts(arch{}, a, serial, ws) == vprim::status::invalid_argument);
 }
 
 TEST_CASE("norm, SwiGLU and the partial RoPE through their shared contracts equal the direct calls and refuse bad arguments", "[cpu][contracts]") {

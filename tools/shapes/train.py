@@ -3,6 +3,7 @@
 """Trains the shapes model (vprim_shapes/twin.py) on generated scenes, on the CPU.
 
   train.py --out DIR [--minutes 90] [--seed 1] [--threads 2] [--tower-minutes M] [--window 192]
+           [--point-weight 1] [--coord-rows quadratic|fourier]
 
 Resumable: DIR/state.pt holds the model, optimiser and step; rerunning continues from it.
 With --tower-minutes M > 0, first the tower and aligner alone learn for M minutes, per merged
@@ -13,7 +14,11 @@ probe learns the cells, the decoder in the remaining time did not learn to read 
 shipped model was trained without it, M = 0.)
 Curriculum: small images with one or two shapes first, then the whole task. Coordinates are
 trained with soft targets (a narrow Gaussian over neighbouring values, mixed with the exact one)
-and the coordinate tokens start from smooth embeddings, so nearby values start out alike."""
+and the coordinate tokens start from smooth embeddings, so nearby values start out alike.
+Pointing (--point-weight, on by default since session 14): one head in each of the last two
+layers is taught, at every answer token of box j, to attend to the image token holding box j's
+centre, the copy that writing a box is; the head's coordinate rows start quadratic in the value
+(--coord-rows), so a state that holds x linearly scores x highest."""
 
 import argparse
 import json
@@ -50,7 +55,7 @@ def model_config(vocab_size, window=192):
     }
 
 
-def init_model(cfg, vocab, seed):
+def init_model(cfg, vocab, seed, coord_rows="quadratic"):
     torch.manual_seed(seed)
     m = twin.Model(cfg)
     dec = m.decoder
@@ -59,7 +64,10 @@ def init_model(cfg, vocab, seed):
         if layer.ffn.bias is None:
             V, K, E = cfg["vocab_size"], cfg["num_experts_per_tok"], cfg["n_routed_experts"]
             layer.ffn.tid2eid.copy_(torch.stack([torch.randperm(E, generator=g)[:K] for _ in range(V)]))
-    # coordinate tokens: smooth (Fourier) features of the value in embedding and head rows
+    # coordinate tokens: smooth (Fourier) features of the value in the embedding rows; in the head
+    # rows either the same features, or ("quadratic") u e_A - u^2/2 e_B with u = v / 999 in the
+    # last two dimensions, so that a hidden state a (x e_A + e_B) scores the values as
+    # -a (u - x)^2 / 2 + const: the best value is x itself, read linearly from the state.
     D = cfg["hidden_size"]
     nums = [(vocab.id[str(v)] if str(v) in vocab.id else None, v) for v in range(1000)]
     freqs = torch.arange(1, D // 2 + 1, dtype=torch.float32) * math.pi / 1000 * 0.5
@@ -67,8 +75,26 @@ def init_model(cfg, vocab, seed):
         for tid, v in nums:
             f = torch.cat([torch.sin(v * freqs), torch.cos(v * freqs)]) * 0.5
             dec.embed.weight[tid] = f
-            dec.head.weight[tid] = f * 0.2
+            if coord_rows == "quadratic":
+                u = v / 999
+                dec.head.weight[tid] = 0
+                dec.head.weight[tid, -2:] = torch.tensor([u, -u * u / 2]) * 8
+            else:
+                dec.head.weight[tid] = f * 0.2
     return m
+
+
+POINTING = ((2, 0), (3, 0))  # (layer, head) pairs the pointing loss teaches
+
+
+def pointing_loss(model, b):
+    """Each answer token of box j should attend, in the supervised heads, to the image token that
+    holds box j's centre (training only: it teaches the copy that writing a box is)."""
+    if b.point.numel() == 0:
+        return torch.zeros(())
+    r, t, s = b.point.unbind(1)
+    losses = [-(model.decoder.layers[l].attn.probs[r, h, t, s] + 1e-6).log().mean() for l, h in POINTING]
+    return sum(losses) / len(losses)
 
 
 def soft_targets(logits, b, vocab, sigma=6.0, exact=0.5):
@@ -213,6 +239,10 @@ def main():
     ap.add_argument("--window", type=int, default=192,
                     help="sliding window (the shipped model: 192, which covers the longest sequence of the task, "
                          "151 tokens, so every answer token reads every image token; the model before it: 64)")
+    ap.add_argument("--point-weight", type=float, default=1.0,
+                    help="weight of the pointing loss (0: off; the models before session 14 had none)")
+    ap.add_argument("--coord-rows", choices=("quadratic", "fourier"), default="quadratic",
+                    help="the head's coordinate rows at init (the models before session 14: fourier)")
     ap.add_argument("--steps", type=int, default=6000, help="schedule length (the curriculum and the LR follow it)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -223,7 +253,9 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     vocab = Vocab()
     cfg = model_config(len(vocab), a.window)
-    model = init_model(cfg, vocab, a.seed)
+    model = init_model(cfg, vocab, a.seed, a.coord_rows)
+    for l, _ in POINTING:
+        model.decoder.layers[l].attn.keep_probs = a.point_weight > 0
     probe = TowerProbe(cfg["hidden_size"])
     heads = DenseHeads(cfg["hidden_size"])
     tower = list(model.vision.parameters())
@@ -266,7 +298,8 @@ def main():
         loss = soft_targets(model.decoder.head(hidden[b.targets >= 0]), b, vocab)
         dense = heads.loss(model.decoder.tapped, b, cfg["vocab_size"])
         aux = [l.attn.index_loss for l in model.decoder.layers if l.attn.index_loss is not None]
-        total = loss + dense + 0.5 * probe_loss + (0.1 * sum(aux) if aux else 0)
+        point = pointing_loss(model, b) if a.point_weight > 0 else torch.zeros(())
+        total = loss + dense + 0.5 * probe_loss + a.point_weight * point + (0.1 * sum(aux) if aux else 0)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()), 1.0)
@@ -275,7 +308,7 @@ def main():
             balance(model)
         step += 1
         if step % 20 == 0:
-            msg = (f"step {step} loss {loss.item():.4f} dense {dense.item():.4f} probe {probe_loss.item():.4f} "
+            msg = (f"step {step} loss {loss.item():.4f} dense {dense.item():.4f} probe {probe_loss.item():.4f} point {point.item():.4f} "
                    f"index {sum(x.item() for x in aux):.4f} lr {lr:.2e} "
                    f"{(time.time() - t0) / 60:.1f} min, {b.ids.shape[1]} tokens, grid {b.gh}x{b.gw}")
             print(msg, flush=True)

@@ -9,6 +9,7 @@
 //! std::thread pool.
 
 #include <algorithm>
+#include <atomic>
 #include <concepts>
 #include <condition_variable>
 #include <cstdint>
@@ -19,9 +20,23 @@
 
 #include "vprim/core/config.hpp"
 
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 VPRIM_NAMESPACE_BEGIN
 
 namespace detail {
+//! One turn of a spin-wait: a pause where the CPU has one, so the waiting core yields its
+//! pipeline to the other hyperthread and does not flood the memory system.
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
 struct range_body_archetype {
   void operator()(std::int64_t, std::int64_t) const {}
 };
@@ -48,6 +63,10 @@ struct serial_executor {
 //! concurrency() contiguous chunks (static partition: kernels size their work items so that
 //! chunks cost about the same). A parallel_for issued from inside a worker runs serially,
 //! so nested kernels cannot deadlock the pool.
+//! Workers and the caller spin for a short while (spin_turns pauses, some tens of
+//! microseconds) before they sleep on a condition variable: a decode step is hundreds of
+//! parallel regions a few microseconds apart, and waking a sleeping thread costs more than
+//! many of them.
 class thread_pool_executor {
  public:
   //! Bodies must not throw (kernels report through status). threads <= 0 means std::thread::hardware_concurrency().
@@ -92,10 +111,14 @@ class thread_pool_executor {
     inside_worker() = true;  // nested calls from part 0 run serially, as in the workers
     run_part(0);
     inside_worker() = false;
+    for (int i = 0; i < spin_turns && pending_.load(std::memory_order_acquire) != 0; ++i) detail::spin_pause();
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     task_ = nullptr;
   }
+
+  //! Pauses a waiting thread spins through before it sleeps.
+  static constexpr int spin_turns = 1 << 12;
 
  private:
   static bool& inside_worker() noexcept {
@@ -111,19 +134,19 @@ class thread_pool_executor {
     inside_worker() = true;
     std::uint64_t seen = 0;
     for (;;) {
+      for (int i = 0; i < spin_turns && generation_.load(std::memory_order_acquire) == seen; ++i) detail::spin_pause();
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
+        seen = generation_.load(std::memory_order_relaxed);
         if (stopping_) return;
         if (index >= parts_) continue;
       }
       run_part(index);
-      {
-        std::lock_guard lock(mutex_);
-        --pending_;
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(mutex_);  // so the caller is either not yet waiting or already woken
+        done_.notify_one();
       }
-      done_.notify_one();
     }
   }
 
@@ -135,8 +158,8 @@ class thread_pool_executor {
   std::function<void(std::int64_t, std::int64_t)>* task_ = nullptr;
   std::int64_t n_ = 0;
   int parts_ = 0;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};  // written under mutex_; read by spinning workers without it
   bool stopping_ = false;
 };
 

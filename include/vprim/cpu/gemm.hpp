@@ -17,6 +17,7 @@
 #include "vprim/core/aligned_buffer.hpp"
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
+#include "vprim/kernels/gemm.hpp"
 #include "vprim/cpu/arch.hpp"
 
 VPRIM_NAMESPACE_BEGIN
@@ -170,14 +171,11 @@ struct basic_gemm_args {
 using gemm_args = basic_gemm_args<packed_weight>;
 
 namespace detail {
-//! The checks every GEMM shares, for arguments whose weight is present: empty problems are ok,
-//! otherwise A and C must exist and their row strides cover K and N.
+//! The contract's shape checks (kernels/gemm.hpp), for arguments whose weight is present.
 template <class Args>
 [[nodiscard]] status check_gemm_shapes(const Args& g) noexcept {
-  if (g.m == 0 || g.w->n == 0) return status::ok;
-  if (g.a == nullptr || g.c == nullptr) return status::invalid_argument;
-  if (g.lda < g.w->k || g.ldc < g.w->n) return status::shape_mismatch;
-  return status::ok;
+  const kernels::gemm_shape shape{g.m, g.w->n, g.w->k, g.lda, g.ldc};
+  return kernels::gemm_shape_can_implement(shape, g.a, g.c);
 }
 }  // namespace detail
 

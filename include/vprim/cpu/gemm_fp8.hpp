@@ -28,6 +28,7 @@
 #include "vprim/core/dtype.hpp"
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
+#include "vprim/kernels/gemm.hpp"
 #include "vprim/cpu/fp8.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/cpu/gemm_lowbit.hpp"
@@ -61,9 +62,9 @@ struct gemm_fp8_args {
 //! Errors: a missing pointer (invalid_argument); strides shorter than a row (shape_mismatch).
 [[nodiscard]] inline status gemm_fp8_can_implement(const gemm_fp8_args& g) noexcept {
   if (g.m == 0 || g.w.n == 0) return status::ok;
-  if (g.a == nullptr || g.c == nullptr || g.w.codes == nullptr || g.w.scales == nullptr) return status::invalid_argument;
-  if (g.lda < g.w.k || g.ldc < g.w.n) return status::shape_mismatch;
-  return status::ok;
+  if (g.w.codes == nullptr || g.w.scales == nullptr) return status::invalid_argument;
+  const kernels::gemm_shape shape{g.m, g.w.n, g.w.k, g.lda, g.ldc};
+  return kernels::gemm_shape_can_implement(shape, g.a, g.c);
 }
 
 namespace detail {

@@ -10,9 +10,10 @@
 //! cheaply, with an fp32 scale per lane of a vdpbf16ps sum (E8M0: a power of two, so exact).
 //! A's rows are rounded to bf16 once per call and stored in that same order, so a group costs
 //! its decode plus, per row of A, four vdpbf16ps and one FMA; a decoded group serves up to
-//! eight rows of A held in registers. W is streamed once for up to eight rows; more rows pass
-//! over blocks of W rows that stay in L2. From lowbit_panel_rows rows on, a format with a panel
-//! decoder (MXFP4) decodes each panel of W once, scales folded, for the bf16 GEMM's tile kernel.
+//! eight rows of A, their sums in registers. W is streamed once for up to eight rows (K block
+//! by K block when those rows of A would not stay in L1); more rows pass over blocks of W rows
+//! that stay in L2. From lowbit_panel_rows rows on, a format with a panel decoder (MXFP4,
+//! FP8) decodes each panel of W once, scales folded, for the bf16 GEMM's tile kernel.
 //!
 //! Otherwise (no AVX512-BF16, or an fp32 arch tag) the formats' fp32 fallbacks run on A rounded
 //! through bf16. Every path: A rounded to bf16, exact products, fp32 sums, per-block scales.
@@ -23,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -74,19 +76,6 @@ inline void store_column(const Args& g, std::size_t r0, std::size_t rows, std::s
 //! p % 32) holds column order[p] of the group.
 using group_order = std::array<std::uint8_t, lowbit_group>;
 
-//! A's rows as bf16 in a decoder's order: out[r * kp + g * 128 + p] = bf16(a[r, g * 128 + order[p]]),
-//! zero past k; kp = k rounded up to whole groups.
-inline void convert_rows_grouped(const float* a, std::size_t lda, std::size_t rows, std::size_t k, const group_order& order,
-                                 std::uint16_t* out) {
-  const std::size_t kp = grouped_stride(k);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t g0 = 0; g0 < kp; g0 += lowbit_group)
-      for (std::size_t p = 0; p < lowbit_group; ++p) {
-        const std::size_t x = g0 + order[p];
-        out[r * kp + g0 + p] = x < k ? float_to_bf16_bits(a[r * lda + x]) : std::uint16_t{0};
-      }
-}
-
 #if VPRIM_X86_BF16_KERNELS
 //! One group of a row of W as bf16 (four registers, the decoder's order) and, per fp32 lane of
 //! a vdpbf16ps sum over them, the scale of the values that lane summed.
@@ -94,6 +83,45 @@ struct bf16_group {
   __m512bh w[4];
   __m512 scale;
 };
+
+//! A's rows as bf16 in a decoder's order: out[r * kp + g * 128 + p] = bf16(a[r, g * 128 + order[p]]),
+//! zero past k; kp = k rounded up to whole groups. Rounded as the bf16 GEMM's convert_rows_bf16
+//! (and read as vdpbf16ps reads its inputs): each whole group's 128 values become four
+//! registers of bf16 in natural order, and two-source word permutes put them in the decoder's
+//! order; a ragged last group is converted one value at a time.
+VPRIM_TARGET_AVX512BF16 inline void convert_rows_grouped_bf16(const float* a, std::size_t lda, std::size_t rows, std::size_t k,
+                                                              const group_order& order, std::uint16_t* out) {
+  const std::size_t kp = grouped_stride(k), whole = k / lowbit_group * lowbit_group;
+  alignas(64) std::uint16_t index[lowbit_group];  // order[p] within its pair of source registers
+  for (std::size_t p = 0; p < lowbit_group; ++p) index[p] = static_cast<std::uint16_t>(order[p] % 64);
+  __m512i idx[4];
+  __mmask32 upper[4];  // lanes whose column lies in registers 2 and 3
+  for (std::size_t t = 0; t < 4; ++t) {
+    idx[t] = _mm512_load_si512(index + 32 * t);
+    upper[t] = 0;
+    for (std::size_t e = 0; e < 32; ++e)
+      if (order[32 * t + e] >= 64) upper[t] |= __mmask32{1} << e;
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* src = a + r * lda;
+    std::uint16_t* dst = out + r * kp;
+    for (std::size_t g0 = 0; g0 < whole; g0 += lowbit_group) {
+      __m512i v[4];
+      for (std::size_t j = 0; j < 4; ++j)
+        v[j] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + g0 + 32 * j + 16), _mm512_loadu_ps(src + g0 + 32 * j));
+      for (std::size_t t = 0; t < 4; ++t) {
+        const __m512i low = _mm512_permutex2var_epi16(v[0], idx[t], v[1]);
+        const __m512i high = _mm512_permutex2var_epi16(v[2], idx[t], v[3]);
+        _mm512_storeu_si512(dst + g0 + 32 * t, _mm512_mask_blend_epi16(upper[t], low, high));
+      }
+    }
+    if (whole < kp)
+      for (std::size_t p = 0; p < lowbit_group; ++p) {
+        const std::size_t x = whole + order[p];
+        dst[whole + p] = x < k ? float_to_bf16_bits(src[x]) : std::uint16_t{0};
+      }
+  }
+}
 
 //! Asks for the cache line `lowbit_prefetch_bytes` past p: a thread streams its rows of W front
 //! to back, and with only the hardware's prefetch a core keeps too few lines in flight to feed
@@ -121,14 +149,21 @@ VPRIM_TARGET_AVX512BF16 inline float lane_sum(__m512 x) {
   return _mm512_cvtss_f32(x);
 }
 
-//! Rows rows of A (grouped order, row stride kp) times row n of W: per group, four vdpbf16ps
-//! into a fresh sum that the group's scales multiply into the row's accumulator.
+//! Values of K one partial sum covers: a row's sum is the fp32 sum, K block by K block, of each
+//! block's lane-summed vdpbf16ps sums. The same for every loop order and row count, so which
+//! loop order runs does not change a result.
+inline constexpr std::size_t lowbit_k_block_groups = 8;
+
+//! Rows rows of A (grouped order, row stride kp) times row n of W over groups [g0, g1) (one K
+//! block), added to sums: per group, four vdpbf16ps into a fresh sum that the group's scales
+//! multiply into the row's accumulator.
 template <std::size_t Rows, class Decoder>
 VPRIM_TARGET_AVX512BF16 inline void lowbit_dot_rows(Decoder& d, const std::uint16_t* a, std::size_t kp, std::size_t n,
-                                                    float* sums) {
+                                                    std::size_t g0, std::size_t g1, float* sums) {
   __m512 acc[Rows];
   for (auto& x : acc) x = _mm512_setzero_ps();
-  for (std::size_t g = 0, k0 = 0; k0 < kp; ++g, k0 += lowbit_group) {
+  for (std::size_t g = g0; g < g1; ++g) {
+    const std::size_t k0 = g * lowbit_group;
     bf16_group w;
     d.decode(n, g, w);
     for (std::size_t r = 0; r < Rows; ++r) {
@@ -140,35 +175,50 @@ VPRIM_TARGET_AVX512BF16 inline void lowbit_dot_rows(Decoder& d, const std::uint1
       acc[r] = _mm512_fmadd_ps(s, w.scale, acc[r]);
     }
   }
-  for (std::size_t r = 0; r < Rows; ++r) sums[r] = lane_sum(acc[r]);
+  for (std::size_t r = 0; r < Rows; ++r) sums[r] += lane_sum(acc[r]);
 }
 
-//! Rows [n0, n1) of C from A in grouped order (m rows, stride kp): eight rows of A at a time per
-//! decoded group; with more than eight, blocks of W rows small enough for L2 are passed over
-//! by every eight rows before the next block is read.
+//! lowbit_dot_rows for a run-time row count of 1 .. sizeof...(R) (one instantiation each).
+template <class Decoder, std::size_t... R>
+VPRIM_TARGET_AVX512BF16 inline void lowbit_dot_rows_n(std::index_sequence<R...>, std::size_t rows, Decoder& d, const std::uint16_t* a,
+                                                      std::size_t kp, std::size_t n, std::size_t g0, std::size_t g1, float* sums) {
+  (void)((rows == R + 1 && (lowbit_dot_rows<R + 1>(d, a, kp, n, g0, g1, sums), true)) || ...);
+}
+
+//! Bytes of A's rows that one pass over W may read from L1 with no K blocking (of a 48 KiB L1,
+//! leaving room for W's lines streaming through).
+inline constexpr std::size_t lowbit_a_in_l1_bytes = 32 * 1024;
+
+//! Rows [n0, n1) of C from A in grouped order (m rows, stride kp): eight rows of A at a time
+//! per decoded group. Blocks of W rows small enough for L2 are passed over by every eight rows
+//! before the next block is read. When those rows of A do not fit in L1 (8 x 4096 values of
+//! bf16 are 64 KiB), W is walked 16 rows at a time K block by K block, so each K block of A stays
+//! in L1 while those rows read it (before, A came from L2 once per W row, which bound 8 rows at
+//! 4096 x 14336 to 117 GMAC/s; walking more W rows at once was faster only while W sat in L3, as
+//! it splits DRAM's stream into more pieces); otherwise W is read front to back. (Sixteen rows
+//! of A per pass measured slower, at 8 rows too.)
 template <class Decoder, class Args>
 VPRIM_TARGET_AVX512BF16 inline void lowbit_rows_bf16(Decoder& d, const Args& g, const std::uint16_t* abf, std::size_t kp,
                                                      std::size_t n0, std::size_t n1) {
-  constexpr std::size_t rows_at_once = 8, w_rows_per_block = 64;
+  constexpr std::size_t rows_at_once = 8, w_rows_per_block = 64, kb = lowbit_k_block_groups, w_rows_per_k_walk = 16;
+  constexpr auto row_counts = std::make_index_sequence<rows_at_once>{};
+  const std::size_t groups = kp / lowbit_group;
   for (std::size_t nb = n0; nb < n1; nb += w_rows_per_block) {
     const std::size_t ne = std::min(n1, nb + w_rows_per_block);
     for (std::size_t r0 = 0; r0 < g.m; r0 += rows_at_once) {
       const std::size_t rows = std::min(rows_at_once, g.m - r0);
       const std::uint16_t* a = abf + r0 * kp;
-      for (std::size_t n = nb; n < ne; ++n) {
-        float sums[rows_at_once];
-        switch (rows) {
-          case 1: lowbit_dot_rows<1>(d, a, kp, n, sums); break;
-          case 2: lowbit_dot_rows<2>(d, a, kp, n, sums); break;
-          case 3: lowbit_dot_rows<3>(d, a, kp, n, sums); break;
-          case 4: lowbit_dot_rows<4>(d, a, kp, n, sums); break;
-          case 5: lowbit_dot_rows<5>(d, a, kp, n, sums); break;
-          case 6: lowbit_dot_rows<6>(d, a, kp, n, sums); break;
-          case 7: lowbit_dot_rows<7>(d, a, kp, n, sums); break;
-          default: lowbit_dot_rows<8>(d, a, kp, n, sums); break;
-        }
-        store_column(g, r0, rows, n, sums);
+      float sums[w_rows_per_block][rows_at_once] = {};
+      if (rows * kp * sizeof(std::uint16_t) <= lowbit_a_in_l1_bytes) {
+        for (std::size_t n = nb; n < ne; ++n)
+          for (std::size_t g0 = 0; g0 < groups; g0 += kb) lowbit_dot_rows_n(row_counts, rows, d, a, kp, n, g0, std::min(groups, g0 + kb), sums[n - nb]);
+      } else {
+        for (std::size_t ns = nb; ns < ne; ns += w_rows_per_k_walk)
+          for (std::size_t g0 = 0; g0 < groups; g0 += kb)
+            for (std::size_t n = ns; n < std::min(ne, ns + w_rows_per_k_walk); ++n)
+              lowbit_dot_rows_n(row_counts, rows, d, a, kp, n, g0, std::min(groups, g0 + kb), sums[n - nb]);
       }
+      for (std::size_t n = nb; n < ne; ++n) store_column(g, r0, rows, n, sums[n - nb]);
     }
   }
 }
@@ -241,7 +291,7 @@ template <class Arch, class Decoder, class Args, class RowsFp32, executor Exec>
       }
     }
     const std::size_t kp = grouped_stride(k);
-    convert_rows_grouped(g.a, g.lda, g.m, k, Decoder::order, scratch);
+    convert_rows_grouped_bf16(g.a, g.lda, g.m, k, Decoder::order, scratch);
     exec.parallel_for(static_cast<std::int64_t>(n), [&](std::int64_t n0, std::int64_t n1) {
       Decoder d(g.w);  // per thread: decoders may keep state along a row
       lowbit_rows_bf16(d, g, scratch, kp, static_cast<std::size_t>(n0), static_cast<std::size_t>(n1));

@@ -30,6 +30,7 @@
 #include "vprim/core/dtype.hpp"
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
+#include "vprim/kernels/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/cpu/gemm_lowbit.hpp"
 
@@ -59,10 +60,10 @@ struct gemm_mxfp4_args {
 //! row (shape_mismatch).
 [[nodiscard]] inline status gemm_mxfp4_can_implement(const gemm_mxfp4_args& g) noexcept {
   if (g.m == 0 || g.w.n == 0) return status::ok;
-  if (g.a == nullptr || g.c == nullptr || g.w.codes == nullptr || g.w.scales == nullptr) return status::invalid_argument;
+  if (g.w.codes == nullptr || g.w.scales == nullptr) return status::invalid_argument;
   if (g.w.k == 0 || g.w.k % mxfp4_weight_view::block != 0) return status::shape_mismatch;
-  if (g.lda < g.w.k || g.ldc < g.w.n) return status::shape_mismatch;
-  return status::ok;
+  const kernels::gemm_shape shape{g.m, g.w.n, g.w.k, g.lda, g.ldc};
+  return kernels::gemm_shape_can_implement(shape, g.a, g.c);
 }
 
 namespace detail {
@@ -109,8 +110,10 @@ void mxfp4_rows_fp32(const gemm_mxfp4_args& g, const float* ab, std::size_t n0, 
 //! shifted right by 0, 4, 8 and 12 looks up columns 4w + t with no masking. Block b lies in
 //! 128-bit lane b of every register, so a vdpbf16ps sum's lanes 4b .. 4b + 3 sum block b alone
 //! and its scale multiplies them. The scales of four groups are widened at once (`decode` is
-//! called for a row's groups in order, and each thread has its own decoder).
+//! called for a row's groups in order from a multiple of four, K blocks being whole fours of
+//! groups, and each thread has its own decoder).
 struct mxfp4_decoder {
+  static_assert(lowbit_k_block_groups % 4 == 0, "a K block starts where the decoder widens four groups' scales");
   //! Register t, element w holds column 4w + t of the group.
   static constexpr group_order order = [] {
     group_order o{};
@@ -154,7 +157,7 @@ struct mxfp4_decoder {
     }
     const int q = static_cast<int>(4 * (g % 4));
     const __m512i spread = _mm512_set_epi32(q + 3, q + 3, q + 3, q + 3, q + 2, q + 2, q + 2, q + 2, q + 1, q + 1, q + 1, q + 1, q, q, q, q);
-    out.scale = _mm512_permutexvar_ps(spread, four_groups);
+    out.scale = _mm512_maskz_permutexvar_ps(0xFFFF, spread, four_groups);  // maskz: see lane_sum
   }
 
   //! Whether every block's value times its scale is a normal bf16 (E8M0 codes 2..252: e2m1's

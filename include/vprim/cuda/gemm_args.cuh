@@ -3,15 +3,16 @@
 #pragma once
 
 //! \file gemm_args.cuh
-//! The contract every GEMM engine shares (the Linear layout of vprim/cpu/gemm_bf16.hpp):
+//! The GPU's arguments of the GEMM contract (kernels/gemm.hpp), W row-major [N, K] in T:
 //!   C[M,N] (fp32) = act(A[M,K] * W[N,K]^T + bias) (+ C when accumulating, the residual)
-//! its arguments, their checks, and the epilogue that turns one fp32 sum into C's element.
+//! their checks, and the epilogue that turns one fp32 sum into C's element.
 
 #include <cstdint>
 
 #include <cuda_bf16.h>
 
 #include "vprim/cuda/launch.cuh"
+#include "vprim/kernels/gemm.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
@@ -37,9 +38,10 @@ using gemm_f32_args = basic_gemm_args<float>;
 
 template <class T>
 [[nodiscard]] status gemm_can_implement(const basic_gemm_args<T>& g) noexcept {
-  if (g.m == 0 || g.n == 0) return status::ok;
-  if (g.c == nullptr || (g.k > 0 && (g.a == nullptr || g.w == nullptr))) return status::invalid_argument;
-  if (g.lda < g.k || g.ldw < g.k || g.ldc < g.n) return status::shape_mismatch;
+  const kernels::gemm_shape shape{g.m, g.n, g.k, g.lda, g.ldc};
+  if (const status s = kernels::gemm_shape_can_implement(shape, g.a, g.c); s != status::ok || g.m == 0 || g.n == 0) return s;
+  if (g.k > 0 && g.w == nullptr) return status::invalid_argument;
+  if (g.ldw < g.k) return status::shape_mismatch;
   if (ceil_div(g.m, 64) > 0x7fffffffu || ceil_div(g.n, 64) > 65535u) return status::not_supported;
   return status::ok;
 }

@@ -16,32 +16,23 @@
 #include "vprim/cuda/activation.cuh"
 #include "vprim/cuda/gemm.cuh"
 #include "vprim/cuda/moe_permute.cuh"
+#include "vprim/kernels/moe.hpp"
 
 VPRIM_NAMESPACE_BEGIN
 namespace cuda {
 
+//! The contract's arguments (kernels/moe.hpp) with the experts stacked as the checkpoints store
+//! them: gate_up [experts, 2 * inter, dim], down [experts, dim, inter], both in T.
 template <class T>
-struct basic_moe_experts_args {
-  const T* x = nullptr;                    //!< [tokens, dim] layer input in T
-  const std::int64_t* indices = nullptr;   //!< [tokens, top_k] expert ids
-  const float* weights = nullptr;          //!< [tokens, top_k] combine weights
-  const T* gate_up = nullptr;              //!< [experts, 2 * inter, dim], rows [gate | up]
-  const T* down = nullptr;                 //!< [experts, dim, inter]
-  float* y = nullptr;                      //!< [tokens, dim]
-  std::size_t tokens = 0, dim = 0, inter = 0, experts = 0, top_k = 0;
-  float limit = INFINITY;                  //!< the SwiGLU clamp (swiglu_limit)
-  bool accumulate = false;                 //!< y += (for adding onto the shared expert's output)
-};
+using basic_moe_experts_args = kernels::basic_moe_experts_args<T, const T*>;
 using moe_experts_args = basic_moe_experts_args<__nv_bfloat16>;
 using moe_experts_f32_args = basic_moe_experts_args<float>;
 
+//! The contract's checks, and grid limits: more than 65535 experts is not_supported.
 template <class T>
 [[nodiscard]] status moe_experts_can_implement(const basic_moe_experts_args<T>& a) noexcept {
-  if (a.tokens == 0) return status::ok;
-  if (!a.x || !a.indices || !a.weights || !a.gate_up || !a.down || !a.y) return status::invalid_argument;
-  if (a.dim == 0 || a.inter == 0 || a.experts == 0 || a.top_k == 0 || a.top_k > a.experts) return status::invalid_argument;
-  if (a.tokens * a.top_k > 0x7fffffffu || a.experts > 65535u) return status::not_supported;
-  return status::ok;
+  if (const status s = kernels::moe_experts_can_implement(a); s != status::ok || a.tokens == 0) return s;
+  return a.experts > 65535u ? status::not_supported : status::ok;
 }
 
 namespace detail {

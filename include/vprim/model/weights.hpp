@@ -18,10 +18,7 @@
 
 #include "vprim/core/executor.hpp"
 #include "vprim/core/workspace.hpp"
-#include "vprim/cpu/gemm.hpp"
-#include "vprim/cpu/gemm_bf16.hpp"
-#include "vprim/cpu/gemm_fp8.hpp"
-#include "vprim/cpu/gemm_mxfp4.hpp"
+#include "vprim/cpu/linear.hpp"
 #include "vprim/io/checkpoint.hpp"
 #include "vprim/io/safetensors.hpp"
 #include "vprim/model/precision.hpp"
@@ -242,55 +239,37 @@ struct linear_layer {
     return weight + bias.size() * sizeof(float);
   }
 
-  //! Scratch bytes apply() takes from its arena for `rows` rows (A as bf16 for a low-bit weight,
-  //! a bf16 weight's skinny operand).
-  [[nodiscard]] std::size_t scratch_bytes(std::size_t rows) const noexcept {
-    if (q) return workspace_size{}.add<std::uint16_t>(cpu::gemm_lowbit_scratch(rows, q->k)).bytes;
-    return is_bf16() ? workspace_size{}.add<std::uint16_t>(cpu::gemm_bf16_scratch(rows, w_bf16.k)).bytes : 0;
+  //! The weight and bias as the CPU kernels take them (valid while the layer lives, unmoved).
+  [[nodiscard]] cpu::linear_view view() const noexcept {
+    cpu::linear_view v;
+    v.bias = bias.empty() ? nullptr : bias.data();
+    if (q) {
+      if (q->fmt == quantized_tensor::format::fp8_block128)
+        v.fp8 = {q->codes.data(), q->scales.data(), q->n, q->k};
+      else
+        v.mxfp4 = {q->codes.data(), q->scales.data(), q->n, q->k};
+    } else if (is_bf16()) {
+      v.bf16 = &w_bf16;
+    } else {
+      v.f32 = &w;
+    }
+    return v;
   }
+
+  //! Scratch bytes apply() takes from its arena for `rows` rows (A as bf16 for a low-bit
+  //! weight, a bf16 weight's skinny operand).
+  [[nodiscard]] std::size_t scratch_bytes(std::size_t rows) const noexcept { return cpu::linear_scratch_bytes(view(), rows); }
 
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec,
                              bool accumulate = false) const {
-    return apply(arch, x, rows, y, exec, nullptr, accumulate);
+    return cpu::linear(arch, view(), x, rows, y, exec, nullptr, accumulate);
   }
   //! The same with its scratch (scratch_bytes) from `ws`: a decode-sized call allocates nothing.
   template <class Arch, executor Exec>
   [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec, workspace_arena& ws,
                              bool accumulate = false) const {
-    return apply(arch, x, rows, y, exec, &ws, accumulate);
-  }
-
- private:
-  template <class Arch, executor Exec>
-  [[nodiscard]] status apply(Arch arch, const float* x, std::size_t rows, float* y, Exec& exec, workspace_arena* ws,
-                             bool accumulate) const {
-    const float* b = bias.empty() ? nullptr : bias.data();
-    if (q) {
-      std::optional<workspace_arena::frame> frame;
-      std::uint16_t* scratch = nullptr;  // A in the kernel's order; without an arena the kernel allocates it
-      if (ws != nullptr) {
-        frame.emplace(*ws);
-        scratch = ws->take<std::uint16_t>(cpu::gemm_lowbit_scratch(rows, q->k));
-        if (scratch == nullptr) return status::out_of_memory;
-      }
-      if (q->fmt == quantized_tensor::format::fp8_block128)
-        return cpu::gemm_fp8(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec,
-                             scratch);
-      return cpu::gemm_mxfp4(arch, {rows, x, q->k, {q->codes.data(), q->scales.data(), q->n, q->k}, b, y, q->n, accumulate}, exec,
-                             scratch);
-    }
-    if (is_bf16()) {
-      const cpu::gemm_bf16_args g{rows, x, w_bf16.k, &w_bf16, b, y, w_bf16.n, accumulate};
-      if (ws == nullptr) return cpu::gemm_bf16(arch, g, exec);
-      workspace_arena::frame frame(*ws);
-      const std::size_t need = cpu::gemm_bf16_scratch(rows, w_bf16.k);
-      std::uint16_t* scratch = need ? ws->take<std::uint16_t>(need) : nullptr;
-      if (need && scratch == nullptr) return status::out_of_memory;
-      return cpu::gemm_bf16(arch, g, exec, scratch);
-    }
-    const cpu::gemm_args g{rows, x, w.k, &w, b, y, w.n, accumulate};
-    return cpu::gemm(arch, g, exec);
+    return cpu::linear(arch, view(), x, rows, y, exec, &ws, accumulate);
   }
 };
 

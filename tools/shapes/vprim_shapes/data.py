@@ -28,6 +28,32 @@ class Batch:
 NO_OBJECT = len(scenes.COLOURS) * len(scenes.SHAPES)  # the class of a cell with no shape's centre
 
 
+def centre_cell(scene, plan, s, cell=42):
+    """Row-major index of the merged token whose 42 x 42 px cell holds the centre of shape s."""
+    tw, th, _, _, nh, nw = plan
+    fw, fh, x0, y0 = scenes.letterbox_fit(scene.width, scene.height, tw, th)
+    cx = x0 + (s.x0 + s.size / 2) * fw / scene.width
+    cy = y0 + (s.y0 + s.size / 2) * fh / scene.height
+    return min(nh - 1, int(cy // cell)) * nw + min(nw - 1, int(cx // cell))
+
+
+def pointing_targets(vocab, ids, ans, scene, match, plan, perm, V):
+    """Training-only: for each answer token that belongs to the j-th box (its label words through
+    its last coordinate), (the position predicting it, the position of the image token holding
+    box j's centre): where the answer should look."""
+    image_at = [t for t, i in enumerate(ids) if i == V + twin.IMAGE]  # N-layout order
+    slot = {cell: image_at[n] for n, cell in enumerate(perm)}
+    out, j, inside = [], -1, False
+    for k, tok in enumerate(ans):
+        if tok == vocab.id["<｜ref｜>"]:
+            j, inside = j + 1, True
+            continue
+        if inside:
+            out.append((len(ids) - 1 + k, slot[centre_cell(scene, plan, match[j])]))
+            inside = vocab.tokens[ans[k + 1]] != "]]"  # the last coordinate ends the box's span
+    return out
+
+
 def cell_targets(scene, plan, cell=42):
     """Training-only dense targets per merged token (row-major): the class (colour x shape, or
     NO_OBJECT) and 0..1 box of the shape whose centre falls in the token's 42 x 42 px cell, the same
@@ -40,9 +66,8 @@ def cell_targets(scene, plan, cell=42):
     local = np.zeros((nh * nw, 4), dtype=np.float32)
     sx, sy = fw / scene.width, fh / scene.height
     for s in scene.shapes:
-        cx, cy = x0 + (s.x0 + s.size / 2) * sx, y0 + (s.y0 + s.size / 2) * sy
-        r, c = min(nh - 1, int(cy // cell)), min(nw - 1, int(cx // cell))
-        k = r * nw + c
+        k = centre_cell(scene, plan, s, cell)
+        r, c = divmod(k, nw)
         cls[k] = list(scenes.COLOURS).index(s.colour) * len(scenes.SHAPES) + scenes.SHAPES.index(s.kind)
         box[k] = np.array(scene.normalised_box(s), dtype=np.float32) / 999
         bx0, by0, bx1, by1 = s.box
@@ -58,7 +83,7 @@ def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), 
     -100 elsewhere; `coord` holds the 0..999 value a target number stands for (-1 if none)."""
     W, H = (int(rng.integers(sides[0], sides[1] + 1)) for _ in range(2))
     V = cfg["vocab_size"]
-    rows, patches, truth, cells = [], [], [], []
+    rows, patches, truth, cells, points = [], [], [], [], []
     for _ in range(size):
         sc = scenes.make_scene(rng, W, H, count=int(rng.integers(counts[0], counts[1] + 1)))
         q, match = scenes.make_question(rng, sc)
@@ -66,6 +91,7 @@ def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), 
         ids, begin, perm = prompt_ids(vocab, q, p[4], p[5], V)
         ans = vocab.encode(scenes.answer_text(sc, match)) + [EOS]
         rows.append((ids, ans))
+        points.append(pointing_targets(vocab, ids, ans, sc, match, p, perm, V))
         patches.append(px)
         truth.append((sc, q, match))
         cells.append(cell_targets(sc, p))
@@ -88,6 +114,7 @@ def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), 
     b.cell_box = torch.tensor(np.stack([c[1] for c in cells]))
     b.cell_pos = torch.tensor(np.stack([c[2] for c in cells]))
     b.cell_local = torch.tensor(np.stack([c[3] for c in cells]))
+    b.point = torch.tensor([(r, t, s) for r, pts in enumerate(points) for t, s in pts], dtype=torch.long).view(-1, 3)
     b.prompt_len = [len(i) for i, _ in rows]
     b.truth = truth
     return b

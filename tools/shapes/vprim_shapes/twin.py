@@ -217,6 +217,7 @@ class Attention(nn.Module):
             self.register_buffer("inv", rope_inv_freq(cfg["rope_theta"], rd), persistent=False)
         self.indexer = Indexer(cfg, ratio) if ratio == 4 else None
         self.index_loss = None  # set by forward when an indexer is trained
+        self.keep_probs = False  # training: keep the attention probabilities in self.probs
 
     def forward(self, x):
         B, L, _ = x.shape
@@ -249,6 +250,7 @@ class Attention(nn.Module):
             values.append(ent)
         sink = self.attn_sink.view(1, H, 1, 1).expand(B, H, L, 1)
         p = torch.softmax(torch.cat(parts + [sink], dim=-1), dim=-1)[..., :-1]
+        self.probs = p if self.keep_probs else None  # [B, H, L, L (raw positions first) + entries]
         o = torch.einsum("bhls,bsd->blhd", p, torch.cat(values, dim=1))
         o = rope_tail(o, pos, self.inv, inverse=True).reshape(B, L, self.G, H * d // self.G)
         wa = self.wo_a.weight.view(self.G, self.Ro, H * d // self.G)

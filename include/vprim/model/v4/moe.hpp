@@ -17,7 +17,6 @@
 //! Top-k ties go to the lower expert index.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -30,7 +29,7 @@
 
 #include "vprim/core/workspace.hpp"
 #include "vprim/cpu/activation.hpp"
-#include "vprim/cpu/moe_permute.hpp"
+#include "vprim/cpu/moe.hpp"
 #include "vprim/cpu/router.hpp"
 #include "vprim/cpu/topk.hpp"
 #include "vprim/image/nlayout.hpp"
@@ -139,11 +138,9 @@ struct moe_layer {
     r.top_k = top_k;
     const workspace_size route_ws{kernels::router_workspace(r).bytes + router.scratch_bytes(rows)};
     const std::size_t si = shared_gate.out_features();
-    workspace_size routed_ws;
-    routed_ws.add<std::int32_t>(experts + 1).add<std::int32_t>(rows * top_k).add<std::size_t>(experts);
     // An expert gets each token at most once, unless a hash table names it twice for one token.
-    const std::size_t expert_rows = hash ? rows * top_k : rows;
-    routed_ws.add<float>(rows * top_k * dim).add<status>(threads).add<std::byte>(threads * expert_scratch_bytes(expert_rows));
+    const workspace_size routed_ws = gate_up.empty() ? workspace_size{} :
+        cpu::moe_experts_workspace(experts_args(nullptr, rows, nullptr, nullptr, nullptr), threads, hash ? rows * top_k : rows);
     workspace_size shared_ws;
     shared_ws.add<float>(3 * rows * si).add<float>(rows * dim);
     shared_ws.bytes += std::max({shared_gate.scratch_bytes(rows), shared_up.scratch_bytes(rows), shared_down.scratch_bytes(rows)});
@@ -203,62 +200,7 @@ struct moe_layer {
   template <class Arch, executor Exec>
   [[nodiscard]] status routed(Arch arch, const float* x, std::size_t S, const float* weights, const std::int64_t* indices,
                               float* y, Exec& exec, workspace_arena& ws) const {
-    workspace_arena::frame frame(ws);
-    // Group (token, slot) pairs by expert, then one GEMM per expert over its rows.
-    auto* offsets = ws.take<std::int32_t>(experts + 1);
-    auto* order = ws.take<std::int32_t>(S * top_k);
-    auto* active = ws.take<std::size_t>(experts);
-    float* slot_out = ws.take<float>(S * top_k * dim);
-    const auto parts = static_cast<std::size_t>(std::max(1, exec.concurrency()));
-    auto* failed = ws.take<status>(parts);
-    if (slot_out == nullptr || failed == nullptr) return status::out_of_memory;
-    if (status s = cpu::moe_permute({indices, order, offsets, S * top_k, experts}); s != status::ok) return s;
-    std::size_t most_rows = 0, n_active = 0;
-    for (std::size_t e = 0; e < experts; ++e) {
-      const auto rows = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
-      most_rows = std::max(most_rows, rows);
-      if (rows > 0) active[n_active++] = e;
-    }
-    const std::size_t per_part = expert_scratch_bytes(most_rows);
-    auto* scratch = ws.take<std::byte>(parts * per_part);
-    if (scratch == nullptr) return status::out_of_memory;
-    auto run = [&](std::size_t e, std::size_t part, auto& ex) {
-      return run_expert(arch, e, x, order + offsets[e], static_cast<std::size_t>(offsets[e + 1] - offsets[e]), slot_out,
-                        scratch + part * per_part, ex);
-    };
-    if (parts > 1 && n_active >= 2 * parts) {
-      // Threads take whole experts. A prefill sends ~8 rows to each of 256 experts and is bound
-      // by reading 12.9 GB of weights: each thread streams one expert after another with no
-      // barrier between them, instead of all threads splitting every small GEMM. Experts are
-      // claimed from a shared counter, so a thread slowed by the machine takes fewer; which
-      // thread runs an expert does not change its result.
-      std::atomic<std::size_t> next{0};
-      std::fill(failed, failed + parts, status::ok);
-      exec.parallel_for(static_cast<std::int64_t>(parts), [&](std::int64_t b, std::int64_t e) {
-        for (auto p = static_cast<std::size_t>(b); p < static_cast<std::size_t>(e); ++p) {
-          serial_executor one;
-          status& mine = failed[p];
-          for (std::size_t i = next++; i < n_active && mine == status::ok; i = next++) mine = run(active[i], p, one);
-        }
-      });
-      for (std::size_t p = 0; p < parts; ++p)
-        if (failed[p] != status::ok) return failed[p];
-    } else {
-      for (std::size_t i = 0; i < n_active; ++i)
-        if (status s = run(active[i], 0, exec); s != status::ok) return s;
-    }
-    exec.parallel_for(static_cast<std::int64_t>(S), [&](std::int64_t t0, std::int64_t t1) {
-      for (auto t = static_cast<std::size_t>(t0); t < static_cast<std::size_t>(t1); ++t) {
-        float* yt = y + t * dim;
-        std::fill(yt, yt + dim, 0.0f);
-        for (std::size_t k = 0; k < top_k; ++k) {
-          const float w = weights[t * top_k + k];
-          const float* o = slot_out + (t * top_k + k) * dim;
-          for (std::size_t d = 0; d < dim; ++d) yt[d] += w * o[d];
-        }
-      }
-    });
-    return status::ok;
+    return cpu::moe_experts(arch, experts_args(x, S, weights, indices, y), exec, ws);
   }
 
   //! The shared expert, added on top: y[S, dim] += shared(x).
@@ -280,31 +222,15 @@ struct moe_layer {
   }
 
  private:
-  //! One thread's scratch for an expert of up to `rows` rows: gathered rows, gate|up, activation, output.
-  [[nodiscard]] std::size_t expert_scratch_bytes(std::size_t rows) const noexcept {
-    const std::size_t linear = gate_up.empty() ? 0 : std::max(gate_up[0].scratch_bytes(rows), down[0].scratch_bytes(rows));
-    return workspace_size{}.add<float>(rows * dim).add<float>(rows * 2 * inter).add<float>(rows * inter).add<float>(rows * dim).bytes + linear;
-  }
+  //! The experts as views for the kernel, by index (no array built per call).
+  struct expert_views {
+    const std::vector<linear_layer>* layers;
+    [[nodiscard]] cpu::linear_view operator[](std::size_t e) const { return (*layers)[e].view(); }
+  };
 
-  //! Expert e over the n rows of x named by `slots` (token * top_k + k); row r's output goes to
-  //! slot_out[slots[r]]. `scratch` holds expert_scratch_bytes(n) or more.
-  template <class Arch, executor Exec>
-  status run_expert(Arch arch, std::size_t e, const float* x, const std::int32_t* slots, std::size_t n, float* slot_out,
-                    std::byte* scratch, Exec& exec) const {
-    workspace_arena b(std::span<std::byte>(scratch, expert_scratch_bytes(n)));
-    float* rows = b.take<float>(n * dim);
-    float* hidden = b.take<float>(n * 2 * inter);
-    float* act = b.take<float>(n * inter);
-    float* out = b.take<float>(n * dim);
-    for (std::size_t r = 0; r < n; ++r) {
-      const std::size_t t = static_cast<std::size_t>(slots[r]) / top_k;
-      std::copy(x + t * dim, x + (t + 1) * dim, rows + r * dim);
-    }
-    if (status s = gate_up[e].apply(arch, rows, n, hidden, exec, b); s != status::ok) return s;
-    cpu::swiglu_clamped(arch, hidden, hidden + inter, 2 * inter, act, n, inter, limit, exec);
-    if (status s = down[e].apply(arch, act, n, out, exec, b); s != status::ok) return s;
-    for (std::size_t r = 0; r < n; ++r) std::copy(out + r * dim, out + (r + 1) * dim, slot_out + static_cast<std::size_t>(slots[r]) * dim);
-    return status::ok;
+  [[nodiscard]] cpu::basic_moe_experts_args<expert_views> experts_args(const float* x, std::size_t S, const float* weights,
+                                                                       const std::int64_t* indices, float* y) const {
+    return {x, indices, weights, {&gate_up}, {&down}, y, S, dim, inter, experts, top_k, limit, false};
   }
 };
 
