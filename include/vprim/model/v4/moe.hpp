@@ -152,20 +152,21 @@ struct moe_layer {
   [[nodiscard]] status route(Arch arch, const float* x, std::size_t S, const std::int64_t* token_ids, float* logits,
                              float* weights, std::int64_t* indices, Exec& exec, workspace_arena& ws) const {
     if (status s = router.apply(arch, x, S, logits, exec, ws); s != status::ok) return s;
-    kernels::router_args a{};
-    a.logits = logits;
-    a.selection_bias = hash ? nullptr : selection_bias.data();
-    a.tid2eid = hash ? tid2eid.data() : nullptr;
-    a.token_ids = token_ids;
-    a.weights = weights;
-    a.indices = indices;
-    a.tokens = S;
-    a.experts = experts;
-    a.top_k = top_k;
-    a.vocab = static_cast<std::size_t>(vocab);
-    a.scoring = scoring;
-    a.routed_scale = routed_scale;
-    a.vision_bias = vision_bias.empty() || token_ids == nullptr ? nullptr : vision_bias.data();  // no ids: no image tokens
+    const kernels::router_args a{
+        .logits = logits,
+        .selection_bias = hash ? nullptr : selection_bias.data(),
+        .tid2eid = hash ? tid2eid.data() : nullptr,
+        .token_ids = token_ids,
+        .weights = weights,
+        .indices = indices,
+        .tokens = S,
+        .experts = experts,
+        .top_k = top_k,
+        .vocab = static_cast<std::size_t>(vocab),
+        .scoring = scoring,
+        .routed_scale = routed_scale,
+        .vision_bias = vision_bias.empty() || token_ids == nullptr ? nullptr : vision_bias.data(),  // no ids: no image tokens
+    };
     if (hash && token_ids == nullptr) return status::out_of_range;
     return cpu::route(arch, a, ws);
   }
