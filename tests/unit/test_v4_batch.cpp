@@ -97,6 +97,9 @@ TEST_CASE("a batch of sequences in one paged pool gives each sequence's logits b
       const auto plans = random_plans(rng, B, g.cfg.vocab);
       std::vector<std::vector<float>> want;
       for (const auto& p : plans) want.push_back(threaded ? run_alone(arch, m, p, pool2, dtype) : run_alone(arch, m, p, serial, dtype));
+      // Two threads split a decode step's heads (one query, two jobs); a head's arithmetic is the
+      // same in either split, so one sequence's logits are the serial run's, bit for bit.
+      if (threaded) REQUIRE(run_alone(arch, m, plans[0], serial, dtype) == want[0]);
 
       // One pool: B slots in a shuffled order, pages shuffled over the sequences.
       std::size_t pages = 0;

@@ -26,13 +26,6 @@ namespace cpu {
 
 namespace detail {
 
-//! RoPE value j of an entry (bf16, read byte-wise: entries need not be 2-byte aligned).
-[[nodiscard]] inline float kv_entry_rope(const std::byte* entry, const kernels::fp8_kv_layout& l, std::size_t j) noexcept {
-  std::uint16_t b;
-  std::memcpy(&b, entry + l.rope_offset() + 2 * j, 2);
-  return bf16_bits_to_float(b);
-}
-
 //! The reference's rule for n values sharing one scale: amax floored at 1e-4, the scale the
 //! power of two at or above amax / 448 (its E8M0 code returned), codes = e4m3(x / scale).
 [[nodiscard]] inline std::uint8_t quantize_e4m3_tile(const float* x, std::size_t n, std::byte* codes) noexcept {
@@ -70,19 +63,12 @@ namespace detail {
   return status::ok;
 }
 
-//! Widens one entry to fp32 [head_dim].
+//! Widens one entry to fp32 [head_dim] (each tile's codes times its scale, exact).
 template <class Arch>
 void dequantize_kv_entry(Arch, const kernels::fp8_kv_layout& l, const std::byte* entry, float* out) noexcept {
-  using B = xsimd::batch<float, Arch>;
-  for (std::size_t t = 0; t < l.tiles(); ++t) {
-    float* o = out + t * l.tile;
-    detail::widen_e4m3<Arch>(entry + t * l.tile, l.tile, o);
-    const float f = detail::kv_entry_tile_scale(entry, l, t);
-    std::size_t j = 0;
-    for (; j + B::size <= l.tile; j += B::size) (B::load_unaligned(o + j) * B(f)).store_unaligned(o + j);
-    for (; j < l.tile; ++j) o[j] *= f;
-  }
-  for (std::size_t j = 0; j < l.rope_dim; ++j) out[l.nope() + j] = detail::kv_entry_rope(entry, l, j);
+  for (std::size_t t = 0; t < l.tiles(); ++t)
+    detail::widen_e4m3<Arch>(entry + t * l.tile, l.tile, out + t * l.tile, detail::kv_entry_tile_scale(entry, l, t));
+  detail::widen_bf16_bytes<Arch>(entry + l.rope_offset(), l.rope_dim, out + l.nope());
 }
 
 //! Stores x [f.width] as one row in format f at `row` (fp32: a copy). FP8 keys take the
@@ -115,8 +101,7 @@ void widen_kv_row(Arch arch, const kernels::kv_row_format& f, const float* row, 
   } else {
     float scale;
     std::memcpy(&scale, bytes + f.key_scale_offset(), 4);
-    detail::widen_e4m3<Arch>(bytes, f.width, out);
-    std::transform(out, out + f.width, out, [scale](float v) { return v * scale; });
+    detail::widen_e4m3<Arch>(bytes, f.width, out, scale);
   }
 }
 

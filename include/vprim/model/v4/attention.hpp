@@ -371,7 +371,12 @@ struct attention_layer {
     largest.entry_count = comp ? std::min(T_most, max_entries_attended(T_most * comp->ratio)) : 0;
     largest.selected_count = kind == attention_kind::csa ? index->top_k : 0;
     const std::size_t per_thread = kernels::sparse_attention_workspace(largest).bytes;
-    const std::size_t threads = obs ? 1 : std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(exec.concurrency()), N));
+    // Heads are independent: with fewer queries than threads (a decode step), each query's heads
+    // are split into `slices` jobs so no thread idles; a head's result does not depend on the
+    // split. An observed call runs on one thread, whole queries.
+    const auto concurrency = static_cast<std::size_t>(std::max(1, exec.concurrency()));
+    const std::size_t slices = obs ? 1 : std::clamp<std::size_t>(concurrency / N, 1, heads), jobs = N * slices;
+    const std::size_t threads = obs ? 1 : std::min(concurrency, jobs);
     auto* failed = ws.take<status>(threads);
     auto* scratch = ws.take<std::byte>(threads * per_thread);
     if (failed == nullptr || scratch == nullptr) return status::out_of_memory;
@@ -385,13 +390,14 @@ struct attention_layer {
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     auto run = [&](std::size_t part) {
       workspace_arena mine(std::span<std::byte>(scratch + part * per_thread, per_thread));
-      for (std::size_t t = part; t < N; t += threads) {
+      for (std::size_t job = part; job < jobs; job += threads) {
+        const std::size_t t = job / slices, h0 = job % slices * heads / slices, h1 = (job % slices + 1) * heads / slices;
         const std::size_t s = seq_of[t];
         const sequence_ref& seq = seqs[s];
         kernels::sparse_attention_args a{};
-        a.heads = heads;
+        a.heads = h1 - h0;
         a.head_dim = head_dim;
-        a.q = q + t * HD;
+        a.q = q + t * HD + h0 * head_dim;
         a.position = pos[t];
         const std::size_t first = raw_begin[s];
         const std::int64_t first_pos = raw_pos[first];
@@ -411,9 +417,9 @@ struct attention_layer {
           }
         }
         a.format = format;
-        a.sinks = sinks.data();
+        a.sinks = sinks.data() + h0;
         a.scale = scale;
-        a.out = o + t * HD;
+        a.out = o + t * HD + h0 * head_dim;
         a.probs = obs ? one_probs.data() : nullptr;
         if (status st = cpu::sparse_attention(arch, a, mine); st != status::ok) return st;
         if (obs)
