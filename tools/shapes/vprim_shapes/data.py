@@ -37,9 +37,10 @@ def centre_cell(scene, plan, s, cell=42):
     return min(nh - 1, int(cy // cell)) * nw + min(nw - 1, int(cx // cell))
 
 
-def pointing_targets(vocab, ids, ans, scene, match, plan, perm, V):
+def pointing_targets(vocab, ids, ans, scene, match, plan, perm, V, from_ref=False):
     """Training-only: for each answer token that belongs to the j-th box (its label words through
-    its last coordinate), (the position predicting it, the position of the image token holding
+    its last coordinate; with `from_ref` also its `<|ref|>`, where the answer decides that a j-th
+    matching shape exists), (the position predicting it, the position of the image token holding
     box j's centre): where the answer should look."""
     image_at = [t for t, i in enumerate(ids) if i == V + twin.IMAGE]  # N-layout order
     slot = {cell: image_at[n] for n, cell in enumerate(perm)}
@@ -47,7 +48,8 @@ def pointing_targets(vocab, ids, ans, scene, match, plan, perm, V):
     for k, tok in enumerate(ans):
         if tok == vocab.id["<｜ref｜>"]:
             j, inside = j + 1, True
-            continue
+            if not from_ref:
+                continue
         if inside:
             out.append((len(ids) - 1 + k, slot[centre_cell(scene, plan, match[j])]))
             inside = vocab.tokens[ans[k + 1]] != "]]"  # the last coordinate ends the box's span
@@ -78,7 +80,7 @@ def cell_targets(scene, plan, cell=42):
     return cls, box, pos, local
 
 
-def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6)):
+def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6), point_from_ref=False):
     """`size` scenes of one random image size. Targets: next-token ids over the answer (and EOS),
     -100 elsewhere; `coord` holds the 0..999 value a target number stands for (-1 if none)."""
     W, H = (int(rng.integers(sides[0], sides[1] + 1)) for _ in range(2))
@@ -91,7 +93,7 @@ def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), 
         ids, begin, perm = prompt_ids(vocab, q, p[4], p[5], V)
         ans = vocab.encode(scenes.answer_text(sc, match)) + [EOS]
         rows.append((ids, ans))
-        points.append(pointing_targets(vocab, ids, ans, sc, match, p, perm, V))
+        points.append(pointing_targets(vocab, ids, ans, sc, match, p, perm, V, point_from_ref))
         patches.append(px)
         truth.append((sc, q, match))
         cells.append(cell_targets(sc, p))

@@ -375,8 +375,8 @@ struct attention_layer {
     // are split into `slices` jobs so no thread idles; a head's result does not depend on the
     // split. An observed call runs on one thread, whole queries.
     const auto concurrency = static_cast<std::size_t>(std::max(1, exec.concurrency()));
-    const std::size_t slices = obs ? 1 : std::clamp<std::size_t>(concurrency / N, 1, heads), jobs = N * slices;
-    const std::size_t threads = obs ? 1 : std::min(concurrency, jobs);
+    const std::size_t slices = obs || N == 0 ? 1 : std::clamp<std::size_t>(concurrency / N, 1, heads), jobs = N * slices;
+    const std::size_t threads = obs ? 1 : std::clamp<std::size_t>(jobs, 1, concurrency);
     auto* failed = ws.take<status>(threads);
     auto* scratch = ws.take<std::byte>(threads * per_thread);
     if (failed == nullptr || scratch == nullptr) return status::out_of_memory;
