@@ -19,6 +19,7 @@
 #include <span>
 
 #include "bench_common.hpp"
+#include "vprim/cpu/act_quant.hpp"
 #include "vprim/cpu/arch.hpp"
 #include "vprim/cpu/gemm_fp8.hpp"
 #include "vprim/cpu/gemm_mxfp4.hpp"
@@ -394,9 +395,9 @@ template <std::size_t N, std::size_t K, bool OneCopy = false>
 void BM_mxfp4_skinny(benchmark::State& state) {
   BM_lowbit_skinny<mxfp4_format, N, K, OneCopy>(state);
 }
-template <std::size_t N, std::size_t K>
+template <std::size_t N, std::size_t K, bool OneCopy = false>
 void BM_fp8_skinny(benchmark::State& state) {
-  BM_lowbit_skinny<fp8_format, N, K>(state);
+  BM_lowbit_skinny<fp8_format, N, K, OneCopy>(state);
 }
 BENCHMARK(BM_fp8_skinny<1024, 4096>)->Name("BM_fp8_skinny_wq_a_4096_to_1024")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -408,6 +409,13 @@ BENCHMARK(BM_mxfp4_skinny<2048, 4096>)->Name("BM_mxfp4_skinny_w1_4096_to_2048")-
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_mxfp4_skinny<4096, 2048>)->Name("BM_mxfp4_skinny_w2_2048_to_4096")->ArgName("rows")->Arg(1)->Arg(4)->Arg(8)->Arg(24)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+// The kernels' own ceiling at those shapes: one 4 MB matrix over and over, so it stays in the
+// 32 MB L3 and DRAM no longer limits the rate. Where this is near BM_dram_read, a streamed GEMM
+// cannot reach it (both limits act at once); where it is below, the GEMM is bound by its work.
+BENCHMARK(BM_mxfp4_skinny<2048, 4096, true>)->Name("BM_mxfp4_skinny_w1_4096_to_2048_in_cache")->ArgName("rows")->Arg(1)->Arg(4)
+    ->Arg(8)->Arg(24)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_fp8_skinny<1024, 4096, true>)->Name("BM_fp8_skinny_wq_a_4096_to_1024_in_cache")->ArgName("rows")->Arg(1)->Arg(4)
+    ->Arg(8)->Arg(24)->Unit(benchmark::kMillisecond)->UseRealTime();
 // Prefill through the same FP8 Linears (an image's 324 tokens): from 32 rows on, the panel path
 // (each 32-row panel decoded once per K block for the bf16 tile kernel); GMAC/s against
 // BM_dpbf16_peak.
@@ -415,6 +423,24 @@ BENCHMARK(BM_fp8_skinny<32768, 1024>)->Name("BM_fp8_prefill_wq_b_1024_to_32768")
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_fp8_skinny<4096, 8192>)->Name("BM_fp8_prefill_wo_b_8192_to_4096")->ArgName("rows")->Arg(32)->Arg(324)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+// The reference's activation rounding (linear_view::e4m3_activations) before a low-bit product:
+// rows of the hidden size, bytes of fp32 read and written; its cost beside a GEMM's above.
+void BM_act_quant(benchmark::State& state) {
+  const auto rows = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t k = 4096;
+  const auto x = vprim_bench::random_floats(rows * k, 11);
+  std::vector<float> out(rows * k);
+  vprim::thread_pool_executor pool(2);
+  vprim::cpu::dispatch_cpu([&](auto arch) {
+    for (auto _ : state) {
+      if (vprim::cpu::act_quant(arch, {rows, k, x.data(), k, out.data(), k}, pool) != vprim::status::ok)
+        return state.SkipWithError("act_quant failed");
+      benchmark::DoNotOptimize(out.data());
+    }
+  });
+  vprim_bench::report_bytes(state, static_cast<double>(2 * rows * k * sizeof(float)));
+}
+BENCHMARK(BM_act_quant)->ArgName("rows")->Arg(1)->Arg(324)->Unit(benchmark::kMicrosecond)->UseRealTime();
 // ggml's own MUL_MAT perf shape (test-backend-ops: 4096 x 14336 weights, n = 1, 8, 512), to run
 // beside bench/peers/ggml_mul_mat.sh.
 BENCHMARK(BM_mxfp4_skinny<4096, 14336>)->Name("BM_mxfp4_ggml_shape_4096x14336")->ArgName("rows")->Arg(1)->Arg(8)->Arg(32)->Arg(512)

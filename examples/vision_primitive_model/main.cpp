@@ -78,6 +78,7 @@ struct options {
   std::string prompt;               // with --checkpoint: the user's text
   std::vector<std::int64_t> prompt_ids;  // with --checkpoint: ids, the image placeholder where the image goes
   bool dequantize = false;               // with a checkpoint: widen FP8/MXFP4 weights to fp32 at load
+  bool act_quant = false;                // with a checkpoint as shipped: the reference's e4m3 activations
   vprim::v4::kv_cache_dtype kv_cache = vprim::v4::kv_cache_dtype::fp32;  // --kv-cache fp8: the release's FP8 entries
   vprim::v4::sampling_params sampling;
 };
@@ -144,6 +145,7 @@ options parse_options(int argc, char** argv) {
     else if (a == "--random-weights") opt.random_weights = true;
     else if (a == "--golden") opt.golden = true;
     else if (a == "--dequantize") opt.dequantize = true;
+    else if (a == "--act-quant") opt.act_quant = true;
     else if (a == "--kv-cache") {
       const std::string v = value();
       if (v != "fp32" && v != "fp8") fail("--kv-cache expects fp32 or fp8, got '" + v + "'");
@@ -172,7 +174,8 @@ options parse_options(int argc, char** argv) {
           "                              [--overlay OUT.png] [--colour auto|always|never]\n"
           "                              [--golden [--data DIR]]\n"
           "                              [--random-weights [--preset released|golden] [--layers N] [--vit-layers N]]\n"
-          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)] [--dequantize]\n"
+          "                              [--checkpoint DIR (--prompt TEXT | --prompt-ids 0,523,...)]\n"
+          "                              [--dequantize | --act-quant]\n"
           "                              [--kv-cache fp32|fp8]\n");
       std::exit(0);
     } else {
@@ -188,6 +191,9 @@ options parse_options(int argc, char** argv) {
   if (opt.golden && (opt.random_weights || !opt.checkpoint.empty())) fail("--golden excludes --random-weights and --checkpoint");
   if (!opt.checkpoint.empty() && opt.prompt.empty() == opt.prompt_ids.empty())
     fail("--checkpoint needs one of --prompt TEXT and --prompt-ids");
+  if (opt.act_quant && (opt.dequantize || opt.golden || opt.random_weights))
+    fail("--act-quant rounds the activations of FP8/MXFP4 weights as shipped: it goes with a checkpoint, not with "
+         "--dequantize, --golden or --random-weights");
   if ((opt.golden || opt.random_weights) && (!opt.prompt.empty() || !opt.prompt_ids.empty()))
     fail("--prompt and --prompt-ids go with a checkpoint (the default shapes model or --checkpoint)");
   if (!opt.golden && !opt.random_weights && opt.checkpoint.empty()) {  // the default: the trained shapes model
@@ -491,8 +497,10 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     r.arch = decltype(arch)::name();
     auto tw = clock_type::now();
     using model_t = vprim::vision_language_model<vprim::presets::deepseek_vit_patch, vprim::presets::deepseek_vit_merge>;
-    // FP8/MXFP4 weights stay as shipped and run in place, unless --dequantize widens them.
-    const auto weights = opt.dequantize ? vprim::dequantized_weights_from(ckpt) : vprim::shipped_weights_from(ckpt);
+    // FP8/MXFP4 weights stay as shipped and run in place, unless --dequantize widens them;
+    // --act-quant rounds their activations as the reference does (e4m3 per 128), not to bf16.
+    const auto activations = opt.act_quant ? vprim::lowbit_activations::e4m3_per_128 : vprim::lowbit_activations::bfloat16;
+    const auto weights = opt.dequantize ? vprim::dequantized_weights_from(ckpt) : vprim::shipped_weights_from(ckpt, {}, activations);
     const vprim::v4::index_source tables = [&](const std::string& name) { return ckpt.to_i64(name); };
     const auto model = need(model_t::load(arch, weights, tcfg, "vision.", "aligner.", vprim::v4::from_official_layout(weights),
                                           vprim::v4::ids_from_official_layout(tables), r.cfg),
@@ -576,7 +584,9 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
   if (r.decoder_file > 0)
     std::printf("  decoder weights held       %.2f MiB (%s; its tensors in the checkpoint: %.2f MiB)\n",
                 static_cast<double>(r.decoder_resident) / 1048576.0,
-                opt.dequantize ? "widened to fp32" : "FP8/MXFP4 as shipped, the rest as fp32",
+                opt.dequantize ? "widened to fp32"
+                : opt.act_quant ? "FP8/MXFP4 as shipped, e4m3 activations, the rest as fp32"
+                                : "FP8/MXFP4 as shipped, the rest as fp32",
                 static_cast<double>(r.decoder_file) / 1048576.0);
   std::printf("  image                      %d x %d px  %-22s %9.1f ms (decode, resize, normalise)\n", r.src_w, r.src_h,
               "", r.ms_pixels);

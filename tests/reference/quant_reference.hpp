@@ -5,12 +5,14 @@
 // vprim/model/quantized_weights.hpp: scales are powers of two found with frexp/ldexp, FP4 values
 // by a nearest search over the e2m1 table, FP8 by vprim's e4m3 encoder (itself checked against
 // dtype_reference.hpp on every code).
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "vprim/core/dtype.hpp"
+#include "dtype_reference.hpp"
 
 namespace vprim_ref {
 
@@ -71,6 +73,25 @@ inline quantized mxfp4(const std::vector<float>& w, std::size_t n, std::size_t k
       }
     }
   return q;
+}
+
+// The reference's act_quant of one row: per block of 128 (a ragged last block its own), amax
+// floored at 1e-4, the scale the power of two at or above amax / 448, each value the nearest
+// e4m3 (dtype_reference.hpp's encoder, ties to even, saturating) times the scale.
+inline std::vector<float> act_quant_row(const float* x, std::size_t k) {
+  std::vector<float> out(k);
+  for (std::size_t b = 0; b < k; b += 128) {
+    const std::size_t e = std::min(k, b + 128);
+    float amax = 1e-4f;
+    for (std::size_t j = b; j < e; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float scale = pow2_at_least(amax / 448.0f);
+    for (std::size_t j = b; j < e; ++j) {
+      const std::uint32_t code = encode(e4m3_fmt, static_cast<double>(x[j]) / scale);
+      const double magnitude = decode(e4m3_fmt, code & 0x7Fu);
+      out[j] = static_cast<float>(((code & 0x80u) ? -magnitude : magnitude) * scale);
+    }
+  }
+  return out;
 }
 
 }  // namespace vprim_ref

@@ -4,6 +4,7 @@
 // SIMD arch (VPRIM_TEST_ARCH, with that arch's compiler flags); on a CPU without the arch the
 // cases report a warning and check nothing.
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,9 @@
 #include "../reference/compare.hpp"
 #include "../reference/dtype_reference.hpp"
 #include "../reference/kernels_reference.hpp"
+#include "../reference/quant_reference.hpp"
 #include "../reference/test_inputs.hpp"
+#include "vprim/cpu/act_quant.hpp"
 #include "vprim/cpu/activation.hpp"
 #include "vprim/cpu/attention.hpp"
 #include "vprim/cpu/attention_bf16.hpp"
@@ -20,6 +23,7 @@
 #include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/cpu/gemm_fp8.hpp"
 #include "vprim/cpu/gemm_mxfp4.hpp"
+#include "vprim/cpu/linear.hpp"
 #include "vprim/cpu/norm.hpp"
 #include "vprim/cpu/rope.hpp"
 #include "vprim/cpu/unfold.hpp"
@@ -252,7 +256,8 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
 TEST_CASE("a low-bit GEMM's row does not depend on how many rows the call has (below the panel path)", "[cpu][gemm][mxfp4][fp8]") {
   if (!usable()) return;
   // 24 rows of K = 4128 do not fit in L1, so the grouped kernel walks W K block by K block; one
-  // row at a time it reads W front to back. Both must give every row the same bits.
+  // row at a time it reads W front to back (three rows too; four walk K blocks again). Every
+  // way must give every row the same bits.
   vprim::thread_pool_executor pool(2);
   std::mt19937 rng(79);
   constexpr std::size_t m = 24, n = 70, k = 4128;
@@ -266,13 +271,91 @@ TEST_CASE("a low-bit GEMM's row does not depend on how many rows the call has (b
       return fp8 ? vprim::cpu::gemm_fp8(arch{}, {rows, x, k, {codes.data(), scales.data(), n, k}, nullptr, c, n, false}, pool)
                  : vprim::cpu::gemm_mxfp4(arch{}, {rows, x, k, {codes.data(), scales.data(), n, k}, nullptr, c, n, false}, pool);
     };
-    std::vector<float> all(m * n), one(m * n), fives(m * n);
+    std::vector<float> all(m * n);
     REQUIRE(run(m, a.data(), all.data()) == vprim::status::ok);
-    for (std::size_t r = 0; r < m; ++r) REQUIRE(run(1, a.data() + r * k, one.data() + r * n) == vprim::status::ok);
-    for (std::size_t r = 0; r < m; r += 5) REQUIRE(run(std::min<std::size_t>(5, m - r), a.data() + r * k, fives.data() + r * n) == vprim::status::ok);
-    REQUIRE(all == one);
-    REQUIRE(all == fives);
+    for (std::size_t at_once : {1u, 3u, 4u, 5u}) {
+      CAPTURE(at_once);
+      std::vector<float> split(m * n);
+      for (std::size_t r = 0; r < m; r += at_once)
+        REQUIRE(run(std::min<std::size_t>(at_once, m - r), a.data() + r * k, split.data() + r * n) == vprim::status::ok);
+      REQUIRE(all == split);
+    }
   }
+}
+
+TEST_CASE("act_quant rounds each 128 values of a row to e4m3 under the reference's E8M0 scale", "[cpu][act_quant]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  std::mt19937 rng(80);
+  for (std::size_t k : {1u, 5u, 128u, 130u, 300u, 1024u}) {
+    CAPTURE(k, arch::name());
+    const std::size_t rows = 4, ldx = k + 3, ldo = k + 1;
+    std::vector<float> x(rows * ldx);
+    // Magnitudes over 2^-40 .. 2^40 (values far below a block's largest become e4m3 subnormals
+    // or zero); row 1 all zero (the amax floor); row 2 below the floor; row 3 one huge value.
+    for (auto& v : x) v = std::ldexp(std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng), static_cast<int>(rng() % 81) - 40);
+    std::fill_n(x.begin() + ldx, k, 0.0f);
+    for (std::size_t j = 0; j < k; ++j) x[2 * ldx + j] = std::ldexp(x[2 * ldx + j], -60);
+    x[3 * ldx + k / 2] = 3e30f;
+    // Row 0 (scale 1 where it holds 448): exact ties, normal and subnormal, go to the even code.
+    const float ties[] = {448.0f, 1.0625f, 1.1875f, -1.0625f, 232.0f, std::ldexp(1.0f, -10), std::ldexp(3.0f, -10),
+                          std::ldexp(-5.0f, -10), std::ldexp(15.0f, -10), 0.0f, -0.0f, std::ldexp(1.0f, -6)};
+    std::copy_n(ties, std::min<std::size_t>(k, std::size(ties)), x.begin());
+    std::vector<float> out(rows * ldo, 7.0f);
+    REQUIRE(vprim::cpu::act_quant(arch{}, {rows, k, x.data(), ldx, out.data(), ldo}, pool) == vprim::status::ok);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto ref = vprim_ref::act_quant_row(x.data() + r * ldx, k);
+      for (std::size_t j = 0; j < k; ++j) {
+        CAPTURE(r, j, x[r * ldx + j]);
+        REQUIRE(out[r * ldo + j] == ref[j]);
+      }
+      REQUIRE(out[r * ldo + k] == 7.0f);  // the stride padding is untouched
+    }
+    auto in_place = x;  // out may be x itself
+    REQUIRE(vprim::cpu::act_quant(arch{}, {rows, k, in_place.data(), ldx, in_place.data(), ldx}, pool) == vprim::status::ok);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < k; ++j) REQUIRE(in_place[r * ldx + j] == out[r * ldo + j]);
+  }
+  std::vector<float> v(8);
+  REQUIRE(vprim::cpu::act_quant(arch{}, {1, 8, nullptr, 8, v.data(), 8}, pool) == vprim::status::invalid_argument);
+  REQUIRE(vprim::cpu::act_quant(arch{}, {1, 8, v.data(), 7, v.data(), 8}, pool) == vprim::status::shape_mismatch);
+  REQUIRE(vprim::cpu::act_quant(arch{}, {0, 8, nullptr, 0, nullptr, 0}, pool) == vprim::status::ok);
+}
+
+TEST_CASE("a low-bit Linear with e4m3 activations is the product of act_quant(x), with or without an arena",
+          "[cpu][linear][act_quant]") {
+  if (!usable()) return;
+  vprim::thread_pool_executor pool(2);
+  std::mt19937 rng(81);
+  constexpr std::size_t n = 70, k = 320;
+  std::vector<std::uint8_t> codes(n * k), scales(n * k);
+  for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 0x7Fu);  // no NaN codes
+  for (auto& s : scales) s = static_cast<std::uint8_t>(120 + rng() % 8);
+  for (bool fp8 : {false, true})
+    for (std::size_t rows : {1u, 5u, 33u}) {  // 33: the panel path
+      CAPTURE(fp8, rows, arch::name());
+      vprim::cpu::linear_view w;
+      if (fp8)
+        w.fp8 = {codes.data(), scales.data(), n, k};
+      else
+        w.mxfp4 = {codes.data(), scales.data(), n, k};
+      const auto x = random_vector(rows * k, 9u, -3.0f, 3.0f);
+      std::vector<float> rounded(rows * k), expected(rows * n), bf16_activations(rows * n), direct(rows * n), arena(rows * n);
+      REQUIRE(vprim::cpu::act_quant(arch{}, {rows, k, x.data(), k, rounded.data(), k}, pool) == vprim::status::ok);
+      REQUIRE(vprim::cpu::linear(arch{}, w, rounded.data(), rows, expected.data(), pool) == vprim::status::ok);
+      REQUIRE(vprim::cpu::linear(arch{}, w, x.data(), rows, bf16_activations.data(), pool) == vprim::status::ok);
+      w.e4m3_activations = true;
+      REQUIRE(vprim::cpu::linear(arch{}, w, x.data(), rows, direct.data(), pool) == vprim::status::ok);
+      REQUIRE(direct == expected);
+      REQUIRE(direct != bf16_activations);  // the switch changed the numbers
+      const std::size_t bytes = vprim::cpu::linear_scratch_bytes(w, rows);
+      vprim::workspace_memory memory(bytes);
+      vprim::workspace_arena ws(memory);
+      REQUIRE(vprim::cpu::linear(arch{}, w, x.data(), rows, arena.data(), pool, &ws) == vprim::status::ok);
+      REQUIRE(arena == expected);
+      vprim::workspace_arena short_ws(std::span<std::byte>(memory.data(), bytes - 64));
+      REQUIRE(vprim::cpu::linear(arch{}, w, x.data(), rows, arena.data(), pool, &short_ws) == vprim::status::out_of_memory);
+    }
 }
 
 TEST_CASE("rmsnorm and layernorm equal their definitions", "[cpu][norm]") {

@@ -610,6 +610,30 @@ TEST_CASE("the release miniature loaded as shipped keeps its FP8 and MXFP4 weigh
     INFO("max |shipped - widened| " << err << " of max |logit| " << peak);
     CHECK(err > 0.0f);             // the low-bit GEMMs ran (bf16 activations)
     CHECK(err <= 3e-2f * peak);    // bf16 rounding of activations (2^-9 relative) through 3 layers
+
+    // With the reference's activation rounding (e4m3 per 128, `act_quant`) every low-bit Linear
+    // and expert takes it (their views say so), and the logits move further from the widened
+    // model's than the bf16 run's: e4m3 rounds 32x coarser (2^-4 relative against 2^-9), so the
+    // bound is the bf16 one scaled by 32. (cpu kernels: act_quant equals the naive reference bit
+    // for bit, and a Linear with it equals the GEMM on act_quant(x).)
+    const auto act_src = vprim::shipped_weights_from(mini.ckpt, {}, vprim::lowbit_activations::e4m3_per_128);
+    const auto act_official = vprim::v4::from_official_layout(act_src);
+    auto act_fp8 = vprim::linear_layer::load(arch, act_src, "layers.1.attn.wq_b", 128, 32, false);
+    REQUIRE(act_fp8);
+    CHECK(act_fp8->view().e4m3_activations);
+    CHECK_FALSE(fp8->view().e4m3_activations);
+    auto act_expert = act_official.quantized(vprim::slice_name("model.layers.2.mlp.experts.gate_up_proj", 3), {64, 64});
+    REQUIRE(act_expert);
+    REQUIRE(*act_expert);
+    CHECK((*act_expert)->e4m3_activations);
+    auto act = vprim::v4::decoder::load(arch, act_official, ids, mini.cfg);
+    REQUIRE(act);
+    const auto q = run(*act);
+    float act_err = 0.0f;
+    for (std::size_t i = 0; i < q.size(); ++i) act_err = std::max(act_err, std::fabs(q[i] - b[i]));
+    INFO("max |act_quant - widened| " << act_err);
+    CHECK(act_err > err);
+    CHECK(act_err <= 32 * 3e-2f * peak);
   });
 }
 

@@ -98,6 +98,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         run = cpp_runner(a.cpp, a.model, work) if a.cpp else twin_runner(a.twin)
         exact = true_boxes = found = 0
+        kinds = {}  # per kind of question: [scenes, exact, true boxes, found]
         for k in range(a.scenes):
             sc = scenes.make_scene(rng, *(int(rng.integers(a.sides[0], a.sides[1] + 1)) for _ in range(2)),
                                    count=int(rng.integers(a.counts[0], a.counts[1] + 1)))
@@ -109,10 +110,17 @@ def main():
             true_boxes += len(truth)
             m = matched(truth, boxes)
             found += m
+            kind = "How many shapes?" if question == "How many shapes?" else \
+                f"a colour and shape, {min(len(match), 2)}{'+' if len(match) >= 2 else ''} in the scene"
+            tally = kinds.setdefault(kind, [0, 0, 0, 0])
+            for i, v in enumerate((1, ok, len(truth), m)):
+                tally[i] += v
             if k < a.show:
                 print(f"scene {k}: {sc.width}x{sc.height}, {question} truth {len(match)} {truth}\n  -> {text}  [{'ok' if ok else 'WRONG'}, {m}/{len(truth)} boxes]")
     print(f"{a.scenes} scenes (seed {a.seed}): exact count {exact / a.scenes:.1%} ({exact}/{a.scenes}); "
           f"true shapes matched by a box with IoU >= 0.5: {found / max(1, true_boxes):.1%} ({found}/{true_boxes})")
+    for kind, (n, ok, t, m) in sorted(kinds.items()):
+        print(f"  {kind}: {n} scenes, exact count {ok / n:.1%}" + (f", boxes {m / t:.1%} ({m}/{t})" if t else ""))
 
 
 if __name__ == "__main__":

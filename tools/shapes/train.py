@@ -192,13 +192,13 @@ class DenseHeads(torch.nn.Module):
         self.box = torch.nn.Linear(D, 4)
         self.pos = torch.nn.Linear(D, 2)
 
-    def loss(self, tapped, b, vocab_size):
+    def loss(self, tapped, b, vocab_size, weighted=False):
         image = b.ids == vocab_size + twin.IMAGE
         h = tapped[image].view(b.ids.shape[0], len(b.perm), -1)  # N-layout order
         perm = torch.tensor(b.perm)
         cls, box, pos = b.cell_cls[:, perm], b.cell_box[:, perm], b.cell_pos[:, perm]
         obj = cls != data.NO_OBJECT
-        l_cls = F.cross_entropy(self.cls(h).flatten(0, 1), cls.flatten())
+        l_cls = cell_class_loss(self.cls(h), cls) if weighted else F.cross_entropy(self.cls(h).flatten(0, 1), cls.flatten())
         l_box = (self.box(h)[obj] - box[obj]).abs().mean() if obj.any() else h.sum() * 0
         l_pos = (self.pos(h) - pos).abs().mean()
         return l_cls + 5 * l_box + 5 * l_pos
@@ -247,12 +247,23 @@ def main():
                     help="first answer token of a box the pointing loss covers: its label (shipped) or its <|ref|> (tried)")
     ap.add_argument("--coord-rows", choices=("quadratic", "fourier"), default="quadratic",
                     help="the head's coordinate rows at init (the models before session 14: fourier)")
+    ap.add_argument("--questions", choices=("eval", "balanced"), default="eval",
+                    help="training questions: as the evaluation asks them (shipped), or with none, one and several "
+                         "matches equally often (data.balanced_question)")
+    ap.add_argument("--cell-class", choices=("plain", "weighted"), default="plain",
+                    help="the dense heads' cell-class loss: plain cross entropy (shipped), or with empty cells weighted "
+                         "down as the tower probe's")
+    ap.add_argument("--probe-weight", type=float, default=None,
+                    help="weight of the tower probe's loss while the whole model trains (default: 0.5 after a tower "
+                         "phase, else 0)")
     ap.add_argument("--steps", type=int, default=6000, help="schedule length (the curriculum and the LR follow it)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    if a.probe_weight is None:
+        a.probe_weight = 0.5 if a.tower_minutes > 0 else 0.0
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     vocab = Vocab()
@@ -264,6 +275,8 @@ def main():
     heads = DenseHeads(cfg["hidden_size"])
     tower = list(model.vision.parameters())
     rest = [p for n, p in model.named_parameters() if not n.startswith("vision.")] + list(heads.parameters())
+    if a.probe_weight > 0 and a.tower_minutes == 0:  # the probe learns beside the model (after a tower phase it stays fixed)
+        rest += list(probe.parameters())
     tower_scale = a.tower_rate if a.tower_minutes > 0 else 1.0
     opt = torch.optim.AdamW([{"params": tower, "scale": tower_scale}, {"params": rest, "scale": 1.0}],
                             lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
@@ -292,18 +305,19 @@ def main():
     t0, last_save = time.time() - spent, time.time()
     while step < a.steps and (time.time() - t0) < a.minutes * 60:
         sides, counts = phase(step, a.steps)
-        b = data.make_batch(rng, a.batch, vocab, cfg, sides, counts, point_from_ref=a.point_from == "ref")
+        b = data.make_batch(rng, a.batch, vocab, cfg, sides, counts, point_from_ref=a.point_from == "ref",
+                            questions=a.questions)
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for gparam in opt.param_groups:
             gparam["lr"] = lr * gparam["scale"]
         feats = model.vision(b.patches, b.gh, b.gw)
-        probe_loss = probe.loss(feats, b)[0] if a.tower_minutes > 0 else torch.zeros(())  # keeps the tower's cells
+        probe_loss = probe.loss(feats, b)[0] if a.probe_weight > 0 else torch.zeros(())  # the tower's cells
         hidden = model.decoder.hidden(model.embed_inputs(b.ids, feats, b.perm), b.ids, tap=DenseHeads.TAP)
         loss = soft_targets(model.decoder.head(hidden[b.targets >= 0]), b, vocab)
-        dense = heads.loss(model.decoder.tapped, b, cfg["vocab_size"])
+        dense = heads.loss(model.decoder.tapped, b, cfg["vocab_size"], weighted=a.cell_class == "weighted")
         aux = [l.attn.index_loss for l in model.decoder.layers if l.attn.index_loss is not None]
         point = pointing_loss(model, b) if a.point_weight > 0 else torch.zeros(())
-        total = loss + dense + 0.5 * probe_loss + a.point_weight * point + (0.1 * sum(aux) if aux else 0)
+        total = loss + dense + a.probe_weight * probe_loss + a.point_weight * point + (0.1 * sum(aux) if aux else 0)
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()), 1.0)

@@ -12,8 +12,9 @@
 //! e4m3 values are exact in bf16, so every product is exact in fp32; each row's dot product
 //! over a 128-wide block is summed in fp32, multiplied by the block's power-of-two scale and
 //! added to the row's fp32 sum. Paths differ only in the order of the fp32 sums. (The
-//! reference instead quantises the activations per 128 to e4m3 before its FP8 products; that
-//! option is not here.)
+//! reference instead quantises the activations per 128 to e4m3 before its FP8 products: a
+//! caller asks for that with linear_view::e4m3_activations, which rounds A by act_quant.hpp
+//! first; the values are then exact in bf16 and this GEMM's numerics add nothing to them.)
 //! - On the avx512bw arch tag (or later) with AVX512-BF16 on the CPU: the grouped kernel of
 //!   gemm_lowbit.hpp with fp8_decoder (64 codes to bf16 by byte lookups, vdpbf16ps). vdpbf16ps
 //!   reads subnormal bf16 activations (|a| < 1.2e-38) as zero.

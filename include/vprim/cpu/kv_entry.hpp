@@ -15,8 +15,6 @@
 #include <cstdint>
 #include <cstring>
 
-#include <xsimd/xsimd.hpp>
-
 #include "vprim/core/dtype.hpp"
 #include "vprim/cpu/fp8.hpp"
 #include "vprim/kernels/kv_entry.hpp"

@@ -7,14 +7,17 @@
 //! fp32 packed for one arch (gemm.hpp), bf16 packed (gemm_bf16.hpp), FP8 or MXFP4 as shipped
 //! (gemm_fp8.hpp, gemm_mxfp4.hpp). One non-owning view and one call, so a caller that holds
 //! weights of mixed forms (a checkpoint's Linears, a MoE's experts) needs no switch of its own.
+//! A low-bit view may ask for the reference's activation rounding first (act_quant.hpp).
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "vprim/core/executor.hpp"
 #include "vprim/core/status.hpp"
 #include "vprim/core/workspace.hpp"
+#include "vprim/cpu/act_quant.hpp"
 #include "vprim/cpu/gemm.hpp"
 #include "vprim/cpu/gemm_bf16.hpp"
 #include "vprim/cpu/gemm_fp8.hpp"
@@ -31,6 +34,9 @@ struct linear_view {
   fp8_weight_view fp8{};
   mxfp4_weight_view mxfp4{};
   const float* bias = nullptr;
+  //! Low-bit weights only: x rounded per 128 values to e4m3 with an E8M0 scale before the
+  //! product, as the reference's Linear does (else x is rounded to bf16, the default).
+  bool e4m3_activations = false;
 
   [[nodiscard]] std::size_t out_features() const noexcept {
     return fp8.codes ? fp8.n : mxfp4.codes ? mxfp4.n : bf16 ? bf16->n : f32 ? f32->n : 0;
@@ -39,12 +45,19 @@ struct linear_view {
     return fp8.codes ? fp8.k : mxfp4.codes ? mxfp4.k : bf16 ? bf16->k : f32 ? f32->k : 0;
   }
   [[nodiscard]] bool low_bit() const noexcept { return fp8.codes != nullptr || mxfp4.codes != nullptr; }
+  [[nodiscard]] bool rounds_activations_e4m3() const noexcept { return low_bit() && e4m3_activations; }
 };
 
 //! Bytes of scratch linear() takes from its arena for `rows` rows: A as bf16 in the low-bit
-//! kernels' order, or the bf16 GEMM's skinny operand; none for fp32.
+//! kernels' order (and before it, with e4m3 activations, A rounded in fp32), or the bf16 GEMM's
+//! skinny operand; none for fp32.
 [[nodiscard]] inline std::size_t linear_scratch_bytes(const linear_view& w, std::size_t rows) noexcept {
-  if (w.low_bit()) return workspace_size{}.add<std::uint16_t>(gemm_lowbit_scratch(rows, w.in_features())).bytes;
+  if (w.low_bit()) {
+    workspace_size size;
+    size.add<std::uint16_t>(gemm_lowbit_scratch(rows, w.in_features()));
+    if (w.rounds_activations_e4m3()) size.add<float>(rows * w.in_features());
+    return size.bytes;
+  }
   if (w.bf16) return workspace_size{}.add<std::uint16_t>(gemm_bf16_scratch(rows, w.bf16->k)).bytes;
   return 0;
 }
@@ -59,9 +72,18 @@ template <class Arch, executor Exec>
   std::uint16_t* scratch = nullptr;
   if (ws != nullptr && (w.low_bit() || w.bf16 != nullptr)) {
     frame.emplace(*ws);
-    const std::size_t need = linear_scratch_bytes(w, rows) / sizeof(std::uint16_t);
+    const std::size_t need = w.low_bit() ? gemm_lowbit_scratch(rows, w.in_features())
+                                         : linear_scratch_bytes(w, rows) / sizeof(std::uint16_t);
     scratch = need ? ws->take<std::uint16_t>(need) : nullptr;
     if (need && scratch == nullptr) return status::out_of_memory;
+  }
+  std::vector<float> owned_rounded;
+  if (w.rounds_activations_e4m3() && rows > 0) {  // x as the reference rounds it, dense [rows, k]
+    const std::size_t k = w.in_features();
+    float* rounded = ws != nullptr ? ws->take<float>(rows * k) : (owned_rounded.resize(rows * k), owned_rounded.data());
+    if (rounded == nullptr) return status::out_of_memory;
+    if (const status s = act_quant(arch, act_quant_args{rows, k, x, k, rounded, k}, exec); s != status::ok) return s;
+    x = rounded;
   }
   if (w.fp8.codes) return gemm_fp8(arch, {rows, x, w.fp8.k, w.fp8, w.bias, y, w.fp8.n, accumulate}, exec, scratch);
   if (w.mxfp4.codes) return gemm_mxfp4(arch, {rows, x, w.mxfp4.k, w.mxfp4, w.bias, y, w.mxfp4.n, accumulate}, exec, scratch);

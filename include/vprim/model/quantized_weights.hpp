@@ -178,16 +178,21 @@ inline result<std::optional<quantized_tensor>> read_quantized(const safetensors_
   };
 }
 
+//! How the low-bit GEMMs round a Linear's activations: to bf16 (vprim's default: closer to the
+//! widened model), or per 128 values to e4m3 with an E8M0 scale, the reference's `act_quant`.
+enum class lowbit_activations : std::uint8_t { bfloat16, e4m3_per_128 };
+
 //! A weight source over a sharded checkpoint that keeps its FP8 and MXFP4 weights as shipped
-//! (linear_layer runs them with the low-bit GEMMs, never widened); every other tensor is read as
-//! stored. Resident weight bytes then equal the checkpoint's, up to the fp32 widening of its
-//! small unquantised tensors.
-[[nodiscard]] inline weight_source shipped_weights_from(const checkpoint& ckpt, std::string prefix = {}) {
+//! (linear_layer runs them with the low-bit GEMMs, never widened, their activations rounded as
+//! `activations` says); every other tensor is read as stored. Resident weight bytes then equal
+//! the checkpoint's, up to the fp32 widening of its small unquantised tensors.
+[[nodiscard]] inline weight_source shipped_weights_from(const checkpoint& ckpt, std::string prefix = {},
+                                                        lowbit_activations activations = lowbit_activations::bfloat16) {
   auto values = dequantized_weights_from(ckpt, prefix);
   return weight_source(
       [values](const std::string& name, const std::vector<index_t>& shape) { return values(name, shape); },
-      [&ckpt, prefix = std::move(prefix)](const std::string& name,
-                                          const std::vector<index_t>& shape) -> result<std::optional<quantized_tensor>> {
+      [&ckpt, prefix = std::move(prefix), activations](const std::string& name,
+                                                       const std::vector<index_t>& shape) -> result<std::optional<quantized_tensor>> {
         const std::string full = prefix + name, base = detail::split_slice(full).first;
         auto shard = detail::shard_of_weight(ckpt, base);
         if (!shard) return shard.err();
@@ -195,7 +200,9 @@ inline result<std::optional<quantized_tensor>> read_quantized(const safetensors_
         if (scales != nullptr && scales != *shard)
           return make_error(status::not_supported, "weight '" + base + "' is in " + ckpt.shard_name(*shard) +
                                                        " but its scale is in " + ckpt.shard_name(scales));
-        return detail::read_quantized(**shard, full, shape);
+        auto t = detail::read_quantized(**shard, full, shape);
+        if (t && *t) (*t)->e4m3_activations = activations == lowbit_activations::e4m3_per_128;
+        return t;
       });
 }
 

@@ -33,6 +33,9 @@ struct quantized_tensor {
   format fmt = format::fp8_block128;
   std::size_t n = 0, k = 0;
   std::vector<std::uint8_t> codes, scales;
+  //! Products with it round the activations per 128 to e4m3 first, as the reference does
+  //! (cpu/act_quant.hpp); else to bf16.
+  bool e4m3_activations = false;
   [[nodiscard]] std::size_t bytes() const noexcept { return codes.size() + scales.size(); }
 };
 
@@ -45,7 +48,7 @@ struct quantized_tensor {
   const std::size_t code_row = t.codes.size() / t.n;
   const std::size_t scale_rows = fp8 ? (t.n + 127) / 128 : t.n, scale_row = t.scales.size() / scale_rows;
   const std::size_t scale_first = fp8 ? first / 128 : first, scale_count = fp8 ? (count + 127) / 128 : count;
-  quantized_tensor out{t.fmt, count, t.k, {}, {}};
+  quantized_tensor out{t.fmt, count, t.k, {}, {}, t.e4m3_activations};
   const auto codes = t.codes.begin() + static_cast<std::ptrdiff_t>(first * code_row);
   out.codes.assign(codes, codes + static_cast<std::ptrdiff_t>(count * code_row));
   const auto scales = t.scales.begin() + static_cast<std::ptrdiff_t>(scale_first * scale_row);
@@ -244,6 +247,7 @@ struct linear_layer {
     cpu::linear_view v;
     v.bias = bias.empty() ? nullptr : bias.data();
     if (q) {
+      v.e4m3_activations = q->e4m3_activations;
       if (q->fmt == quantized_tensor::format::fp8_block128)
         v.fp8 = {q->codes.data(), q->scales.data(), q->n, q->k};
       else

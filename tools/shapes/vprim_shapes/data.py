@@ -80,15 +80,37 @@ def cell_targets(scene, plan, cell=42):
     return cls, box, pos, local
 
 
-def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6), point_from_ref=False):
+def balanced_question(rng, scene, all_share=0.4):
+    """Training only: like scenes.make_question, but a question naming a colour and a shape has
+    none, one or several matches equally often (among those the scene allows). The evaluation's
+    mix (make_question) asks for a class with exactly one match 64% of the time, and a model
+    trained on it learnt to answer every such question with one box, looking or not."""
+    if rng.random() < all_share:
+        return "How many shapes?", scene.reading_order(scene.shapes)
+    seen = {}
+    for s in scene.shapes:
+        seen[(s.colour, s.kind)] = seen.get((s.colour, s.kind), 0) + 1
+    absent = [(c, k) for c in scenes.COLOURS for k in scenes.SHAPES if (c, k) not in seen]
+    buckets = [b for b in (absent, [c for c, n in seen.items() if n == 1], [c for c, n in seen.items() if n > 1]) if b]
+    bucket = buckets[rng.integers(len(buckets))]
+    colour, kind = bucket[rng.integers(len(bucket))]
+    match = [s for s in scene.shapes if s.colour == colour and s.kind == kind]
+    return f"How many {colour} {kind}s?", scene.reading_order(match)
+
+
+def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6), point_from_ref=False,
+               questions="eval"):
     """`size` scenes of one random image size. Targets: next-token ids over the answer (and EOS),
-    -100 elsewhere; `coord` holds the 0..999 value a target number stands for (-1 if none)."""
+    -100 elsewhere; `coord` holds the 0..999 value a target number stands for (-1 if none).
+    `questions`: "eval" asks as the evaluation does (scenes.make_question), "balanced" as
+    balanced_question."""
+    ask = scenes.make_question if questions == "eval" else balanced_question
     W, H = (int(rng.integers(sides[0], sides[1] + 1)) for _ in range(2))
     V = cfg["vocab_size"]
     rows, patches, truth, cells, points = [], [], [], [], []
     for _ in range(size):
         sc = scenes.make_scene(rng, W, H, count=int(rng.integers(counts[0], counts[1] + 1)))
-        q, match = scenes.make_question(rng, sc)
+        q, match = ask(rng, sc)
         px, p = scenes.patches_of(sc.pixels, max_tokens=cfg["vision_max_n_token"])
         ids, begin, perm = prompt_ids(vocab, q, p[4], p[5], V)
         ans = vocab.encode(scenes.answer_text(sc, match)) + [EOS]
