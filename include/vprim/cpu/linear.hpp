@@ -48,18 +48,24 @@ struct linear_view {
   [[nodiscard]] bool rounds_activations_e4m3() const noexcept { return low_bit() && e4m3_activations; }
 };
 
-//! Bytes of scratch linear() takes from its arena for `rows` rows: A as bf16 in the low-bit
-//! kernels' order (and before it, with e4m3 activations, A rounded in fp32), or the bf16 GEMM's
-//! skinny operand; none for fp32.
+namespace detail {
+//! uint16 elements of the GEMM's own operand (A as bf16 in the low-bit kernels' order, or the
+//! bf16 GEMM's skinny operand; none for fp32), and fp32 elements of A rounded to e4m3 first.
+[[nodiscard]] inline std::size_t operand_elements(const linear_view& w, std::size_t rows) noexcept {
+  return w.low_bit() ? gemm_lowbit_scratch(rows, w.in_features()) : w.bf16 ? gemm_bf16_scratch(rows, w.bf16->k) : 0;
+}
+[[nodiscard]] inline std::size_t rounded_elements(const linear_view& w, std::size_t rows) noexcept {
+  return w.rounds_activations_e4m3() ? rows * w.in_features() : 0;
+}
+}  // namespace detail
+
+//! Bytes of scratch linear() takes from its arena for `rows` rows: the GEMM's operand and, with
+//! e4m3 activations, A rounded in fp32 before it.
 [[nodiscard]] inline std::size_t linear_scratch_bytes(const linear_view& w, std::size_t rows) noexcept {
-  if (w.low_bit()) {
-    workspace_size size;
-    size.add<std::uint16_t>(gemm_lowbit_scratch(rows, w.in_features()));
-    if (w.rounds_activations_e4m3()) size.add<float>(rows * w.in_features());
-    return size.bytes;
-  }
-  if (w.bf16) return workspace_size{}.add<std::uint16_t>(gemm_bf16_scratch(rows, w.bf16->k)).bytes;
-  return 0;
+  workspace_size size;
+  size.add<std::uint16_t>(detail::operand_elements(w, rows));
+  size.add<float>(detail::rounded_elements(w, rows));
+  return size.bytes;
 }
 
 //! y = x * W^T (+ bias) (+ y with accumulate), x [rows, k] and y [rows, n] dense. With an arena
@@ -70,18 +76,20 @@ template <class Arch, executor Exec>
                             workspace_arena* ws = nullptr, bool accumulate = false) {
   std::optional<workspace_arena::frame> frame;
   std::uint16_t* scratch = nullptr;
-  if (ws != nullptr && (w.low_bit() || w.bf16 != nullptr)) {
-    frame.emplace(*ws);
-    const std::size_t need = w.low_bit() ? gemm_lowbit_scratch(rows, w.in_features())
-                                         : linear_scratch_bytes(w, rows) / sizeof(std::uint16_t);
-    scratch = need ? ws->take<std::uint16_t>(need) : nullptr;
-    if (need && scratch == nullptr) return status::out_of_memory;
-  }
+  const std::size_t need = detail::operand_elements(w, rows), rounded_need = detail::rounded_elements(w, rows);
   std::vector<float> owned_rounded;
-  if (w.rounds_activations_e4m3() && rows > 0) {  // x as the reference rounds it, dense [rows, k]
+  float* rounded = nullptr;
+  if (ws != nullptr && need + rounded_need > 0) {
+    frame.emplace(*ws);
+    scratch = need ? ws->take<std::uint16_t>(need) : nullptr;
+    rounded = rounded_need ? ws->take<float>(rounded_need) : nullptr;
+    if ((need && scratch == nullptr) || (rounded_need && rounded == nullptr)) return status::out_of_memory;
+  } else if (rounded_need > 0) {
+    owned_rounded.resize(rounded_need);
+    rounded = owned_rounded.data();
+  }
+  if (rounded != nullptr) {  // x as the reference rounds it, dense [rows, k]
     const std::size_t k = w.in_features();
-    float* rounded = ws != nullptr ? ws->take<float>(rows * k) : (owned_rounded.resize(rows * k), owned_rounded.data());
-    if (rounded == nullptr) return status::out_of_memory;
     if (const status s = act_quant(arch, act_quant_args{rows, k, x, k, rounded, k}, exec); s != status::ok) return s;
     x = rounded;
   }
