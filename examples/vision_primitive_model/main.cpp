@@ -219,6 +219,7 @@ struct run {
   const char* kv_dtype = "fp32";
   double ms_weights = 0, ms_pixels = 0, ms_tower = 0, ms_prefill = 0, ms_decode = 0;
   std::size_t decoder_resident = 0, decoder_file = 0;  // checkpoints: the decoder's weight bytes held / as stored
+  std::size_t decoder_lowbit = 0;                      // of decoder_file, the FP8 / packed-FP4 codes
   const char* arch = "";
 };
 
@@ -508,10 +509,15 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     const auto sentinels = need(vprim::read_image_sentinels(weights, r.cfg.hidden), "the image sentinels");
     r.ms_weights = ms_since(tw);
     r.decoder_resident = model.decoder().resident_bytes();
-    r.decoder_file = ckpt.tensor_bytes([](const std::string& name) {
+    const auto in_decoder = [](const std::string& name) {
       for (const char* other : {"vision.", "aligner.", "mtp.", "image_"})
         if (name.rfind(other, 0) == 0) return false;
       return true;
+    };
+    r.decoder_file = ckpt.tensor_bytes(in_decoder);
+    r.decoder_lowbit = ckpt.tensor_bytes([&](const std::string& name) {
+      const auto type = ckpt.shard_of(name)->find(name)->type;
+      return in_decoder(name) && (type == vprim::dtype::f8_e4m3 || type == vprim::dtype::i8 || type == vprim::dtype::u8);
     });
     const auto features = image_features(arch, model, patches, pool, r);
     const auto prompt = need(vprim::expand_image_placeholder(ids, tok.image_placeholder, plan.n_llm_h, plan.n_llm_w,
@@ -584,9 +590,10 @@ void print_text(const options& opt, const run& r, const examples::transcript& te
   if (r.decoder_file > 0)
     std::printf("  decoder weights held       %.2f MiB (%s; its tensors in the checkpoint: %.2f MiB)\n",
                 static_cast<double>(r.decoder_resident) / 1048576.0,
-                opt.dequantize ? "widened to fp32"
-                : opt.act_quant ? "FP8/MXFP4 as shipped, e4m3 activations, the rest as fp32"
-                                : "FP8/MXFP4 as shipped, the rest as fp32",
+                opt.dequantize            ? "widened to fp32"
+                : r.decoder_lowbit == 0   ? "no FP8/MXFP4 tensors in it; held as fp32"
+                : opt.act_quant           ? "FP8/MXFP4 as shipped, e4m3 activations, the rest as fp32"
+                                          : "FP8/MXFP4 as shipped, the rest as fp32",
                 static_cast<double>(r.decoder_file) / 1048576.0);
   std::printf("  image                      %d x %d px  %-22s %9.1f ms (decode, resize, normalise)\n", r.src_w, r.src_h,
               "", r.ms_pixels);

@@ -30,6 +30,10 @@ def iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
+#: Lower edges of the IoU bands evaluate.py reports each true shape's closest box in.
+IOU_BANDS = (0.5, 0.3, 0.1, 0.0)
+
+
 def matched(truth, predicted, threshold=0.5):
     """Greedy one-to-one matching by IoU, best pairs first: how many true boxes found a match."""
     pairs = sorted(((iou(t, p), i, j) for i, t in enumerate(truth) for j, p in enumerate(predicted)), reverse=True)
@@ -99,6 +103,7 @@ def main():
         run = cpp_runner(a.cpp, a.model, work) if a.cpp else twin_runner(a.twin)
         exact = true_boxes = found = 0
         kinds = {}  # per kind of question: [scenes, exact, true boxes, found]
+        closest = [0] * len(IOU_BANDS)  # true shapes by the best IoU of any predicted box
         for k in range(a.scenes):
             sc = scenes.make_scene(rng, *(int(rng.integers(a.sides[0], a.sides[1] + 1)) for _ in range(2)),
                                    count=int(rng.integers(a.counts[0], a.counts[1] + 1)))
@@ -110,6 +115,9 @@ def main():
             true_boxes += len(truth)
             m = matched(truth, boxes)
             found += m
+            for t in truth:
+                best = max((iou(t, p) for p in boxes), default=0.0)
+                closest[next(i for i, lo in enumerate(IOU_BANDS) if best >= lo)] += 1
             kind = "How many shapes?" if question == "How many shapes?" else \
                 f"a colour and shape, {min(len(match), 2)}{'+' if len(match) >= 2 else ''} in the scene"
             tally = kinds.setdefault(kind, [0, 0, 0, 0])
@@ -119,6 +127,8 @@ def main():
                 print(f"scene {k}: {sc.width}x{sc.height}, {question} truth {len(match)} {truth}\n  -> {text}  [{'ok' if ok else 'WRONG'}, {m}/{len(truth)} boxes]")
     print(f"{a.scenes} scenes (seed {a.seed}): exact count {exact / a.scenes:.1%} ({exact}/{a.scenes}); "
           f"true shapes matched by a box with IoU >= 0.5: {found / max(1, true_boxes):.1%} ({found}/{true_boxes})")
+    bands = ", ".join(f">= {lo:g}: {n / max(1, true_boxes):.1%}" for lo, n in zip(IOU_BANDS, closest))
+    print(f"  true shapes by the best IoU of any predicted box (near misses against missing boxes): {bands}")
     for kind, (n, ok, t, m) in sorted(kinds.items()):
         print(f"  {kind}: {n} scenes, exact count {ok / n:.1%}" + (f", boxes {m / t:.1%} ({m}/{t})" if t else ""))
 

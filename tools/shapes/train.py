@@ -257,6 +257,9 @@ def main():
     ap.add_argument("--questions", choices=("balanced", "eval"), default="balanced",
                     help="training questions: with none, one and several matches equally often (data.balanced_question, "
                          "shipped), or as the evaluation asks them (the models before session 16)")
+    ap.add_argument("--all-share", type=float, default=0.5,
+                    help="with --questions balanced, how often 'How many shapes?' is asked (the evaluation: 0.5; "
+                         "session 16's model: 0.4)")
     ap.add_argument("--cell-class", choices=("weighted", "plain"), default="weighted",
                     help="the dense heads' cell-class loss: empty cells weighted down as the tower probe's (shipped), or "
                          "plain cross entropy (before session 16)")
@@ -311,7 +314,7 @@ def main():
     while step < a.steps and (time.time() - t0) < a.minutes * 60:
         sides, counts = phase(step, a.steps)
         b = data.make_batch(rng, a.batch, vocab, cfg, sides, counts, point_from_ref=a.point_from == "ref",
-                            questions=a.questions)
+                            questions=a.questions, all_share=a.all_share)
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for gparam in opt.param_groups:
             gparam["lr"] = lr * gparam["scale"]

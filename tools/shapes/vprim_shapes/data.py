@@ -99,12 +99,12 @@ def balanced_question(rng, scene, all_share=0.4):
 
 
 def make_batch(rng, size, vocab, cfg, sides=(scenes.MIN_SIDE, scenes.MAX_SIDE), counts=(1, 6), point_from_ref=False,
-               questions="eval"):
+               questions="eval", all_share=0.4):
     """`size` scenes of one random image size. Targets: next-token ids over the answer (and EOS),
     -100 elsewhere; `coord` holds the 0..999 value a target number stands for (-1 if none).
     `questions`: "eval" asks as the evaluation does (scenes.make_question), "balanced" as
-    balanced_question."""
-    ask = scenes.make_question if questions == "eval" else balanced_question
+    balanced_question, "How many shapes?" with odds `all_share`."""
+    ask = scenes.make_question if questions == "eval" else lambda r, sc: balanced_question(r, sc, all_share)
     W, H = (int(rng.integers(sides[0], sides[1] + 1)) for _ in range(2))
     V = cfg["vocab_size"]
     rows, patches, truth, cells, points = [], [], [], [], []

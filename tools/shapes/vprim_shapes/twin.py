@@ -71,7 +71,7 @@ class VisionTower(nn.Module):
             h = rms(x, b.norm1, self.eps)
             q, k, v = b.wqkv(h).view(B, N, 3, self.heads, hd).unbind(2)
             q, k = rot(q), rot(k)
-            a = torch.softmax(torch.einsum("bnhd,bmhd->bhnm", q, k) / math.sqrt(hd), dim=-1)
+            a = torch.softmax(torch.einsum("bnhd,bmhd->bhnm", q / math.sqrt(hd), k), dim=-1)  # scale the N queries, not N^2 logits
             o = torch.einsum("bhnm,bmhd->bnhd", a, v).reshape(B, N, D)
             x = x + b.wo(o)
             g, u = b.w1(rms(x, b.norm2, self.eps)).chunk(2, dim=-1)
@@ -193,7 +193,8 @@ class Indexer(nn.Module):
         keys = self.compressor(x, inv)
         q = rope_tail(self.wq_b(qr).view(B, L, self.heads, self.dim), pos, inv)
         w = self.weights_proj(x) * (self.heads ** -0.5) * (self.dim ** -0.5)
-        return torch.einsum("blh,blht->blt", w, F.relu(torch.einsum("blhd,btd->blht", q, keys)))
+        # the head sum as a broadcast product, not a batched matmul of B*L [1 x heads] rows (slow on CPU)
+        return (w[..., None] * F.relu(torch.einsum("blhd,btd->blht", q, keys))).sum(-2)
 
 
 class Attention(nn.Module):
@@ -371,7 +372,8 @@ class Decoder(nn.Module):
 
     @staticmethod
     def hc_post(f, X, post, A):
-        return post[..., None] * f[..., None, :] + torch.einsum("bljk,bljd->blkd", A, X)
+        # A^T X per token as a broadcast product: a batched matmul of B*L [n x n] blocks is slow on CPU
+        return post[..., None] * f[..., None, :] + (A[..., None] * X[..., None, :]).sum(-3)
 
     def hidden(self, emb, ids, tap=None):
         """The final normed hidden states; with `tap` = l, also keeps the mean of the streams after
