@@ -100,7 +100,7 @@ void BM_vprim_bf16(benchmark::State& state) {
       if (vprim::cpu::gemm_bf16(arch, g, one_thread) != vprim::status::ok) state.SkipWithError("gemm_bf16 failed");
       benchmark::DoNotOptimize(c.data());
     }
-    const bool fast = vprim::cpu::detail::bf16_kernels_for<decltype(arch)> && vprim::cpu::cpu_has_avx512bf16();
+    const bool fast = vprim::cpu::detail::bf16_kernels_for<decltype(arch)> && vprim::cpu::cpu_has_bf16_kernels();
     state.SetLabel(fast ? "vdpbf16ps" : "fallback");
   });
   vprim_bench::report_flops(state, 2.0 * static_cast<double>(m * n * k));

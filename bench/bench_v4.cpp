@@ -324,7 +324,7 @@ VPRIM_TARGET_AVX512BF16 float dpbf16_chains(std::size_t iterations) {
 }
 
 void BM_dpbf16_peak(benchmark::State& state) {
-  if (!vprim::cpu::cpu_has_avx512bf16()) return state.SkipWithError("no AVX512-BF16 on this CPU");
+  if (!vprim::cpu::cpu_has_bf16_kernels()) return state.SkipWithError("no AVX512-BF16 on this CPU");
   const auto threads = static_cast<std::size_t>(state.range(0));
   constexpr std::size_t iterations = 1 << 22;
   vprim::thread_pool_executor pool(static_cast<int>(threads));

@@ -88,7 +88,7 @@ TEST_CASE("bf16 gemm equals the product of bf16-rounded inputs, accumulated in f
   if (!usable()) return;
   vprim::thread_pool_executor pool(2);
   INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
-                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_bf16_kernels());
   unsigned seed = 100;
   // The 4-, 8- and 12-row tiles and their edges; the streaming path up to 24 rows, blocked past.
   for (std::size_t m : {1u, 4u, 5u, 7u, 8u, 13u, 24u, 25u, 100u})
@@ -163,7 +163,7 @@ TEST_CASE("MXFP4 gemm (weights as the release ships them) equals the dequantise-
   if (!usable()) return;
   vprim::thread_pool_executor pool(2);
   INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
-                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_bf16_kernels());
   static const double e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
   std::mt19937 rng(77);
   std::vector<std::uint8_t> codes, scales;
@@ -211,7 +211,7 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   if (!usable()) return;
   vprim::thread_pool_executor pool(2);
   INFO("AVX512-BF16 kernels for this arch: " << vprim::cpu::detail::bf16_kernels_for<arch>
-                                             << ", CPU has it: " << vprim::cpu::cpu_has_avx512bf16());
+                                             << ", CPU has it: " << vprim::cpu::cpu_has_bf16_kernels());
   // e4m3 by the naive reference (dtype_reference.hpp), independently of vprim's decoders.
   auto e4m3 = [](std::uint8_t c) { return ((c & 0x80u) ? -1.0 : 1.0) * vprim_ref::decode(vprim_ref::e4m3_fmt, c & 0x7Fu); };
   std::mt19937 rng(78);
@@ -251,6 +251,27 @@ TEST_CASE("FP8 gemm (128x128 block scales, as the release ships its Linears) equ
   REQUIRE(vprim::cpu::gemm_fp8(arch{}, bad, pool) == vprim::status::shape_mismatch);
   bad.lda = 32;
   REQUIRE(vprim::cpu::gemm_fp8(arch{}, bad, pool) == vprim::status::ok);
+
+  // e4m3's NaN codes (the release holds none) read as +-480 on every path: one row and 32 rows
+  // (the panel path), each row of W one code 128 times, A all ones, scale 2^-7: C = 128 x
+  // 480 x 2^-7 = +-480.
+  for (const std::size_t m : {1u, 32u}) {
+    CAPTURE(m);
+    const std::vector<std::uint8_t> nan_codes = [] {
+      std::vector<std::uint8_t> v(2 * 128, 0x7F);
+      std::fill(v.begin() + 128, v.end(), std::uint8_t{0xFF});
+      return v;
+    }();
+    const std::vector<std::uint8_t> nan_scales(1, 120);
+    const std::vector<float> ones(m * 128, 1.0f);
+    std::vector<float> out(m * 2, 0.0f);
+    REQUIRE(vprim::cpu::gemm_fp8(arch{}, {m, ones.data(), 128, {nan_codes.data(), nan_scales.data(), 2, 128}, nullptr, out.data(), 2, false},
+                                 pool) == vprim::status::ok);
+    for (std::size_t r = 0; r < m; ++r) {
+      CHECK(out[2 * r] == 480.0f);
+      CHECK(out[2 * r + 1] == -480.0f);
+    }
+  }
 }
 
 TEST_CASE("a low-bit GEMM's row does not depend on how many rows the call has (below the panel path)", "[cpu][gemm][mxfp4][fp8]") {

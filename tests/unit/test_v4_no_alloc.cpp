@@ -86,7 +86,7 @@ TEST_CASE("100 decode steps of a batch allocate nothing once the pool and worksp
   vprim::serial_executor one;
   vprim::cpu::dispatch_cpu([&](auto arch) {
    INFO("arch " << decltype(arch)::name() << ", AVX512-BF16 GEMMs: "
-                << (vprim::cpu::detail::bf16_kernels_for<decltype(arch)> && vprim::cpu::cpu_has_avx512bf16()));
+                << (vprim::cpu::detail::bf16_kernels_for<decltype(arch)> && vprim::cpu::cpu_has_bf16_kernels()));
    // bf16: the experts and the head, whose skinny GEMMs take scratch; shipped: the release
    // miniature's FP8 and MXFP4 weights in place, whose low-bit GEMMs take A's buffer.
    for (const int weights : {0, 1, 2}) {

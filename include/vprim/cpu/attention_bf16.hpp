@@ -259,7 +259,7 @@ template <class Arch, executor Exec>
 [[nodiscard]] status attention_bidirectional_bf16(Arch arch, const attention_args& a, Exec& exec,
                                                   attention_bf16_scratch& scratch) {
 #if VPRIM_X86_BF16_KERNELS
-  if (!detail::bf16_kernels_for<Arch> || !cpu_has_avx512bf16()) return attention_bidirectional(arch, a, exec);
+  if (!detail::bf16_kernels_for<Arch> || !cpu_has_bf16_kernels()) return attention_bidirectional(arch, a, exec);
   if (const status s = attention_can_implement(a); s != status::ok) return s;
   if (a.tokens == 0 || a.heads == 0) return status::ok;
   const detail::attention_bf16_plan pl(a);

@@ -28,8 +28,9 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #define VPRIM_X86_BF16_KERNELS 1  // the platform has them; whether they run is the arch tag's call
-//! Compiles a function for AVX512-BF16 whatever the translation unit's flags.
-#define VPRIM_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+//! Compiles a function for AVX512-BF16 (and VBMI's byte permutes) whatever the translation
+//! unit's flags.
+#define VPRIM_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi")))
 #else
 #define VPRIM_X86_BF16_KERNELS 0
 #endif
@@ -37,12 +38,19 @@
 VPRIM_NAMESPACE_BEGIN
 namespace cpu {
 
-//! True when the running CPU has AVX512-BF16 (CPUID leaf 7, subleaf 1, EAX bit 5).
-[[nodiscard]] inline bool cpu_has_avx512bf16() noexcept {
+//! True when the running CPU runs the VPRIM_TARGET_AVX512BF16 kernels: AVX512-BF16 (CPUID leaf
+//! 7, subleaf 1, EAX bit 5) and AVX512-VBMI (leaf 7, subleaf 0, ECX bit 1; the FP8 decoder's
+//! 128-byte table lookups). Every CPU with the first has the second but Cooper Lake, which
+//! takes the fp32 paths. Asked once (CPUID traps to the hypervisor in a VM).
+[[nodiscard]] inline bool cpu_has_bf16_kernels() noexcept {
 #if VPRIM_X86_BF16_KERNELS
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
-  return (a >> 5) & 1u;
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0 || ((a >> 5) & 1u) == 0) return false;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    return ((c >> 1) & 1u) != 0;
+  }();
+  return has;
 #else
   return false;
 #endif
@@ -206,7 +214,7 @@ template <class Arch, executor Exec>
   using T = detail::bf16_tile;
   constexpr std::size_t NR = T::nr;
 #if VPRIM_X86_BF16_KERNELS
-  if (detail::bf16_kernels_for<Arch> && cpu_has_avx512bf16() && g.m <= T::skinny_rows) {
+  if (detail::bf16_kernels_for<Arch> && cpu_has_bf16_kernels() && g.m <= T::skinny_rows) {
     // Skinny A (a decode step, a MoE expert's few rows): K blocks buy no reuse. Each W panel is
     // streamed whole, front to back, which the prefetchers serve best; weight bandwidth is all
     // that bounds this case. A second row tile reads the panel again from L2.
@@ -230,7 +238,7 @@ template <class Arch, executor Exec>
     });
     return status::ok;
   }
-  if (detail::bf16_kernels_for<Arch> && cpu_has_avx512bf16()) {
+  if (detail::bf16_kernels_for<Arch> && cpu_has_bf16_kernels()) {
     // Each A block is rounded to bf16 once per (tile, K block) and shared by every W panel.
     const std::size_t mblocks = (g.m + T::mc - 1) / T::mc, nblocks = (n + T::nc - 1) / T::nc;
     exec.parallel_for(static_cast<std::int64_t>(mblocks * nblocks), [&](std::int64_t begin, std::int64_t end) {

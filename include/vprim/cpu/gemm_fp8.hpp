@@ -16,11 +16,12 @@
 //! caller asks for that with linear_view::e4m3_activations, which rounds A by act_quant.hpp
 //! first; the values are then exact in bf16 and this GEMM's numerics add nothing to them.)
 //! - On the avx512bw arch tag (or later) with AVX512-BF16 on the CPU: the grouped kernel of
-//!   gemm_lowbit.hpp with fp8_decoder (64 codes to bf16 by byte lookups, vdpbf16ps). vdpbf16ps
+//!   gemm_lowbit.hpp with fp8_decoder (64 codes to bf16 by two 128-byte lookups, vdpbf16ps). vdpbf16ps
 //!   reads subnormal bf16 activations (|a| < 1.2e-38) as zero.
 //! - Otherwise: a block widened to fp32 (fp8.hpp), then FMA on the arch's fp32 vectors.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -99,13 +100,30 @@ void fp8_rows_fp32(const gemm_fp8_args& g, const float* ab, std::size_t n0, std:
 }
 
 #if VPRIM_X86_BF16_KERNELS
-//! A group of 128 e4m3 values (one block's row slice, two 64-byte chunks) as bf16. Per byte c
-//! (sign s, exponent e3..e0, mantissa m): the high byte of the bf16 value, s | (e + 120) >> 1,
-//! depends only on c's top nibble (a pshufb lookup); the low byte is (c << 4) & 0xF0; exponent 0
-//! (zero and the subnormals m * 2^-9) takes both bytes from a second lookup on s and m. The
-//! bytes are then interleaved, so every register holds eight values from each 16-byte lane.
-//! All four registers share the block's one scale. NaN codes (0x7F, 0xFF; the release holds
-//! none) read as +-480, as on every other path of this GEMM.
+//! bf16 bits of e4m3 magnitude m (0..127, the code without its sign): exact, subnormals
+//! (m * 2^-9 for exponent 0) become normal bf16 numbers; 0x7F (NaN in e4m3; the release holds
+//! none) reads as 480, as on every other path of this GEMM.
+[[nodiscard]] constexpr std::uint16_t e4m3_magnitude_bf16_bits(std::uint8_t m) noexcept {
+  const unsigned e = m >> 3, f = m & 7u;
+  if (e != 0) return static_cast<std::uint16_t>((e + 120u) << 7 | f << 4);
+  if (f == 0) return 0;
+  const unsigned lead = f >= 4 ? 2u : f >= 2 ? 1u : 0u;  // f * 2^-9 = 1.x * 2^(lead - 9)
+  return static_cast<std::uint16_t>((lead + 118u) << 7 | ((f << (7u - lead)) & 0x7Fu));
+}
+
+//! Byte `shift / 8` of e4m3_magnitude_bf16_bits(m) for m = 0..127.
+[[nodiscard]] constexpr std::array<std::uint8_t, 128> e4m3_magnitude_bf16_bytes(unsigned shift) noexcept {
+  std::array<std::uint8_t, 128> t{};
+  for (unsigned m = 0; m < 128; ++m) t[m] = static_cast<std::uint8_t>(e4m3_magnitude_bf16_bits(static_cast<std::uint8_t>(m)) >> shift);
+  return t;
+}
+
+//! A group of 128 e4m3 values (one block's row slice, two 64-byte chunks) as bf16: the high
+//! and the low byte of each value's bf16 bits are looked up by its magnitude in two 128-byte
+//! tables (vpermi2b reads the low seven bits of each code and ignores the sign, which is then
+//! put back into the high byte), and the bytes interleaved, so every register holds eight
+//! values from each 16-byte lane. Five instructions per 64 codes, subnormals included. All four
+//! registers share the block's one scale.
 struct fp8_decoder {
   //! Register t, lane l, element e holds column 64 (t >> 1) + 16 l + 8 (t & 1) + e of the group.
   static constexpr group_order order = [] {
@@ -115,34 +133,25 @@ struct fp8_decoder {
         for (std::size_t e = 0; e < 8; ++e) o[t * 32 + l * 8 + e] = static_cast<std::uint8_t>(64 * (t >> 1) + 16 * l + 8 * (t & 1) + e);
     return o;
   }();
+  //! The tables: entry m of high_bytes / low_bytes is a byte of e4m3_magnitude_bf16_bits(m).
+  alignas(64) static constexpr std::array<std::uint8_t, 128> high_bytes = e4m3_magnitude_bf16_bytes(8),
+                                                               low_bytes = e4m3_magnitude_bf16_bytes(0);
 
   fp8_weight_view w;
-  __m512i high_bytes, tiny_high, tiny_low;  // by top nibble; for exponent 0, by s | m
+  __m512i high_table[2], low_table[2];  // the tables' two 64-byte halves
 
   VPRIM_TARGET_AVX512BF16 explicit fp8_decoder(const fp8_weight_view& view) : w(view) {
-    alignas(64) std::uint8_t high[64], th[64], tl[64];
-    for (std::size_t i = 0; i < 64; ++i) {
-      const std::size_t nib = i % 16;  // s e3 e2 e1 of a code; or s . m2 m1 m0 for exponent 0
-      high[i] = static_cast<std::uint8_t>((nib & 8) << 4 | ((nib & 7) + 60));
-      const float tiny = static_cast<float>(nib & 7) / 512.0f * ((nib & 8) ? -1.0f : 1.0f);
-      const std::uint16_t bits = float_to_bf16_bits(tiny);
-      th[i] = static_cast<std::uint8_t>(bits >> 8);
-      tl[i] = static_cast<std::uint8_t>(bits & 0xFF);
+    for (std::size_t h = 0; h < 2; ++h) {
+      high_table[h] = _mm512_load_si512(high_bytes.data() + 64 * h);
+      low_table[h] = _mm512_load_si512(low_bytes.data() + 64 * h);
     }
-    high_bytes = _mm512_load_si512(high);
-    tiny_high = _mm512_load_si512(th);
-    tiny_low = _mm512_load_si512(tl);
   }
 
   //! 64 codes -> bf16: lo gets each 16-byte lane's first eight, hi the last eight.
   VPRIM_TARGET_AVX512BF16 void widen(__m512i c, __m512bh& lo, __m512bh& hi) const {
-    const __m512i top = _mm512_and_si512(_mm512_srli_epi16(c, 4), _mm512_set1_epi8(0x0F));
-    __m512i high = _mm512_shuffle_epi8(high_bytes, top);
-    __m512i low = _mm512_and_si512(_mm512_slli_epi16(c, 4), _mm512_set1_epi8(static_cast<char>(0xF0)));
-    const __mmask64 tiny = _mm512_testn_epi8_mask(c, _mm512_set1_epi8(0x78));
-    const __m512i sign_mantissa = _mm512_ternarylogic_epi32(c, top, _mm512_set1_epi8(0x07), 0xE4);  // c & 7 | top & ~7
-    high = _mm512_mask_shuffle_epi8(high, tiny, tiny_high, sign_mantissa);
-    low = _mm512_mask_shuffle_epi8(low, tiny, tiny_low, sign_mantissa);
+    const __m512i magnitude_high = _mm512_permutex2var_epi8(high_table[0], c, high_table[1]);
+    const __m512i high = _mm512_ternarylogic_epi32(magnitude_high, c, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);  // | c & 0x80
+    const __m512i low = _mm512_permutex2var_epi8(low_table[0], c, low_table[1]);
     lo = (__m512bh)_mm512_unpacklo_epi8(low, high);
     hi = (__m512bh)_mm512_unpackhi_epi8(low, high);
   }

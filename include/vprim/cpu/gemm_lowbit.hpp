@@ -281,7 +281,7 @@ template <class Arch, class Decoder, class Args, class RowsFp32, executor Exec>
   std::vector<std::uint16_t, xsimd::aligned_allocator<std::uint16_t, 64>> owned(a_scratch ? 0 : gemm_lowbit_scratch(g.m, k));
   std::uint16_t* const scratch = a_scratch ? a_scratch : owned.data();
 #if VPRIM_X86_BF16_KERNELS
-  if (bf16_kernels_for<Arch> && cpu_has_avx512bf16()) {
+  if (bf16_kernels_for<Arch> && cpu_has_bf16_kernels()) {
     if constexpr (panel_decoder<Decoder, decltype(g.w)>) {
       if (g.m >= lowbit_panel_rows && Decoder::panels_exact(g.w)) {
         const std::size_t kp = (k + 1) / 2 * 2;
