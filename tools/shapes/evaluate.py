@@ -8,7 +8,11 @@ to be a box of a shape that was asked for, since only those are true).
   evaluate.py --twin STATE.pt              the trainer's torch model
   common: [--scenes 500] [--seed 7001] [--show 5] [--sides 168 336] [--counts 1 6]
 
-The seed 7001 is not used in training (train.py draws from default_rng([seed, step]))."""
+The seed 7001 is not used in training (train.py draws from default_rng([seed, step])).
+Beside the two scores it prints where boxes miss: each true shape by the best IoU of any
+predicted box, how far the centres of the boxes meant for it are off (bias and spread) and
+their size error, and the shapes in the image block's first row pair against the rest (those
+tokens come before the first NEWLINE, so they cannot know the grid's width)."""
 
 import argparse
 import json
@@ -46,6 +50,25 @@ def matched(truth, predicted, threshold=0.5):
             used_p.add(j)
             n += 1
     return n
+
+
+def in_first_row_pair(scene, s, cell=42):
+    """Whether shape s's centre lies in the first two rows of merged image tokens: those come
+    before the image block's first NEWLINE, so they cannot know the grid's width."""
+    tw, th = scenes.plan(scene.width, scene.height)[:2]
+    _, fh, _, y0 = scenes.letterbox_fit(scene.width, scene.height, tw, th)
+    return y0 + (s.y0 + s.size / 2) * fh / scene.height < 2 * cell
+
+
+def box_errors(scene, truth, box):
+    """(x and y of the box's centre minus the shape's, mean absolute error of width and height),
+    in the image's pixels."""
+    sx, sy = scene.width / 999, scene.height / 999
+    dx = ((box[0] + box[2]) - (truth[0] + truth[2])) / 2 * sx
+    dy = ((box[1] + box[3]) - (truth[1] + truth[3])) / 2 * sy
+    dw = ((box[2] - box[0]) - (truth[2] - truth[0])) * sx
+    dh = ((box[3] - box[1]) - (truth[3] - truth[1])) * sy
+    return dx, dy, (abs(dw) + abs(dh)) / 2
 
 
 def cpp_runner(binary, model, workdir):
@@ -104,6 +127,7 @@ def main():
         exact = true_boxes = found = 0
         kinds = {}  # per kind of question: [scenes, exact, true boxes, found]
         closest = [0] * len(IOU_BANDS)  # true shapes by the best IoU of any predicted box
+        errors = []  # per true shape with a box: (in the first row pair?, centre dx, dy px, size error px, IoU)
         for k in range(a.scenes):
             sc = scenes.make_scene(rng, *(int(rng.integers(a.sides[0], a.sides[1] + 1)) for _ in range(2)),
                                    count=int(rng.integers(a.counts[0], a.counts[1] + 1)))
@@ -115,9 +139,11 @@ def main():
             true_boxes += len(truth)
             m = matched(truth, boxes)
             found += m
-            for t in truth:
+            for s, t in zip(match, truth):
                 best = max((iou(t, p) for p in boxes), default=0.0)
                 closest[next(i for i, lo in enumerate(IOU_BANDS) if best >= lo)] += 1
+                if boxes:
+                    errors.append((in_first_row_pair(sc, s), *box_errors(sc, t, max(boxes, key=lambda p: iou(t, p))), best))
             kind = "How many shapes?" if question == "How many shapes?" else \
                 f"a colour and shape, {min(len(match), 2)}{'+' if len(match) >= 2 else ''} in the scene"
             tally = kinds.setdefault(kind, [0, 0, 0, 0])
@@ -129,6 +155,17 @@ def main():
           f"true shapes matched by a box with IoU >= 0.5: {found / max(1, true_boxes):.1%} ({found}/{true_boxes})")
     bands = ", ".join(f">= {lo:g}: {n / max(1, true_boxes):.1%}" for lo, n in zip(IOU_BANDS, closest))
     print(f"  true shapes by the best IoU of any predicted box (near misses against missing boxes): {bands}")
+    e = np.array([x[1:] for x in errors]).reshape(-1, 4)
+    e = e[e[:, 3] >= 0.1]  # boxes that were meant for the shape
+    if len(e):
+        print(f"  the best box of each true shape, where its IoU >= 0.1 ({len(e)}; median IoU {np.median(e[:, 3]):.2f}): its centre off by "
+              f"x {e[:, 0].mean():+.1f} +- {e[:, 0].std():.1f} px, y {e[:, 1].mean():+.1f} +- {e[:, 1].std():.1f} px (mean +- sd), "
+              f"its width and height by {np.median(e[:, 2]):.1f} px (median)")
+    for first, where in ((True, "in the first row pair of image tokens"), (False, "below it")):
+        f = np.array([x[1:] for x in errors if x[0] == first]).reshape(-1, 4)
+        if len(f):
+            print(f"  true shapes with their centre {where}: {len(f)}, IoU >= 0.5 {np.mean(f[:, 3] >= 0.5):.1%}, median "
+                  f"distance of the best box's centre {np.median(np.hypot(f[:, 0], f[:, 1])):.1f} px")
     for kind, (n, ok, t, m) in sorted(kinds.items()):
         print(f"  {kind}: {n} scenes, exact count {ok / n:.1%}" + (f", boxes {m / t:.1%} ({m}/{t})" if t else ""))
 
