@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
       {
         auto ckpt = vprim::checkpoint::open(path);
         if (!ckpt) fail(part + ": " + ckpt.err().describe());
-        file = ckpt->tensor_bytes([](const std::string&) { return true; });
+        file = ckpt->tensor_bytes([](const vprim::tensor_entry&) { return true; });
         if (file != vprim::v4::release_file_bytes(tensors)) fail(part + ": the file holds other bytes than the layout lists");
         const auto weights = vprim::v4::from_official_layout(vprim::shipped_weights_from(*ckpt));
         const auto ids = vprim::v4::ids_from_official_layout([&](const std::string& name) { return ckpt->to_i64(name); });

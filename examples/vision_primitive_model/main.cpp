@@ -509,15 +509,14 @@ run run_checkpoint(const options& opt, const release_tokenizer& tok, examples::t
     const auto sentinels = need(vprim::read_image_sentinels(weights, r.cfg.hidden), "the image sentinels");
     r.ms_weights = ms_since(tw);
     r.decoder_resident = model.decoder().resident_bytes();
-    const auto in_decoder = [](const std::string& name) {
+    const auto in_decoder = [](const vprim::tensor_entry& e) {
       for (const char* other : {"vision.", "aligner.", "mtp.", "image_"})
-        if (name.rfind(other, 0) == 0) return false;
+        if (e.name.rfind(other, 0) == 0) return false;
       return true;
     };
     r.decoder_file = ckpt.tensor_bytes(in_decoder);
-    r.decoder_lowbit = ckpt.tensor_bytes([&](const std::string& name) {
-      const auto type = ckpt.shard_of(name)->find(name)->type;
-      return in_decoder(name) && (type == vprim::dtype::f8_e4m3 || type == vprim::dtype::i8 || type == vprim::dtype::u8);
+    r.decoder_lowbit = ckpt.tensor_bytes([&](const vprim::tensor_entry& e) {
+      return in_decoder(e) && (e.type == vprim::dtype::f8_e4m3 || e.type == vprim::dtype::i8 || e.type == vprim::dtype::u8);
     });
     const auto features = image_features(arch, model, patches, pool, r);
     const auto prompt = need(vprim::expand_image_placeholder(ids, tok.image_placeholder, plan.n_llm_h, plan.n_llm_w,

@@ -666,11 +666,11 @@ TEST_CASE("the release layout lists exactly the miniature's decoder tensors, wit
     }
     seen[t.name] = true;
   }
-  const std::size_t decoder_tensors = mini.ckpt.tensor_bytes([&](const std::string& name) {
+  const std::size_t decoder_tensors = mini.ckpt.tensor_bytes([&](const vprim::tensor_entry& e) {
     for (const char* other : {"vision.", "aligner.", "mtp.", "image_"})
-      if (name.rfind(other, 0) == 0) return false;
-    CAPTURE(name);
-    CHECK(seen.count(name) == 1);  // every decoder tensor of the file is listed
+      if (e.name.rfind(other, 0) == 0) return false;
+    CAPTURE(e.name);
+    CHECK(seen.count(e.name) == 1);  // every decoder tensor of the file is listed
     return true;
   });
   CHECK(decoder_tensors > 0);

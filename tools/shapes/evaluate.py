@@ -52,12 +52,11 @@ def matched(truth, predicted, threshold=0.5):
     return n
 
 
-def in_first_row_pair(scene, s, cell=42):
+def in_first_row_pair(scene, s):
     """Whether shape s's centre lies in the first two rows of merged image tokens: those come
     before the image block's first NEWLINE, so they cannot know the grid's width."""
-    tw, th = scenes.plan(scene.width, scene.height)[:2]
-    _, fh, _, y0 = scenes.letterbox_fit(scene.width, scene.height, tw, th)
-    return y0 + (s.y0 + s.size / 2) * fh / scene.height < 2 * cell
+    plan = scenes.plan(scene.width, scene.height)
+    return scenes.centre_cell(scene, plan, s) // plan[5] < 2
 
 
 def box_errors(scene, truth, box):

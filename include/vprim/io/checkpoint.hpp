@@ -102,13 +102,13 @@ class checkpoint {
     if (f == nullptr) return make_error(status::not_found, "no tensor named '" + name + "' in the checkpoint");
     return f->to_i64(name);
   }
-  //! Bytes of the tensors whose names `keep` accepts, as stored, over all shards.
+  //! Bytes of the tensors that `keep(const tensor_entry&)` accepts, as stored, over all shards.
   template <class Keep>
   [[nodiscard]] std::size_t tensor_bytes(Keep&& keep) const {
     std::size_t bytes = 0;
     for (const auto& f : shards_)
       for (const auto& e : f.tensors())
-        if (keep(e.name)) bytes += e.end - e.begin;
+        if (keep(e)) bytes += e.end - e.begin;
     return bytes;
   }
   [[nodiscard]] const std::string& shard_name(const safetensors_file* f) const {

@@ -149,6 +149,16 @@ def plan(width, height, patch=14, merge=3, max_tokens=50, reserved=3):
     return out
 
 
+def centre_cell(scene, plan, s, cell=42):
+    """Row-major index of the merged token whose 42 x 42 px cell holds the centre of shape s
+    (plan: as plan() returns it)."""
+    tw, th, _, _, nh, nw = plan
+    fw, fh, x0, y0 = letterbox_fit(scene.width, scene.height, tw, th)
+    cx = x0 + (s.x0 + s.size / 2) * fw / scene.width
+    cy = y0 + (s.y0 + s.size / 2) * fh / scene.height
+    return min(nh - 1, int(cy // cell)) * nw + min(nw - 1, int(cx // cell))
+
+
 def _bicubic(x):
     a = -0.5
     x = abs(x)
